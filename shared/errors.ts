@@ -1,0 +1,28 @@
+/**
+ * Errors as classes with stable codes. A code never changes once published: operators grep
+ * for it, tests assert it.
+ */
+export class EdgeplaneError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A configuration document (file, PUT body) failed validation; `problems` names every field. */
+export class ConfigError extends EdgeplaneError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], source = 'config') {
+    super('E_CONFIG', `${source} is invalid:\n  - ${problems.join('\n  - ')}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** Bad command-line arguments. */
+export class UsageError extends EdgeplaneError {
+  constructor(message: string) {
+    super('E_USAGE', message);
+  }
+}
