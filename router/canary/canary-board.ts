@@ -1,0 +1,155 @@
+/**
+ * The canary board, main-thread side: owns the SharedArrayBuffer of per-canary counters, hands
+ * slots out on every config, and answers `GET /canaries`. Workers get the board through the
+ * description apply() returns (see canary-view.ts); they count and decide, the board only reads.
+ */
+import { sameCanary, type CanaryConfig } from './canary-config.js';
+import { CanaryConfigError } from './canary-errors.js';
+import {
+  boardBytes, boardViews, read64, STRIDE, ID, FLAG, CANARY_REQUESTS, CANARY_ERRORS,
+  PRODUCTION_REQUESTS, PRODUCTION_ERRORS, type BoardDescription, type BoardEntry,
+} from './board-layout.js';
+
+/** One canary as `GET /canaries` shows it (DESIGN.md "Canary"). */
+export interface CanarySnapshot {
+  app: string;
+  canary: string;
+  state: 'active' | 'aborted';
+  counts: { canary: { requests: number; errors: number }; production: { requests: number; errors: number } };
+  rates: { canary: number; production: number };
+  /** ISO time the state began: the config that started this count, or the abort */
+  since: string;
+}
+
+interface LiveCanary {
+  readonly config: CanaryConfig;
+  readonly entry: BoardEntry;
+  /** epoch ms of the apply() that gave the canary its slot */
+  readonly activeSince: number;
+}
+
+export interface CanaryBoardOptions {
+  /** slots in the first SharedArrayBuffer (grows by doubling when a config needs more) */
+  capacity?: number;
+  /** clock, epoch ms (tests) */
+  now?: () => number;
+}
+
+export class CanaryBoard {
+  private sab: SharedArrayBuffer;
+  private capacity: number;
+  private words: Uint32Array;
+  private abortTimes: BigInt64Array;
+  private generation = 0;
+  private nextId = 1;
+  private nextFresh = 0;
+  private readonly free: number[] = [];
+  private live = new Map<string, LiveCanary>();
+  private readonly now: () => number;
+
+  constructor(options: CanaryBoardOptions = {}) {
+    this.capacity = Math.max(1, options.capacity ?? 256);
+    this.now = options.now ?? Date.now;
+    this.sab = new SharedArrayBuffer(boardBytes(this.capacity));
+    ({ words: this.words, abortTimes: this.abortTimes } = boardViews(this.sab, this.capacity));
+  }
+
+  /**
+   * Installs a new config's canaries. A canary whose prodApp, canaryApp, weight and abort
+   * settings are unchanged keeps its slot: its counts and its aborted state go on. Any other
+   * gets a fresh, zeroed slot. Returns the description to post to every worker.
+   * Throws CanaryConfigError (E_CANARY_CONFIG) when two canaries name the same prodApp.
+   */
+  apply(canaries: readonly CanaryConfig[]): BoardDescription {
+    const seen = new Set<string>();
+    for (const c of canaries) {
+      if (seen.has(c.prodApp)) throw new CanaryConfigError(`apps.${c.prodApp}.canary: given twice`);
+      seen.add(c.prodApp);
+    }
+    const next = new Map<string, LiveCanary>();
+    const fresh: CanaryConfig[] = [];
+    for (const c of canaries) {
+      const prev = this.live.get(c.prodApp);
+      if (prev !== undefined && sameCanary(prev.config, c)) next.set(c.prodApp, prev);
+      else fresh.push(c);
+    }
+    for (const [app, prev] of this.live) if (next.get(app) !== prev) this.free.push(prev.entry.slot);
+    const available = this.capacity - this.nextFresh + this.free.length;
+    if (fresh.length > available) this.grow(this.capacity + fresh.length - available);
+    const now = this.now();
+    for (const c of fresh) {
+      const slot = this.nextFresh < this.capacity ? this.nextFresh++ : this.free.pop()!;
+      const id = this.nextId++;
+      this.reset(slot, id);
+      next.set(c.prodApp, {
+        config: c, activeSince: now,
+        entry: Object.freeze({
+          prodApp: c.prodApp, canaryApp: c.canaryApp, slot, id, weight: c.weight,
+          minRequests: c.abort.minRequests, confidence: c.abort.confidence, statuses: c.abort.statuses,
+        }),
+      });
+    }
+    // keep the config's order for /canaries
+    this.live = new Map(canaries.map((c) => [c.prodApp, next.get(c.prodApp)!]));
+    return this.describe(++this.generation);
+  }
+
+  /** The current description (the last apply()'s), e.g. for a worker that starts later. */
+  description(): BoardDescription {
+    return this.describe(this.generation);
+  }
+
+  /** What `GET /canaries` answers: one entry per configured canary, in config order. */
+  snapshot(): CanarySnapshot[] {
+    const out: CanarySnapshot[] = [];
+    for (const { entry, activeSince } of this.live.values()) {
+      const base = entry.slot * STRIDE;
+      const w = this.words;
+      const cReq = read64(w, base + CANARY_REQUESTS);
+      const cErr = read64(w, base + CANARY_ERRORS);
+      const pReq = read64(w, base + PRODUCTION_REQUESTS);
+      const pErr = read64(w, base + PRODUCTION_ERRORS);
+      const abortedAt = Number(Atomics.load(this.abortTimes, entry.slot));
+      out.push({
+        app: entry.prodApp, canary: entry.canaryApp,
+        state: abortedAt !== 0 ? 'aborted' : 'active',
+        counts: { canary: { requests: cReq, errors: cErr }, production: { requests: pReq, errors: pErr } },
+        rates: { canary: cReq === 0 ? 0 : cErr / cReq, production: pReq === 0 ? 0 : pErr / pReq },
+        since: new Date(abortedAt !== 0 ? abortedAt : activeSince).toISOString(),
+      });
+    }
+    return out;
+  }
+
+  private describe(generation: number): BoardDescription {
+    return {
+      sab: this.sab, capacity: this.capacity, generation,
+      canaries: [...this.live.values()].map((l) => l.entry),
+    };
+  }
+
+  /** Gives a recycled or fresh slot a new id first (stale views stop writing), then zeroes it. */
+  private reset(slot: number, id: number): void {
+    const base = slot * STRIDE;
+    Atomics.store(this.words, base + ID, id);
+    for (let i = FLAG; i < STRIDE; i++) Atomics.store(this.words, base + i, 0);
+    Atomics.store(this.abortTimes, slot, 0n);
+  }
+
+  /**
+   * A bigger SharedArrayBuffer with every slot copied. Counts a worker still running an older
+   * description writes to the old buffer after the copy are lost: only when a config adds more
+   * canaries than the board holds (256 by default), and only until the workers get the new one.
+   */
+  private grow(minCapacity: number): void {
+    const capacity = Math.max(minCapacity, this.capacity * 2);
+    const sab = new SharedArrayBuffer(boardBytes(capacity));
+    const views = boardViews(sab, capacity);
+    for (let i = 0; i < this.words.length; i++) views.words[i] = Atomics.load(this.words, i);
+    for (let i = 0; i < this.capacity; i++) views.abortTimes[i] = Atomics.load(this.abortTimes, i);
+    this.sab = sab;
+    this.capacity = capacity;
+    this.words = views.words;
+    this.abortTimes = views.abortTimes;
+  }
+}
