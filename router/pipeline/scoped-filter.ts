@@ -1,0 +1,21 @@
+import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
+import type { PathScope } from './path-scope.js';
+
+/** A filter narrowed by an app's `excludes`/`includes`: outside its scope the request goes on. */
+export class ScopedFilter implements Filter {
+  readonly name: string;
+  readonly type: string;
+
+  constructor(private readonly inner: Filter, private readonly scope: PathScope) {
+    this.name = inner.name;
+    this.type = inner.type;
+  }
+
+  apply(req: FilterRequest): FilterVerdict | Promise<FilterVerdict> {
+    return this.scope.covers(req.path) ? this.inner.apply(req) : undefined;
+  }
+
+  close(): void {
+    this.inner.close?.();
+  }
+}
