@@ -1,0 +1,105 @@
+import type { LogRecord } from '../../shared/log-record.js';
+
+/**
+ * RFC5424 encoding of a log record as the drains send it (DESIGN.md "Drains"):
+ * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG`, framed with octet counting
+ * (`LEN SP MSG`, RFC 6587 §3.4.1 / RFC 5425) where LEN is the byte length of the UTF-8 message.
+ *
+ * A frame is encoded once per line into one Buffer and shared by every drain of the app: TCP,
+ * TLS and HTTPS send it as is, UDP sends the part after the first space (`datagramOf`).
+ */
+
+export const FACILITY_USER = 1;
+export const SEVERITY_ERR = 3;
+export const SEVERITY_INFO = 6;
+export const HOSTNAME_MAX = 255;
+export const APP_NAME_MAX = 48;
+export const PROCID_MAX = 128;
+/** Largest UDP datagram a drain sends; longer messages are cut on a UTF-8 boundary. */
+export const UDP_MAX_BYTES = 2048;
+
+const PRI_INFO = `<${FACILITY_USER * 8 + SEVERITY_INFO}>1 `;
+const PRI_ERR = `<${FACILITY_USER * 8 + SEVERITY_ERR}>1 `;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/** severity err for stderr lines and router `at=error` lines, info otherwise */
+export function severityOf(record: LogRecord): number {
+  if (record.stream === 'stderr') return SEVERITY_ERR;
+  if (record.source === 'router' && record.message.startsWith('at=error')) return SEVERITY_ERR;
+  return SEVERITY_INFO;
+}
+
+/** Printable US-ASCII (33..126) only, at most `max` characters, `-` (NILVALUE) when empty. */
+export function sanitizeField(value: string, max: number): string {
+  if (value.length > 0 && value.length <= max && PRINTABLE.test(value)) return value;
+  const cleaned = value.replace(/[^\x21-\x7e]/g, '_').slice(0, max);
+  return cleaned.length === 0 ? '-' : cleaned;
+}
+
+/** Small memo of sanitised field values (app and process names repeat line after line). */
+class FieldCache {
+  private map = new Map<string, string>();
+  constructor(private readonly max: number) {}
+  get(value: string): string {
+    let v = this.map.get(value);
+    if (v === undefined) {
+      if (this.map.size >= 4096) this.map.clear();
+      v = sanitizeField(value, this.max);
+      this.map.set(value, v);
+    }
+    return v;
+  }
+}
+
+const hostnames = new FieldCache(HOSTNAME_MAX);
+const procids = new FieldCache(PROCID_MAX);
+let lastTime = NaN;
+let lastStamp = '';
+
+function timestamp(time: number): string {
+  if (time !== lastTime) {
+    const d = new Date(time);
+    lastStamp = Number.isNaN(d.getTime()) ? new Date().toISOString() : d.toISOString();
+    lastTime = time;
+  }
+  return lastStamp;
+}
+
+/** The RFC5424 header, up to and including the space before MSG (ASCII only). */
+export function headerOf(record: LogRecord): string {
+  const pri = severityOf(record) === SEVERITY_ERR ? PRI_ERR : PRI_INFO;
+  const isApp = record.source === 'app';
+  const appName = isApp ? 'app' : 'akkeris';
+  const procid = isApp ? procids.get(record.process) : record.source;
+  return `${pri}${timestamp(record.time)} ${hostnames.get(record.app)} ${appName} ${procid} - - `;
+}
+
+/** `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG` as one Buffer. */
+export function encodeFrame(record: LogRecord): Buffer {
+  const header = headerOf(record);
+  const message = record.message;
+  const msgBytes = Buffer.byteLength(message, 'utf8');
+  const len = header.length + msgBytes;
+  const prefix = `${len} ${header}`;
+  const buf = Buffer.allocUnsafe(prefix.length + msgBytes);
+  buf.write(prefix, 0, 'latin1');
+  if (msgBytes > 0) buf.write(message, prefix.length, 'utf8');
+  return buf;
+}
+
+/** The syslog message of an octet-counted frame (shares memory with it). */
+export function messageOf(frame: Buffer): Buffer {
+  return frame.subarray(frame.indexOf(0x20) + 1);
+}
+
+/**
+ * The UDP datagram for a frame: its message, cut to at most `max` bytes on a UTF-8 character
+ * boundary. `truncated` tells whether anything was cut.
+ */
+export function datagramOf(frame: Buffer, max = UDP_MAX_BYTES): { datagram: Buffer; truncated: boolean } {
+  const msg = messageOf(frame);
+  if (msg.length <= max) return { datagram: msg, truncated: false };
+  let cut = max;
+  while (cut > 0 && (msg[cut] & 0xc0) === 0x80) cut--;
+  return { datagram: msg.subarray(0, cut), truncated: true };
+}

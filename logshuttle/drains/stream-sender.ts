@@ -1,0 +1,176 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { backoffDelay } from './backoff.js';
+import type { DrainContext, DrainSender } from './drain-context.js';
+import type { FrameBatch } from './frame-queue.js';
+import { isCertificateError } from './tls-errors.js';
+
+const MAX_LINES_PER_WRITE = 8192;
+const MIN_WRITE_BYTES = 16 * 1024;
+const WARN_EVERY_MS = 30_000;
+
+function noop(): void {}
+
+/**
+ * syslog+tcp and syslog+tls drains: one connection, octet-counted frames written coalesced
+ * (one write per loop turn of everything that fits under `socketHighWaterBytes` of
+ * `writableLength`); the rest waits in the drain's bounded queue, so a stalled peer costs that
+ * queue and nothing else. Reconnects with jittered backoff; detects a peer that closed (FIN or
+ * reset); recycles connections older than `recycleMs`. Batches whose write did not complete
+ * when the connection died go back to the front of the queue.
+ */
+export class StreamSender implements DrainSender {
+  private socket: net.Socket | null = null;
+  private ready = false;
+  private closing = false;
+  private recycling = false;
+  private waitingDrain = false;
+  private failures = 0;
+  private lastAttemptFailed = false;
+  private lastWarnAt = 0;
+  private connectedAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** written batches whose write callback has not reported success yet, oldest first */
+  private inflight: FrameBatch[] = [];
+
+  constructor(private readonly ctx: DrainContext) {}
+
+  kick(): void {
+    if (this.closing) return;
+    if (this.ready) this.pump();
+    else if (!this.socket && !this.retryTimer) this.connect();
+  }
+
+  idle(): boolean {
+    return !this.ctx.queue.pending && this.inflight.length === 0;
+  }
+
+  unreachable(): boolean {
+    return !this.ready && this.lastAttemptFailed;
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const s = this.socket;
+    if (!s) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const force = setTimeout(() => s.destroy(), 1000);
+      s.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (this.ready) s.end(() => s.destroy());
+      else s.destroy();
+    });
+  }
+
+  private connect(): void {
+    const { target, tuning } = this.ctx;
+    const isTls = target.scheme === 'syslog+tls';
+    const socket = isTls
+      ? tls.connect({
+          host: target.host,
+          port: target.port,
+          ...(target.hostIsIp ? {} : { servername: target.host }),
+          minVersion: 'TLSv1.2',
+          rejectUnauthorized: true,
+          ...(tuning.tls.ca !== undefined ? { ca: tuning.tls.ca } : {}),
+        })
+      : net.connect({ host: target.host, port: target.port });
+    this.socket = socket;
+    let failed: Error | null = null;
+    socket.setTimeout(tuning.connectTimeoutMs, () => socket.destroy(new Error(`connect timeout after ${tuning.connectTimeoutMs} ms`)));
+    socket.once(isTls ? 'secureConnect' : 'connect', () => this.onReady(socket));
+    socket.on('data', noop); // nothing is expected; reading lets us see the peer's FIN
+    socket.on('end', () => socket.destroy()); // the peer closed: reconnect
+    socket.on('error', (err) => {
+      failed = err;
+      if (!this.ready && isCertificateError(err)) this.ctx.tlsVerifyFailed(err);
+    });
+    socket.on('close', () => this.onClose(socket, failed));
+  }
+
+  private onReady(socket: net.Socket): void {
+    if (socket !== this.socket) return;
+    const { stats, logger, target } = this.ctx;
+    socket.setTimeout(0);
+    socket.setKeepAlive(true, 30_000);
+    socket.setNoDelay(true);
+    this.ready = true;
+    stats.connected = true;
+    if (this.failures > 0) logger.info({ drain: this.ctx.id, app: this.ctx.app, url: target.redacted, after: this.failures }, 'drain reconnected');
+    this.failures = 0;
+    this.lastAttemptFailed = false;
+    this.connectedAt = Date.now();
+    if (this.closing) return;
+    this.pump();
+  }
+
+  private onClose(socket: net.Socket, err: Error | null): void {
+    if (socket !== this.socket) return;
+    const { stats, queue, logger, target, tuning } = this.ctx;
+    const wasReady = this.ready;
+    this.socket = null;
+    this.ready = false;
+    this.waitingDrain = false;
+    stats.connected = false;
+    for (let i = this.inflight.length - 1; i >= 0; i--) queue.requeue(this.inflight[i]);
+    this.inflight = [];
+    if (this.closing) return;
+    if (this.recycling) {
+      this.recycling = false;
+      this.connect();
+      return;
+    }
+    this.failures++;
+    this.lastAttemptFailed = !wasReady || err !== null;
+    stats.retries++;
+    const now = Date.now();
+    if (!isCertificateError(err) && (this.failures === 1 || now - this.lastWarnAt >= WARN_EVERY_MS)) {
+      this.lastWarnAt = now;
+      logger.warn({ drain: this.ctx.id, app: this.ctx.app, url: target.redacted, err: err?.message, failures: this.failures },
+        wasReady ? 'drain connection closed' : 'drain unreachable');
+    }
+    const delay = wasReady && err === null ? backoffDelay(1, tuning.backoff) : backoffDelay(this.failures, tuning.backoff);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closing && this.ctx.queue.pending) this.connect();
+    }, delay);
+  }
+
+  private pump(): void {
+    const s = this.socket;
+    if (!s || !this.ready || this.recycling) return;
+    const { queue, tuning } = this.ctx;
+    if (queue.pending && Date.now() - this.connectedAt > tuning.recycleMs) {
+      this.recycling = true;
+      s.end(() => s.destroy()); // everything written reaches the kernel, then a fresh connection
+      return;
+    }
+    const hw = tuning.socketHighWaterBytes;
+    while (queue.pending && s.writableLength < hw) {
+      const batch = queue.take(MAX_LINES_PER_WRITE, Math.max(hw - s.writableLength, MIN_WRITE_BYTES));
+      if (!batch) break;
+      const buf = batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, batch.bytes);
+      this.inflight.push(batch);
+      s.write(buf, (err) => this.onWritten(batch, err));
+    }
+    if (queue.pending && !this.waitingDrain) {
+      this.waitingDrain = true;
+      s.once('drain', () => {
+        this.waitingDrain = false;
+        if (s === this.socket) this.pump();
+      });
+    }
+  }
+
+  private onWritten(batch: FrameBatch, err: Error | null | undefined): void {
+    if (err) return; // the close handler puts it back in the queue
+    const i = this.inflight[0] === batch ? 0 : this.inflight.indexOf(batch);
+    if (i < 0) return; // already requeued by a close
+    this.inflight.splice(i, 1);
+    this.ctx.stats.delivered += batch.lines;
+  }
+}
