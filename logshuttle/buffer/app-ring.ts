@@ -1,0 +1,156 @@
+const MIN_BYTES = 512;
+const GROW = 1.25;
+/** Shrink once the held lines use less than this share of the storage. */
+const SHRINK_BELOW = 0.6;
+const SHRINK_TO = 1.15;
+
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * The newest `capacity` lines of one app, as UTF-8 bytes in one circular byte store with an
+ * Int32 index of line starts: O(1) amortised append, no object per line, storage within ~1.25x
+ * of the bytes held. Lines are opaque byte strings (the formatted tail line, LF included).
+ */
+export class AppRing {
+  readonly capacity: number;
+  private store: Buffer;
+  /** start offset of each held line in `store`, circular over `capacity` slots */
+  private readonly starts: Int32Array;
+  private first = 0; // slot of the oldest line
+  private count = 0;
+  private byteHead = 0; // offset of the oldest line's first byte
+  private byteTail = 0; // offset one past the newest line's last byte
+  private used = 0;
+  /** lines pushed out by newer ones since the ring was created */
+  evicted = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.starts = new Int32Array(capacity);
+    this.store = Buffer.allocUnsafeSlow(MIN_BYTES);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** bytes of the lines held */
+  get bytesHeld(): number {
+    return this.used;
+  }
+
+  /** bytes allocated for the lines and their index */
+  get bytesAllocated(): number {
+    return this.store.length + this.starts.byteLength;
+  }
+
+  /** Appends one line; the oldest goes when the ring holds `capacity` lines. */
+  push(line: string): void {
+    let n = Buffer.byteLength(line, 'utf8');
+    if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(n * 2);
+    n = scratch.write(line, 0, 'utf8');
+    this.pushBytes(scratch, 0, n);
+  }
+
+  /** Appends bytes `src[from, to)` as one line. */
+  pushBytes(src: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (this.count === this.capacity) this.dropOldest();
+    if (this.store.length - this.used < n) this.resize(Math.max(Math.ceil(this.store.length * GROW), this.used + n));
+    else if (this.count > 8 && this.store.length > MIN_BYTES * 4 && (this.used + n) < this.store.length * SHRINK_BELOW) {
+      this.resize(Math.ceil((this.used + n) * SHRINK_TO));
+    }
+    const size = this.store.length;
+    let at = this.byteTail;
+    if (this.count === 0) at = this.byteHead = 0;
+    const slot = (this.first + this.count) % this.capacity;
+    this.starts[slot] = at;
+    const room = size - at;
+    if (n <= room) {
+      src.copy(this.store, at, from, to);
+      at += n;
+    } else {
+      src.copy(this.store, at, from, from + room);
+      src.copy(this.store, 0, from + room, to);
+      at = n - room;
+    }
+    this.byteTail = at === size ? 0 : at;
+    this.used += n;
+    this.count++;
+  }
+
+  private lineLength(i: number): number {
+    // i-th held line, 0 = oldest
+    const slot = (this.first + i) % this.capacity;
+    const start = this.starts[slot];
+    const end = i + 1 < this.count ? this.starts[(slot + 1) % this.capacity] : this.byteTail;
+    const len = end - start;
+    return len > 0 || (len === 0 && this.used === 0) ? len : len + this.store.length;
+  }
+
+  private dropOldest(): void {
+    const len = this.lineLength(0);
+    this.used -= len;
+    this.first = (this.first + 1) % this.capacity;
+    this.count--;
+    this.evicted++;
+    this.byteHead = this.count === 0 ? this.byteTail : this.starts[this.first];
+  }
+
+  private resize(size: number): void {
+    const next = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, size));
+    this.copyOut(0, this.count, next, 0);
+    // rebase the index
+    let off = 0;
+    const lens: number[] = [];
+    for (let i = 0; i < this.count; i++) lens.push(this.lineLength(i));
+    for (let i = 0; i < this.count; i++) {
+      this.starts[(this.first + i) % this.capacity] = off;
+      off += lens[i];
+    }
+    this.store = next;
+    this.byteHead = 0;
+    this.byteTail = off === next.length ? 0 : off;
+  }
+
+  /** Copies held lines [i, j) (0 = oldest) into `dst` at `at`; returns the bytes written. */
+  private copyOut(i: number, j: number, dst: Buffer, at: number): number {
+    if (i >= j) return 0;
+    const size = this.store.length;
+    const start = this.starts[(this.first + i) % this.capacity];
+    let total = 0;
+    for (let k = i; k < j; k++) total += this.lineLength(k);
+    if (start + total <= size) {
+      this.store.copy(dst, at, start, start + total);
+    } else {
+      const room = size - start;
+      this.store.copy(dst, at, start, size);
+      this.store.copy(dst, at + room, 0, total - room);
+    }
+    return total;
+  }
+
+  /** The newest `n` lines (oldest first), concatenated, as a new Buffer. */
+  newest(n: number): Buffer {
+    const k = Math.max(0, Math.min(n, this.count));
+    let total = 0;
+    for (let i = this.count - k; i < this.count; i++) total += this.lineLength(i);
+    const out = Buffer.allocUnsafe(total);
+    this.copyOut(this.count - k, this.count, out, 0);
+    return out;
+  }
+
+  /** The newest `n` lines (oldest first) as separate strings. */
+  newestLines(n: number): string[] {
+    const k = Math.max(0, Math.min(n, this.count));
+    const all = this.newest(k);
+    const lines: string[] = [];
+    let off = 0;
+    for (let i = this.count - k; i < this.count; i++) {
+      const len = this.lineLength(i);
+      lines.push(all.toString('utf8', off, off + len));
+      off += len;
+    }
+    return lines;
+  }
+}

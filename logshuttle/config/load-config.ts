@@ -1,0 +1,56 @@
+import { readJsonFile, schemaProblems, deepFreeze } from '../../shared/config-file.js';
+import { ConfigError } from '../../shared/errors.js';
+import { parseDrainUrl } from '../drains/drain-url.js';
+import {
+  ShuttleConfigSchema,
+  DEFAULT_DRAIN_BUFFER,
+  DEFAULT_HISTORY,
+  DEFAULT_WORKERS,
+  type ShuttleConfig,
+  type ShuttleConfigDocument,
+} from './schema.js';
+import { appNameProblem } from '../ingest/app-name.js';
+
+/**
+ * Validates a shuttle config document whole (schema, then drain URLs and app names), applies
+ * defaults and returns it frozen. Throws ConfigError listing every problem.
+ */
+export function validateShuttleConfig(value: unknown, source = 'config'): ShuttleConfig {
+  const problems = schemaProblems(ShuttleConfigSchema, value);
+  const doc = value as ShuttleConfigDocument;
+  if (doc && typeof doc === 'object' && doc.drains && typeof doc.drains === 'object' && !Array.isArray(doc.drains)) {
+    for (const [app, urls] of Object.entries(doc.drains)) {
+      const nameProblem = appNameProblem(app);
+      if (nameProblem) problems.push(`drains.${app}: app name ${nameProblem}`);
+      if (!Array.isArray(urls)) continue;
+      urls.forEach((url, i) => {
+        if (typeof url !== 'string') return;
+        try {
+          parseDrainUrl(url);
+        } catch (err) {
+          const reason = (err as { reason?: string }).reason ?? (err as Error).message;
+          problems.push(`drains.${app}[${i}]: ${reason}`);
+        }
+      });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems, source);
+  const listen: Record<string, { host: string; port: number }> = {};
+  for (const [k, v] of Object.entries(doc.listen)) if (v) listen[k] = { host: v.host, port: v.port };
+  const drains: Record<string, string[]> = {};
+  for (const [app, urls] of Object.entries(doc.drains ?? {})) drains[app] = [...urls];
+  const config: ShuttleConfig = {
+    listen,
+    history: doc.history ?? DEFAULT_HISTORY,
+    drainBuffer: doc.drainBuffer ?? DEFAULT_DRAIN_BUFFER,
+    workers: doc.workers ?? DEFAULT_WORKERS,
+    drains,
+    ...(doc.stateFile !== undefined ? { stateFile: doc.stateFile } : {}),
+  };
+  return deepFreeze(config);
+}
+
+/** Reads, validates and freezes the config file at `path`. */
+export function loadShuttleConfig(path: string): ShuttleConfig {
+  return validateShuttleConfig(readJsonFile(path), path);
+}

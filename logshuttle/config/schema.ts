@@ -1,0 +1,57 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+const Listener = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The shuttle's config document (DESIGN.md "Log shuttle configuration"); unknown keys are errors. */
+export const ShuttleConfigSchema = Type.Object(
+  {
+    listen: Type.Object(
+      {
+        ingest: Type.Optional(Listener),
+        syslog_tcp: Type.Optional(Listener),
+        syslog_udp: Type.Optional(Listener),
+        http: Type.Optional(Listener),
+      },
+      { additionalProperties: false },
+    ),
+    history: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+    drainBuffer: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000 })),
+    workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+    drains: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String()))),
+    /** Optional: where the drain set is persisted across restarts (passed to the drain manager). */
+    stateFile: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export type ShuttleConfigDocument = Static<typeof ShuttleConfigSchema>;
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The validated, defaulted, frozen config the program runs with. */
+export interface ShuttleConfig {
+  readonly listen: {
+    readonly ingest?: ListenAddress;
+    readonly syslog_tcp?: ListenAddress;
+    readonly syslog_udp?: ListenAddress;
+    readonly http?: ListenAddress;
+  };
+  readonly history: number;
+  readonly drainBuffer: number;
+  readonly workers: number;
+  readonly drains: Readonly<Record<string, readonly string[]>>;
+  readonly stateFile?: string;
+}
+
+export const DEFAULT_HISTORY = 1500;
+export const DEFAULT_DRAIN_BUFFER = 1024;
+export const DEFAULT_WORKERS = 0;

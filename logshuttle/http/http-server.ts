@@ -1,0 +1,75 @@
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import type { Registry } from 'prom-client';
+import type { ListenAddress } from '../config/schema.js';
+import type { DrainSet } from '../drains/types.js';
+import type { IngestContext, Listening } from '../ingest/ingest-context.js';
+import { bearerCheck } from './auth.js';
+import { logsRoute } from './logs-route.js';
+import { addDrain, listDrains, removeDrain } from './drains-routes.js';
+import { ingestRoute } from './ingest-route.js';
+import { respond, respondError } from './respond.js';
+
+export interface HttpServerOptions {
+  address: ListenAddress;
+  ctx: IngestContext;
+  history: number;
+  drains: DrainSet;
+  registry: Registry;
+  /** LOGSHUTTLE_TOKEN: when set, every route but GET /healthz needs it as a bearer token */
+  token?: string;
+}
+
+function param(req: HttpRequest, i: number): string | null {
+  try {
+    return decodeURIComponent(req.getParameter(i) ?? '');
+  } catch {
+    return null;
+  }
+}
+
+/** The shuttle's HTTP API on uWebSockets.js (DESIGN.md "HTTP API"). */
+export function listenHttp(o: HttpServerOptions): Promise<Listening> {
+  const authorized = bearerCheck(o.token);
+  const logs = logsRoute(o.ctx.core, o.history);
+  const ingest = ingestRoute(o.ctx);
+  /** wraps a handler with the token check and app-parameter decoding */
+  const guarded = (handler: (res: HttpResponse, req: HttpRequest, app: string) => void) => (res: HttpResponse, req: HttpRequest) => {
+    if (!authorized(req.getHeader('authorization'))) {
+      return respond(res, '401 Unauthorized', JSON.stringify({ error: 'bearer token required', code: 'E_UNAUTHORIZED' }) + '\n', 'application/json', { 'WWW-Authenticate': 'Bearer' });
+    }
+    const app = param(req, 0);
+    if (app === null) return respondError(res, '400 Bad Request', 'E_BAD_PATH', 'bad percent-encoding in path');
+    handler(res, req, app);
+  };
+  const app = uWS.App()
+    .get('/healthz', (res) => respond(res, '200 OK', 'ok\n'))
+    .get('/apps/:app/logs', guarded(logs))
+    .post('/apps/:app/drains', guarded((res, _req, name) => addDrain(o.drains, res, name)))
+    .get('/apps/:app/drains', guarded((res, _req, name) => listDrains(o.drains, res, name)))
+    .del('/apps/:app/drains/:id', guarded((res, req, name) => {
+      const id = param(req, 1);
+      if (id === null) return respondError(res, '400 Bad Request', 'E_BAD_PATH', 'bad percent-encoding in path');
+      removeDrain(o.drains, res, name, id);
+    }))
+    .post('/ingest', guarded((res, req) => ingest(res, req)))
+    .get('/metrics', guarded((res) => {
+      res.onAborted(() => { res.aborted = true; res.done = true; });
+      o.registry.metrics().then(
+        (text) => respond(res, '200 OK', text, o.registry.contentType),
+        (err: Error) => respondError(res, '500 Internal Server Error', 'E_METRICS', err.message),
+      );
+    }))
+    .any('/*', (res) => respondError(res, '404 Not Found', 'E_NOT_FOUND', 'no such route'));
+  return new Promise((resolve, reject) => {
+    app.listen(o.address.host, o.address.port, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new Error(`cannot listen on ${o.address.host}:${o.address.port}`));
+      resolve({
+        port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
+        close: async () => {
+          uWS.us_listen_socket_close(socket);
+        },
+      });
+    });
+  });
+}

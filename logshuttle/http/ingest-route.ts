@@ -1,0 +1,30 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { IngestContext } from '../ingest/ingest-context.js';
+import { ingestLogplex, ingestNdjson } from '../ingest/http-bodies.js';
+import { readBody, respondError, respondJson } from './respond.js';
+
+/** Largest POST /ingest body. */
+export const MAX_INGEST_BODY = 16 * 1024 * 1024;
+
+/**
+ * `POST /ingest`: `application/x-ndjson` records or `application/logplex-1` frames. Answers
+ * 200 `{accepted, rejected}`; 415 for another content type.
+ */
+export function ingestRoute(ctx: IngestContext) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const type = req.getHeader('content-type').split(';')[0].trim().toLowerCase();
+    const kind = type === 'application/x-ndjson' || type === 'application/ndjson' ? 'ndjson' : type === 'application/logplex-1' ? 'logplex' : null;
+    if (kind === null) {
+      ctx.bad.report('http', 'unsupported content type', type);
+      res.onAborted(() => { res.aborted = true; });
+      return respondError(res, '415 Unsupported Media Type', 'E_CONTENT_TYPE', 'use application/x-ndjson or application/logplex-1');
+    }
+    readBody(res, MAX_INGEST_BODY, (body) => {
+      if (body === null) {
+        ctx.bad.report('http', 'body too large');
+        return;
+      }
+      respondJson(res, '200 OK', kind === 'ndjson' ? ingestNdjson(body, ctx) : ingestLogplex(body, ctx));
+    });
+  };
+}

@@ -1,0 +1,61 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ShuttleCore } from '../shuttle-core.js';
+import { TailStream, type TailFormat, type TailLimits, DEFAULT_TAIL_LIMITS } from '../tail/tail-stream.js';
+import { respond, respondError } from './respond.js';
+
+/** Lines of history sent when the request does not say (`?lines=N`). */
+export const DEFAULT_TAIL_LINES = 100;
+
+function queryValue(req: HttpRequest, key: string): string {
+  return (req.getQuery(key) as string | undefined) ?? '';
+}
+
+/**
+ * `GET /apps/:app/logs?lines=N&tail=true`: the newest N lines as text, one per line; with
+ * `tail=true` the response stays open and streams new lines. `text/event-stream` (each line
+ * a `data:` event) when the Accept header asks for it.
+ */
+export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
+  return (res: HttpResponse, req: HttpRequest, app: string): void => {
+    const linesRaw = queryValue(req, 'lines');
+    let lines = DEFAULT_TAIL_LINES;
+    if (linesRaw !== '') {
+      if (!/^\d{1,9}$/.test(linesRaw)) return respondError(res, '400 Bad Request', 'E_BAD_QUERY', 'lines must be a non-negative integer');
+      lines = Math.min(Number(linesRaw), history);
+    }
+    const tailRaw = queryValue(req, 'tail');
+    const follow = tailRaw === 'true' || tailRaw === '1';
+    const format: TailFormat = /text\/event-stream/i.test(req.getHeader('accept')) ? 'sse' : 'text';
+    const contentType = format === 'sse' ? 'text/event-stream; charset=utf-8' : 'text/plain; charset=utf-8';
+    const ring = core.rings.get(app);
+    const past = ring ? ring.newestLines(lines) : [];
+    const stream = new TailStream(app, {
+      write(chunk) {
+        let ok = true;
+        if (!res.aborted) res.cork(() => { ok = res.write(chunk); });
+        return ok;
+      },
+    }, format, limits);
+    const body = past.map((l) => stream.frame(l)).join('');
+    if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache' });
+    res.onAborted(() => {
+      res.aborted = true;
+      core.tails.remove(stream);
+    });
+    res.onWritable(() => {
+      stream.resume(Date.now());
+      return true;
+    });
+    res.writeStatus('200 OK')
+      .writeHeader('Content-Type', contentType)
+      .writeHeader('Cache-Control', 'no-cache')
+      .writeHeader('X-Accel-Buffering', 'no');
+    // an SSE client gets its headers at once; a text client with its first line
+    const first = format === 'sse' ? `: tail of ${app}\n\n` + body : body;
+    if (first.length > 0 && !res.write(first)) {
+      // history alone filled the socket: live lines wait in the stream's bounded queue
+      stream.markBlocked();
+    }
+    core.tails.add(stream);
+  };
+}

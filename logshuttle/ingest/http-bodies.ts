@@ -1,0 +1,69 @@
+import type { LogRecord } from '../../shared/log-record.js';
+import type { IngestContext } from './ingest-context.js';
+import { recordProblem, cleanRecord } from './record-check.js';
+import { SyslogFramer } from './syslog-framer.js';
+import { parseSyslogMessage } from './syslog-message.js';
+
+/** Counts of one POST /ingest body. */
+export interface IngestResult {
+  accepted: number;
+  rejected: number;
+}
+
+/** `application/x-ndjson`: one JSON record per line; blank lines are ignored. */
+export function ingestNdjson(body: Buffer, ctx: IngestContext): IngestResult {
+  const result = { accepted: 0, rejected: 0 };
+  let p = 0;
+  while (p < body.length) {
+    let lf = body.indexOf(0x0a, p);
+    if (lf < 0) lf = body.length;
+    const text = body.toString('utf8', p, lf).trim();
+    p = lf + 1;
+    if (text === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.bad.report('http', 'not valid JSON', text.slice(0, 120));
+      result.rejected++;
+      continue;
+    }
+    const problem = recordProblem(value);
+    if (problem) {
+      ctx.bad.report('http', problem, text.slice(0, 120));
+      result.rejected++;
+      continue;
+    }
+    ctx.core.accept(cleanRecord(value as LogRecord), 'http');
+    result.accepted++;
+  }
+  return result;
+}
+
+/** `application/logplex-1`: octet-counted RFC 5424 frames, as logplex-compatible senders POST. */
+export function ingestLogplex(body: Buffer, ctx: IngestContext): IngestResult {
+  const result = { accepted: 0, rejected: 0 };
+  const now = Date.now();
+  const framer = new SyslogFramer({
+    frame(buf, start, end) {
+      const r = parseSyslogMessage(buf, start, end, now);
+      if (typeof r === 'string') {
+        ctx.bad.report('http', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+        result.rejected++;
+      } else {
+        ctx.core.accept(r, 'http');
+        result.accepted++;
+      }
+    },
+    bad(reason) {
+      ctx.bad.report('http', reason);
+      result.rejected++;
+    },
+  });
+  framer.push(body);
+  if (framer.pending) {
+    ctx.bad.report('http', 'truncated frame at end of body');
+    result.rejected++;
+  }
+  return result;
+}

@@ -1,0 +1,110 @@
+/** Longest syslog frame accepted (its message is then split into 10,000-byte lines). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+export interface FrameHandler {
+  frame(buf: Buffer, start: number, end: number): void;
+  bad(reason: string): void;
+}
+
+/**
+ * Cuts a syslog TCP byte stream into frames, deciding per frame (RFC 6587): a frame starting
+ * with a digit is octet-counted (`LEN SP MSG`), one starting with `<` runs to the next LF.
+ * Anything else, and frames over MAX_FRAME_BYTES, are reported bad and skipped to the next LF.
+ * Bytes are scanned in the received Buffers; a partial frame waits for the next chunk.
+ */
+export class SyslogFramer {
+  private readonly handler: FrameHandler;
+  private chunks: Buffer[] = [];
+  private held = 0;
+  /** bytes the held partial frame needs before it can be cut (0: look for LF) */
+  private need = 0;
+  private skipToLf = false;
+
+  constructor(handler: FrameHandler) {
+    this.handler = handler;
+  }
+
+  /** true while a partial frame waits for more bytes */
+  get pending(): boolean {
+    return this.held > 0;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.skipToLf) {
+      const lf = chunk.indexOf(0x0a);
+      if (lf < 0) return;
+      this.skipToLf = false;
+      chunk = chunk.subarray(lf + 1);
+    }
+    if (this.held > 0) {
+      this.chunks.push(chunk);
+      this.held += chunk.length;
+      if (this.need > 0 ? this.held < this.need : chunk.indexOf(0x0a) < 0 && this.held <= MAX_FRAME_BYTES + 16) return;
+      chunk = Buffer.concat(this.chunks, this.held);
+      this.chunks = [];
+      this.held = 0;
+    }
+    this.scan(chunk);
+  }
+
+  private scan(buf: Buffer): void {
+    const end = buf.length;
+    let p = 0;
+    while (p < end) {
+      const c = buf[p];
+      if (c === 0x0a || c === 0x0d || c === 0x20 || c === 0x00) {
+        p++;
+        continue;
+      }
+      if (c >= 0x30 && c <= 0x39) {
+        let q = p;
+        let len = 0;
+        while (q < end && q - p < 8 && buf[q] >= 0x30 && buf[q] <= 0x39) len = len * 10 + (buf[q++] - 0x30);
+        if (q === end && q - p < 8) return this.hold(buf, p, end - p + 1);
+        if (buf[q] !== 0x20 || len === 0 || len > MAX_FRAME_BYTES) {
+          this.handler.bad(len > MAX_FRAME_BYTES ? 'frame too long' : 'bad octet count');
+          p = this.skipLine(buf, q);
+          continue;
+        }
+        const from = q + 1;
+        if (from + len > end) return this.hold(buf, p, from + len - p);
+        this.handler.frame(buf, from, from + len);
+        p = from + len;
+        continue;
+      }
+      if (c === 0x3c) {
+        const lf = buf.indexOf(0x0a, p);
+        if (lf < 0) {
+          if (end - p > MAX_FRAME_BYTES) {
+            this.handler.bad('frame too long');
+            this.skipToLf = true;
+            return;
+          }
+          return this.hold(buf, p, 0);
+        }
+        const stop = lf > p && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+        this.handler.frame(buf, p, stop);
+        p = lf + 1;
+        continue;
+      }
+      this.handler.bad('not a syslog frame');
+      p = this.skipLine(buf, p);
+    }
+  }
+
+  /** Offset after the next LF from `p`; with none, skips the rest of the stream up to one. */
+  private skipLine(buf: Buffer, p: number): number {
+    const lf = buf.indexOf(0x0a, p);
+    if (lf >= 0) return lf + 1;
+    this.skipToLf = true;
+    return buf.length;
+  }
+
+  private hold(buf: Buffer, from: number, need: number): void {
+    // copy: the caller's buffer may be reused
+    const rest = Buffer.from(buf.subarray(from));
+    this.chunks = [rest];
+    this.held = rest.length;
+    this.need = need;
+  }
+}

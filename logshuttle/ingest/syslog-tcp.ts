@@ -1,0 +1,22 @@
+import type { ListenAddress } from '../config/schema.js';
+import type { IngestContext, Listening } from './ingest-context.js';
+import { listenTcp } from './tcp-listener.js';
+import { SyslogFramer } from './syslog-framer.js';
+import { parseSyslogMessage } from './syslog-message.js';
+
+/** Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). */
+export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
+  return listenTcp(address, (socket) => {
+    const framer = new SyslogFramer({
+      frame(buf, start, end) {
+        const r = parseSyslogMessage(buf, start, end, Date.now());
+        if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+        else ctx.core.accept(r, 'syslog_tcp');
+      },
+      bad(reason) {
+        ctx.bad.report('syslog_tcp', reason);
+      },
+    });
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+  });
+}

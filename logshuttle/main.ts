@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { runMain } from '../shared/cli.js';
+import { UsageError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { loadShuttleConfig } from './config/load-config.js';
+import { ShuttleCore } from './shuttle-core.js';
+import { BadInput } from './ingest/bad-input.js';
+import { createShuttleMetrics } from './metrics.js';
+import { DrainManager } from './drains/drain-manager.js';
+import { listenMsgpack } from './ingest/msgpack-tcp.js';
+import { listenSyslogTcp } from './ingest/syslog-tcp.js';
+import { listenSyslogUdp } from './ingest/syslog-udp.js';
+import { listenHttp } from './http/http-server.js';
+import type { IngestContext, Listening } from './ingest/ingest-context.js';
+
+const USAGE = 'usage: edgeplane-logshuttle --config FILE';
+/** SIGTERM: time given to the drains to flush what is held */
+const SHUTDOWN_FLUSH_MS = 10_000;
+const EVICT_EVERY_MS = 60_000;
+
+function parseCommandLine(argv: string[]): { config: string } {
+  let values: { config?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  if (!values.config) throw new UsageError(`--config FILE is required\n${USAGE}`);
+  return { config: values.config };
+}
+
+async function main(): Promise<void> {
+  const args = parseCommandLine(process.argv.slice(2));
+  const config = loadShuttleConfig(args.config);
+  const logger = createLogger('logshuttle');
+  const core = new ShuttleCore({ history: config.history });
+  const bad = new BadInput(logger);
+  const registry = createShuttleMetrics(core, bad);
+  const seedFromConfig = !(config.stateFile && existsSync(config.stateFile));
+  const drains = new DrainManager({
+    drainBuffer: config.drainBuffer,
+    logger,
+    registry,
+    emitPlatformLine: (record) => core.acceptPlatformLine(record),
+    ...(config.stateFile ? { stateFile: config.stateFile } : {}),
+  });
+  if (seedFromConfig) for (const [app, urls] of Object.entries(config.drains)) for (const url of urls) drains.add(app, url);
+  core.setDrains(drains);
+
+  const ctx: IngestContext = { core, bad, logger };
+  const listeners: Array<[string, Listening]> = [];
+  const start = async (name: string, open: () => Promise<Listening>, address: { host: string }): Promise<void> => {
+    const l = await open();
+    listeners.push([name, l]);
+    logger.info({ listener: name, host: address.host, port: l.port }, `listening: ${name} on ${address.host}:${l.port}`);
+  };
+  const { listen } = config;
+  if (listen.ingest) await start('ingest', () => listenMsgpack(listen.ingest!, ctx), listen.ingest);
+  if (listen.syslog_tcp) await start('syslog_tcp', () => listenSyslogTcp(listen.syslog_tcp!, ctx), listen.syslog_tcp);
+  if (listen.syslog_udp) await start('syslog_udp', () => listenSyslogUdp(listen.syslog_udp!, ctx), listen.syslog_udp);
+  if (listen.http) {
+    await start('http', () => listenHttp({ address: listen.http!, ctx, history: config.history, drains, registry, token: process.env.LOGSHUTTLE_TOKEN || undefined }), listen.http);
+  }
+  const evict = setInterval(() => {
+    const n = core.evictIdle();
+    if (n > 0) logger.info({ apps: n }, 'idle apps evicted');
+  }, EVICT_EVERY_MS);
+  evict.unref();
+  logger.info({ history: config.history, drainBuffer: config.drainBuffer }, 'log shuttle ready');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: listeners closed, flushing drains');
+    clearInterval(evict);
+    void (async () => {
+      await Promise.all(listeners.map(([, l]) => l.close(true)));
+      await drains.close(SHUTDOWN_FLUSH_MS);
+      logger.info('stopped');
+      logger.flush?.();
+      setTimeout(() => process.exit(0), 50);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+runMain('edgeplane-logshuttle', main);

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ShuttleCore } from './shuttle-core.js';
+import type { BadInput } from './ingest/bad-input.js';
+
+/**
+ * The shuttle's Prometheus metrics on its own Registry. Hot-path counts live in plain numbers
+ * in the core; they are copied into the metrics when scraped.
+ */
+export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'logshuttle_' });
+  const reported = new Map<string, number>();
+  const catchUp = (counter: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
+    const delta = total - (reported.get(key) ?? 0);
+    if (delta > 0) {
+      counter.inc(labels, delta);
+      reported.set(key, total);
+    }
+  };
+  new Counter({
+    name: 'logshuttle_lines_in_total',
+    help: 'Lines accepted, by ingest and source (after splitting at 10,000 bytes)',
+    labelNames: ['ingest', 'source'],
+    registers: [registry],
+    collect() {
+      for (const e of core.linesInEntries()) catchUp(this, `in\0${e.ingest}\0${e.source}`, { ingest: e.ingest, source: e.source }, e.count);
+    },
+  });
+  new Counter({
+    name: 'logshuttle_bad_input_total',
+    help: 'Input skipped as invalid, by ingest and reason',
+    labelNames: ['ingest', 'reason'],
+    registers: [registry],
+    collect() {
+      for (const e of bad.entries()) catchUp(this, `bad\0${e.ingest}\0${e.reason}`, { ingest: e.ingest, reason: e.reason }, e.count);
+    },
+  });
+  new Gauge({
+    name: 'logshuttle_tails_open',
+    help: 'Live tails open',
+    registers: [registry],
+    collect() {
+      this.set(core.tails.open);
+    },
+  });
+  new Counter({
+    name: 'logshuttle_tail_dropped_total',
+    help: 'Lines dropped for tail clients that did not keep up (reported to them as L11)',
+    registers: [registry],
+    collect() {
+      catchUp(this, 'tail-dropped', {}, core.tails.droppedTotal());
+    },
+  });
+  new Gauge({
+    name: 'logshuttle_apps',
+    help: 'Apps with a ring buffer',
+    registers: [registry],
+    collect() {
+      this.set(core.rings.appCount);
+    },
+  });
+  new Gauge({
+    name: 'logshuttle_ring_lines',
+    help: 'Lines held in ring buffers',
+    registers: [registry],
+    collect() {
+      this.set(core.rings.totals().lines);
+    },
+  });
+  new Gauge({
+    name: 'logshuttle_ring_bytes',
+    help: 'Ring buffer memory: bytes of the lines held (held) and bytes allocated for them (allocated)',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const t = core.rings.totals();
+      this.set({ kind: 'held' }, t.bytesHeld);
+      this.set({ kind: 'allocated' }, t.bytesAllocated);
+    },
+  });
+  return registry;
+}

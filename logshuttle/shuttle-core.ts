@@ -1,0 +1,80 @@
+import type { LogRecord, LogSource } from '../shared/log-record.js';
+import type { DrainSet } from './drains/types.js';
+import { AppRings } from './buffer/app-rings.js';
+import { TailHub } from './tail/tail-hub.js';
+import { formatTailLine } from './tail/format-line.js';
+import { splitMessage } from './ingest/split-message.js';
+import { INGEST_NAMES, type IngestName } from './ingest/bad-input.js';
+
+const SOURCES: readonly LogSource[] = ['app', 'router', 'build', 'platform'];
+const SOURCE_INDEX: Record<LogSource, number> = { app: 0, router: 1, build: 2, platform: 3 };
+const INGEST_INDEX: Record<IngestName | 'internal', number> = { msgpack: 0, syslog_tcp: 1, syslog_udp: 2, http: 3, internal: 4 };
+
+/** An app idle this long (no lines, no tail) is forgotten. */
+export const DEFAULT_IDLE_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * The path of every accepted line: split at 10,000 bytes, then the app's ring buffer, then its
+ * live tails, then its drains.
+ */
+export class ShuttleCore {
+  readonly rings: AppRings;
+  readonly tails = new TailHub();
+  private drains: DrainSet | null = null;
+  /** lines in by [ingest * 4 + source] */
+  readonly linesIn = new Float64Array(5 * 4);
+
+  constructor(options: { history: number; idleMs?: number }) {
+    this.rings = new AppRings({ history: options.history, idleMs: options.idleMs ?? DEFAULT_IDLE_MS });
+  }
+
+  setDrains(drains: DrainSet): void {
+    this.drains = drains;
+  }
+
+  /** Takes one valid record (checked by the ingest); never throws for a valid record. */
+  accept(record: LogRecord, ingest: IngestName): void {
+    const pieces = splitMessage(record.message);
+    const now = Date.now();
+    this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[record.source]] += pieces.length;
+    if (pieces.length === 1) {
+      this.one(record, now);
+      return;
+    }
+    for (const message of pieces) this.one({ ...record, message }, now);
+  }
+
+  /**
+   * A platform line about the app's drains (L10/L14): into its ring and tails only, never back
+   * into the drains.
+   */
+  acceptPlatformLine(record: LogRecord): void {
+    this.linesIn[INGEST_INDEX.internal * 4 + SOURCE_INDEX[record.source]]++;
+    this.one(record, Date.now(), false);
+  }
+
+  private one(record: LogRecord, now: number, toDrains = true): void {
+    const line = formatTailLine(record);
+    this.rings.append(record.app, line, now);
+    this.tails.publish(record.app, line, now);
+    if (toDrains && this.drains !== null) this.drains.deliver(record);
+  }
+
+  /** Forgets apps idle too long that nobody tails. */
+  evictIdle(now = Date.now()): number {
+    return this.rings.evictIdle(now, (app) => this.tails.hasTails(app));
+  }
+
+  /** Lines in, by ingest and source, for metrics. */
+  linesInEntries(): Array<{ ingest: string; source: LogSource; count: number }> {
+    const out: Array<{ ingest: string; source: LogSource; count: number }> = [];
+    const names = [...INGEST_NAMES, 'internal'];
+    for (let i = 0; i < names.length; i++) {
+      for (let s = 0; s < 4; s++) {
+        const count = this.linesIn[i * 4 + s];
+        if (count > 0) out.push({ ingest: names[i], source: SOURCES[s], count });
+      }
+    }
+    return out;
+  }
+}
