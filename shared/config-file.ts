@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { ConfigError } from './errors.js';
 
 /** Parses JSON text; a syntax error becomes a ConfigError naming the source. */
@@ -36,28 +36,46 @@ function fieldName(pointer: string): string {
 
 /**
  * Validates the whole document against a TypeBox schema and returns every problem as
- * `field: reason` (no early stop). Unknown keys are errors when the schema says so
- * (additionalProperties: false).
+ * `field: reason` (no early stop). Unknown keys (additionalProperties: false) are reported by
+ * their own name. A union of objects told apart by a `type` literal reports the errors of the
+ * member the value names, not a bare "expected union value".
  */
-export function schemaProblems(schema: TSchema, value: unknown): string[] {
-  const seen = new Set<string>();
+export function schemaProblems(schema: TSchema, value: unknown, prefix = ''): string[] {
   const problems: string[] = [];
   for (const e of Value.Errors(schema, value)) {
-    let msg: string;
-    // report unknown keys by their own name, not their parent
-    if (e.schema && (e.schema as { additionalProperties?: unknown }).additionalProperties === false && e.value && typeof e.value === 'object' && /additional/i.test(e.message)) {
-      const allowed = Object.keys((e.schema as { properties?: object }).properties ?? {});
-      const extra = Object.keys(e.value as object).filter((k) => !allowed.includes(k));
-      for (const k of extra) {
-        msg = `${fieldName(e.path + '/' + k)}: unknown key`;
-        if (!seen.has(msg)) { seen.add(msg); problems.push(msg); }
+    const path = prefix + e.path;
+    if (e.type === ValueErrorType.Union) {
+      const member = unionMemberByType(e.schema, e.value);
+      if (member) {
+        problems.push(...schemaProblems(member, e.value, path));
+        continue;
       }
-      continue;
+      const types = unionTypes(e.schema);
+      if (types.length > 0) {
+        problems.push(`${fieldName(path)}.type: must be one of ${types.join(', ')}`);
+        continue;
+      }
     }
-    msg = `${fieldName(e.path)}: ${e.message.toLowerCase()}`;
-    if (!seen.has(msg)) { seen.add(msg); problems.push(msg); }
+    const reason = e.type === ValueErrorType.ObjectAdditionalProperties || /^Unexpected property/.test(e.message)
+      ? 'unknown key'
+      : e.message.charAt(0).toLowerCase() + e.message.slice(1);
+    problems.push(`${fieldName(path)}: ${reason}`);
   }
-  return problems;
+  return [...new Set(problems)];
+}
+
+function unionTypes(schema: TSchema): string[] {
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf ?? [];
+  return anyOf
+    .map((m) => (m as { properties?: { type?: { const?: unknown } } }).properties?.type?.const)
+    .filter((c): c is string => typeof c === 'string');
+}
+
+function unionMemberByType(schema: TSchema, value: unknown): TSchema | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const t = (value as { type?: unknown }).type;
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf ?? [];
+  return anyOf.find((m) => (m as { properties?: { type?: { const?: unknown } } }).properties?.type?.const === t);
 }
 
 /** Validates, throws ConfigError with every problem, returns the typed value. */

@@ -1,0 +1,32 @@
+import type { Dyno } from '../upstream/dyno.js';
+
+/**
+ * Round robin over an app's dynos, skipping ejected ones, never all of them: when every
+ * candidate is ejected, ejection is ignored (a dyno that might work beats a certain 503).
+ */
+export class RoundRobin {
+  readonly dynos: readonly Dyno[];
+  private next = 0;
+
+  constructor(dynos: readonly Dyno[]) {
+    this.dynos = dynos;
+  }
+
+  /** The next dyno not in `tried` (a bit set of dyno indexes), or -1 when all were tried. */
+  pick(tried: number, now: number): number {
+    const n = this.dynos.length;
+    let fallback = -1;
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      if (i < 31 && (tried & (1 << i)) !== 0) continue;
+      if (this.dynos[i].isEjected(now)) {
+        if (fallback === -1) fallback = i;
+        continue;
+      }
+      this.next = (i + 1) % n;
+      return i;
+    }
+    if (fallback !== -1) this.next = (fallback + 1) % n;
+    return fallback;
+  }
+}

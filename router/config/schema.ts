@@ -1,0 +1,86 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { AppFilterRefSchema, FilterDefSchema } from './filter-schema.js';
+
+/** Router configuration document (DESIGN.md "Router configuration"). Unknown keys are errors. */
+
+const Listen = Type.Object({
+  host: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+}, { additionalProperties: false });
+
+const Dyno = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'host:port of a dyno' });
+
+const Canary = Type.Object({
+  app: Type.String({ minLength: 1 }),
+  weight: Type.Number({ minimum: 0, maximum: 100 }),
+  abort: Type.Optional(Type.Object({
+    minRequests: Type.Optional(Type.Integer({ minimum: 1 })),
+    confidence: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    statuses: Type.Optional(Type.Union([Type.Literal('5xx'), Type.Literal('4xx+5xx')])),
+  }, { additionalProperties: false })),
+  sticky: Type.Optional(Type.Boolean({ description: 'keep a client on the side it first got (cookie)' })),
+}, { additionalProperties: false });
+
+export const AppSchema = Type.Object({
+  dynos: Type.Array(Dyno),
+  filters: Type.Optional(Type.Array(AppFilterRefSchema)),
+  canary: Type.Optional(Canary),
+  internal: Type.Optional(Type.Boolean()),
+  maintenance: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+const Route = Type.Object({
+  path: Type.String({ pattern: '^/' }),
+  app: Type.String({ minLength: 1 }),
+  target: Type.Optional(Type.String({ pattern: '^/' })),
+}, { additionalProperties: false });
+
+export const SiteSchema = Type.Object({
+  routes: Type.Array(Route, { minItems: 1 }),
+  internal: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+const Certificate = Type.Object({
+  hosts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  cert: Type.String({ minLength: 1 }),
+  key: Type.String({ minLength: 1 }),
+}, { additionalProperties: false });
+
+export const RouterConfigSchema = Type.Object({
+  $schema: Type.Optional(Type.String()),
+  domain: Type.String({ minLength: 1 }),
+  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  listen: Type.Object({
+    http: Listen,
+    https: Type.Optional(Listen),
+    internal: Type.Optional(Listen),
+    admin: Type.Optional(Listen),
+  }, { additionalProperties: false }),
+  logshuttle: Type.Optional(Type.String({ pattern: '^(tcp://[^/]+:[0-9]+|unix:.+)$' })),
+  timeouts: Type.Optional(Type.Object({
+    connectMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    firstByteMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    idleMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  }, { additionalProperties: false })),
+  limits: Type.Optional(Type.Object({
+    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  }, { additionalProperties: false })),
+  shutdownMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  certificates: Type.Optional(Type.Array(Certificate)),
+  apps: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }), AppSchema, { additionalProperties: false }),
+  sites: Type.Optional(Type.Record(Type.String({ minLength: 1 }), SiteSchema, { additionalProperties: false })),
+  filters: Type.Optional(Type.Record(Type.String({ minLength: 1 }), FilterDefSchema)),
+}, { additionalProperties: false });
+
+export type RouterConfig = Static<typeof RouterConfigSchema>;
+export type AppConfig = Static<typeof AppSchema>;
+export type SiteConfig = Static<typeof SiteSchema>;
+
+export const DEFAULTS = Object.freeze({
+  connectMs: 5000,
+  firstByteMs: 30000,
+  idleMs: 55000,
+  maxBodyBytes: 104857600,
+  shutdownMs: 25000,
+  admin: Object.freeze({ host: '127.0.0.1', port: 9090 }),
+});

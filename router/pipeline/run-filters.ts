@@ -1,0 +1,60 @@
+import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
+
+type Done = (verdict: FilterVerdict, responseHeaders: [string, string][], upstreamHeaders: [string, string][]) => void;
+
+class ChainRequest implements FilterRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly responseHeaders: [string, string][] = [];
+  readonly upstreamHeaders: [string, string][] = [];
+  private readonly headers: readonly string[];
+
+  constructor(method: string, path: string, query: string, headers: readonly string[]) {
+    this.method = method;
+    this.path = path;
+    this.query = query;
+    this.headers = headers;
+  }
+
+  header(name: string): string {
+    const h = this.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+    return '';
+  }
+}
+
+/**
+ * Runs an app's filter chain in order. Synchronous filters run without a promise; the chain
+ * waits only on a filter that returns one. The first answer stops the chain. A filter that
+ * throws answers 500 (and is a bug to fix), never a crash.
+ */
+export function runFilters(filters: readonly Filter[], method: string, path: string, query: string,
+  headers: readonly string[], done: Done): void {
+  const req = new ChainRequest(method, path, query, headers);
+  const step = (i: number): void => {
+    for (; i < filters.length; i++) {
+      let v: ReturnType<Filter['apply']>;
+      try {
+        v = filters[i].apply(req);
+      } catch {
+        done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders);
+        return;
+      }
+      if (v instanceof Promise) {
+        const next = i + 1;
+        v.then(
+          (verdict) => (verdict !== undefined ? done(verdict, req.responseHeaders, req.upstreamHeaders) : step(next)),
+          () => done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders),
+        );
+        return;
+      }
+      if (v !== undefined) {
+        done(v, req.responseHeaders, req.upstreamHeaders);
+        return;
+      }
+    }
+    done(undefined, req.responseHeaders, req.upstreamHeaders);
+  };
+  step(0);
+}

@@ -1,0 +1,132 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import uWS from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { createLogger } from '../../shared/logger.js';
+import type { RouterConfig } from '../config/schema.js';
+import type { RouteTable } from '../config/route-table.js';
+import { compileRouteTable } from '../config/compile.js';
+import { DynoRegistry } from '../upstream/dyno-registry.js';
+import type { Exchange } from '../upstream/exchange.js';
+import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
+import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
+import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
+
+/**
+ * One router worker thread: its own uWS apps on the shared ports (SO_REUSEPORT), its own
+ * dyno pools, and the current route table, replaced whole when a new config arrives.
+ */
+class RouterWorker implements RequestHost {
+  table: RouteTable;
+  readonly accessLog: AccessLogSink;
+  private readonly dynos = new DynoRegistry();
+  private readonly logger = createLogger('router-worker');
+  private readonly listenSockets: us_listen_socket[] = [];
+  private inFlight = 0;
+  private stopping = false;
+  private stopResolve: (() => void) | null = null;
+
+  constructor(private readonly start: WorkerStart) {
+    this.accessLog = new StdoutAccessLog();
+    this.table = this.compile(start.config, start.version);
+  }
+
+  private compile(config: RouterConfig, version: string): RouteTable {
+    return compileRouteTable(config, { version, dynos: this.dynos });
+  }
+
+  /** A new config: compile off the request path, then swap in one step. */
+  applyConfig(config: RouterConfig, version: string): void {
+    const table = this.compile(config, version);
+    this.table = table;
+    this.dynos.retainOnly(table.dynos);
+  }
+
+  exchangeStarted(_ex: Exchange): void {
+    this.inFlight++;
+  }
+
+  exchangeDone(ex: Exchange): void {
+    if (ex.app === null) return; // never counted (answered before routing)
+    this.inFlight--;
+    if (this.stopping && this.inFlight === 0) this.stopResolve?.();
+  }
+
+  private listen(app: TemplatedApp, name: ListenerName, host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      app.listen(host, port, (socket) => {
+        if (!socket) {
+          reject(new Error(`cannot listen on ${host}:${port} (${name})`));
+          return;
+        }
+        this.listenSockets.push(socket);
+        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
+      });
+    });
+  }
+
+  async listenAll(): Promise<Partial<Record<ListenerName, number>>> {
+    const l = this.start.config.listen;
+    const ports: Partial<Record<ListenerName, number>> = {};
+    const want: [ListenerName, { host: string; port: number } | undefined, 'http' | 'https', boolean][] = [
+      ['http', l.http, 'http', false],
+      ['internal', l.internal, 'http', true],
+    ];
+    for (const [name, spec, protocol, internal] of want) {
+      if (!spec) continue;
+      const port = this.start.ports[name] ?? spec.port;
+      const app = uWS.App();
+      const listener: ListenerInfo = { protocol, port: String(port), internal };
+      const handler = createRequestHandler(listener, this);
+      app.any('/*', handler);
+      const actual = await this.listen(app, name, spec.host, port);
+      (listener as { port: string }).port = String(actual);
+      ports[name] = actual;
+    }
+    return ports;
+  }
+
+  /** Graceful stop: listeners closed at once, in-flight requests finish within the deadline. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    for (const s of this.listenSockets.splice(0)) uWS.us_listen_socket_close(s);
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.stopResolve = resolve;
+        setTimeout(resolve, deadlineMs).unref();
+      });
+    }
+    await this.accessLog.close?.();
+    await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
+  }
+
+  get log() {
+    return this.logger;
+  }
+}
+
+function post(msg: FromWorker): void {
+  parentPort!.postMessage(msg);
+}
+
+const worker = new RouterWorker(workerData as WorkerStart);
+worker.listenAll().then(
+  (ports) => post({ type: 'ready', ports }),
+  (err: Error) => post({ type: 'fatal', message: err.message }),
+);
+
+parentPort!.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'config':
+      try {
+        worker.applyConfig(msg.config, msg.version);
+        post({ type: 'applied', version: msg.version });
+      } catch (err) {
+        worker.log.error({ err }, 'config could not be applied');
+        post({ type: 'apply-failed', version: msg.version, message: (err as Error).message });
+      }
+      break;
+    case 'stop':
+      void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));
+      break;
+  }
+});

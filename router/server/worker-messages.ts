@@ -1,0 +1,24 @@
+import type { RouterConfig } from '../config/schema.js';
+
+export type ListenerName = 'http' | 'https' | 'internal';
+
+/** workerData of a router worker thread. */
+export interface WorkerStart {
+  index: number;
+  config: RouterConfig;
+  version: string;
+  baseDir: string;
+  /** actual ports when the config asked for port 0 (the first worker picks, the others share) */
+  ports: Partial<Record<ListenerName, number>>;
+}
+
+export type ToWorker =
+  | { type: 'config'; config: RouterConfig; version: string; baseDir: string }
+  | { type: 'stop'; deadlineMs: number };
+
+export type FromWorker =
+  | { type: 'ready'; ports: Partial<Record<ListenerName, number>> }
+  | { type: 'fatal'; message: string }
+  | { type: 'applied'; version: string }
+  | { type: 'apply-failed'; version: string; message: string }
+  | { type: 'stopped' };

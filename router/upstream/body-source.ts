@@ -1,0 +1,95 @@
+import { Readable } from 'node:stream';
+import type { HttpResponse } from 'uWebSockets.js';
+
+const HOLD_BYTES = 256 * 1024;
+
+/**
+ * A request body arriving from uWS (onData), handed to the dyno as a stream with backpressure:
+ * uWS is paused while the consumer is full. Each upstream attempt gets its own Readable; a
+ * retry is possible only while no byte has been handed to an attempt (`touched`).
+ */
+export class BodySource {
+  private readonly res: HttpResponse;
+  private readonly limit: number;
+  private readonly onTooLarge: () => void;
+  private chunks: Buffer[] = [];
+  private held = 0;
+  private ended = false;
+  private paused = false;
+  private dead = false;
+  private consumer: Readable | null = null;
+  received = 0;
+  touched = false;
+
+  constructor(res: HttpResponse, limit: number, onTooLarge: () => void) {
+    this.res = res;
+    this.limit = limit;
+    this.onTooLarge = onTooLarge;
+    res.onData(this.onData);
+  }
+
+  private readonly onData = (ab: ArrayBuffer, isLast: boolean): void => {
+    if (this.dead) return;
+    // uWS reuses the memory after this callback: copy
+    const chunk = Buffer.from(new Uint8Array(ab));
+    this.received += chunk.length;
+    if (this.received > this.limit) {
+      this.dead = true;
+      this.onTooLarge();
+      return;
+    }
+    if (isLast) this.ended = true;
+    const c = this.consumer;
+    if (c) {
+      this.touched = true;
+      if (chunk.length > 0 && !c.push(chunk)) this.pause();
+      if (isLast) c.push(null);
+      return;
+    }
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.held += chunk.length;
+      if (this.held > HOLD_BYTES) this.pause();
+    }
+  };
+
+  private pause(): void {
+    if (!this.paused && !this.dead) {
+      this.paused = true;
+      this.res.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused && !this.dead) {
+      this.paused = false;
+      this.res.resume();
+    }
+  }
+
+  /** A fresh stream for one upstream attempt. */
+  stream(): Readable {
+    const readable = new Readable({
+      read: () => {
+        if (this.chunks.length > 0) {
+          const chunks = this.chunks;
+          this.chunks = [];
+          this.held = 0;
+          this.touched = true;
+          for (const c of chunks) readable.push(c);
+        }
+        if (this.ended) readable.push(null);
+        else this.resume();
+      },
+    });
+    this.consumer = readable;
+    return readable;
+  }
+
+  /** Stop taking data (the response is over or the client is gone). */
+  close(): void {
+    this.dead = true;
+    this.chunks = [];
+    this.consumer = null;
+  }
+}

@@ -1,0 +1,47 @@
+import { Pool } from 'undici';
+
+const EJECT_BASE_MS = 1000;
+const EJECT_MAX_MS = 30000;
+
+/**
+ * One dyno (host:port): its undici keep-alive pool and its passive-ejection state. Lives in the
+ * DynoRegistry across config reloads as long as some app still names it.
+ */
+export class Dyno {
+  readonly address: string;
+  readonly pool: Pool;
+  /** performance.now() until which the dyno is out of rotation */
+  ejectedUntil = 0;
+  private failures = 0;
+
+  constructor(address: string, connectMs: number) {
+    this.address = address;
+    this.pool = new Pool(`http://${address}`, {
+      connect: { timeout: connectMs },
+      keepAliveTimeout: 4000,
+      keepAliveMaxTimeout: 60000,
+      pipelining: 1,
+    });
+  }
+
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /** A connect failure or a dead response: out of rotation for a while, longer each time. */
+  fail(now: number): void {
+    this.failures = Math.min(this.failures + 1, 16);
+    this.ejectedUntil = now + Math.min(EJECT_BASE_MS * 2 ** (this.failures - 1), EJECT_MAX_MS);
+  }
+
+  succeed(): void {
+    if (this.failures !== 0) {
+      this.failures = 0;
+      this.ejectedUntil = 0;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,337 @@
+import { STATUS_CODES } from 'node:http';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Dispatcher } from 'undici';
+import type { AppRoute, RouteTable } from '../config/route-table.js';
+import type { Dyno } from './dyno.js';
+import type { BodySource } from './body-source.js';
+import type { HerokuCodeName } from '../http/heroku-codes.js';
+import { ERROR_BODY } from '../http/heroku-codes.js';
+import { classifyUpstreamError, isNeverSent } from './upstream-errors.js';
+import { copyResponseHeaders } from './response-headers.js';
+import { formatAccessLine } from '../access-log/access-line.js';
+import type { AccessLogSink } from '../access-log/access-log-sink.js';
+
+/** What an exchange needs from the worker that runs it. */
+export interface ExchangeHost {
+  readonly accessLog: AccessLogSink;
+  /** called once per exchange when it is over (graceful stop counts these) */
+  exchangeDone(ex: Exchange): void;
+  /** canary outcome hook: side served and the final status (H-code failures count as 503) */
+  recordOutcome?(app: AppRoute, canary: boolean, status: number): void;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const STATUS_LINES = new Map<number, string>();
+function statusLine(status: number, text: string): string {
+  let s = STATUS_LINES.get(status);
+  if (s === undefined) {
+    s = `${status} ${STATUS_CODES[status] ?? (text || 'Unknown')}`;
+    if (STATUS_LINES.size < 1000) STATUS_LINES.set(status, s);
+  }
+  return s;
+}
+
+/**
+ * One request's trip to a dyno and back: picks dynos, retries as DESIGN.md allows, streams the
+ * response to the client with backpressure, answers failures with Heroku codes, and writes the
+ * router log line once at the end. It is itself the undici dispatch handler (old-style API,
+ * the fast path): no closures per request beyond uWS's own callbacks.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  // request, fixed at creation
+  readonly res: HttpResponse;
+  readonly host: ExchangeHost;
+  readonly table: RouteTable;
+  readonly method: string;
+  /** original path + query, for the log line */
+  readonly logPath: string;
+  readonly hostHeader: string;
+  readonly requestId: string;
+  readonly fwd: string;
+  readonly protocol: string;
+  readonly start: number;
+
+  // routing, set before dispatch
+  app: AppRoute | null = null;
+  canary = false;
+  upstreamPath = '';
+  upstreamHeaders: string[] = [];
+  responseExtra: readonly [string, string][] | null = null;
+  body: BodySource | null = null;
+
+  // progress
+  private dyno: Dyno | null = null;
+  private tried = 0;
+  private retried = false;
+  private lastCode: HerokuCodeName = 'H10';
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  private connectAt = 0;
+  private headersAt = 0;
+  clientGone = false;
+  private finished = false;
+  private started = false; // status line written to the client
+  private status = 0;
+  private rawHeaders: Buffer[] | null = null;
+  private contentLength = -1;
+  private bytes = 0;
+  private headOnly = false;
+  private pending: Buffer | null = null;
+  /** uWS has ended the response (tryEnd reached Content-Length): res must not be touched */
+  private ended = false;
+  private pendingFrom = 0;
+
+  constructor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
+    hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
+    this.res = res;
+    this.host = host;
+    this.table = table;
+    this.method = method;
+    this.logPath = logPath;
+    this.hostHeader = hostHeader;
+    this.requestId = requestId;
+    this.fwd = fwd;
+    this.protocol = protocol;
+    this.start = start;
+    this.headOnly = method === 'HEAD';
+  }
+
+  /** uWS onAborted: the client went away. */
+  readonly onClientAborted = (): void => {
+    this.clientGone = true;
+    this.body?.close();
+    if (this.finished) return;
+    if (this.abortUpstream) this.abortUpstream(new Error('client went away'));
+    else if (!this.dyno) this.finish(499, 'H27');
+    // otherwise onError follows the abort and finishes as H27
+  };
+
+  /** Sends the request to the next dyno of the app. */
+  dispatch(): void {
+    const app = this.app!;
+    const now = performance.now();
+    const i = app.balancer.pick(this.tried, now);
+    if (i < 0) {
+      this.fail(this.lastCode);
+      return;
+    }
+    if (i < 31) this.tried |= 1 << i;
+    const dyno = app.balancer.dynos[i];
+    this.dyno = dyno;
+    this.abortUpstream = null;
+    const t = this.table.timeouts;
+    dyno.pool.dispatch({
+      path: this.upstreamPath,
+      method: this.method,
+      headers: this.upstreamHeaders,
+      body: this.body ? this.body.stream() : null,
+      headersTimeout: t.firstByteMs,
+      bodyTimeout: t.idleMs,
+    }, this);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.clientGone) {
+      abort(new Error('client went away'));
+      return;
+    }
+    this.abortUpstream = abort;
+    if (this.connectAt === 0) this.connectAt = performance.now();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.clientGone) return false;
+    this.headersAt = performance.now();
+    this.resumeUpstream = resume;
+    if (statusCode < 200) return true; // interim responses are not forwarded
+    this.status = statusCode;
+    this.rawHeaders = rawHeaders;
+    this.statusText = statusText;
+    this.dyno!.succeed();
+    this.res.onWritable(this.onWritable);
+    return true;
+  }
+
+  private statusText = '';
+
+  /** Status line and headers, written once, corked with the first bytes of the body. */
+  private writeHead(): void {
+    this.started = true;
+    const res = this.res;
+    res.writeStatus(statusLine(this.status, this.statusText));
+    this.contentLength = copyResponseHeaders(res, this.rawHeaders!);
+    res.writeHeader('x-request-id', this.requestId);
+    res.writeHeader('via', '1.1 edgeplane');
+    const extra = this.responseExtra;
+    if (extra !== null) for (let i = 0; i < extra.length; i++) res.writeHeader(extra[i][0], extra[i][1]);
+    this.rawHeaders = null;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.clientGone || this.finished) return true;
+    this.bytes += chunk.length;
+    if (this.headOnly || this.status === 204 || this.status === 304) return true;
+    let ok = true;
+    this.res.cork(() => {
+      if (!this.started) this.writeHead();
+      if (this.contentLength >= 0) {
+        const from = this.res.getWriteOffset();
+        const [sent, done] = this.res.tryEnd(chunk, this.contentLength);
+        if (done) this.ended = true;
+        if (!sent) {
+          this.pending = chunk;
+          this.pendingFrom = from;
+          ok = false;
+        }
+      } else {
+        ok = this.res.write(chunk);
+      }
+    });
+    return ok;
+  }
+
+  /** uWS: the client can take more. Resume the pending chunk, then the dyno. */
+  private readonly onWritable = (offset: number): boolean => {
+    if (this.clientGone || this.finished) return true;
+    const pending = this.pending;
+    if (pending !== null) {
+      const [sent, done] = this.res.tryEnd(pending.subarray(offset - this.pendingFrom), this.contentLength);
+      if (done) this.ended = true;
+      if (!sent) return false;
+      this.pending = null;
+    }
+    this.resumeUpstream?.();
+    return true;
+  };
+
+  onComplete(): void {
+    if (this.clientGone) {
+      this.finish(499, 'H27');
+      return;
+    }
+    if (this.finished) return;
+    const res = this.res;
+    if (this.ended) {
+      this.finish(this.status, null);
+      return;
+    }
+    res.cork(() => {
+      if (!this.started) this.writeHead();
+      if (this.headOnly || this.status === 204 || this.status === 304) {
+        if (this.contentLength >= 0 && this.status !== 204) res.endWithoutBody(this.contentLength);
+        else res.endWithoutBody();
+      } else if (this.contentLength < 0) {
+        res.end();
+      } else if (this.bytes === 0) {
+        res.end();
+      }
+      // with a content-length, tryEnd has already ended the response at its last byte
+    });
+    this.finish(this.status, null);
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    if (this.clientGone) {
+      this.finish(499, 'H27');
+      return;
+    }
+    const code = classifyUpstreamError(err);
+    const now = performance.now();
+    if (this.status === 0) {
+      const dyno = this.dyno!;
+      if (isNeverSent(code) && (this.body === null || !this.body.touched)) {
+        // never reached the dyno: try the next one
+        dyno.fail(now);
+        if (this.lastCode !== 'H19') this.lastCode = code;
+        this.dispatch();
+        return;
+      }
+      if (code === 'H13' || code === 'H17') dyno.fail(now);
+      if (code === 'H13' && !this.retried && this.body === null && IDEMPOTENT.has(this.method)) {
+        this.retried = true;
+        this.lastCode = 'H13';
+        this.dispatch();
+        return;
+      }
+      this.fail(isNeverSent(code) ? this.lastCode : code);
+      return;
+    }
+    // the response had started: all we can do is cut the client connection
+    if (!this.ended) this.res.cork(() => this.res.close());
+    this.finish(this.status, code === 'H12' ? 'H15' : code);
+  }
+
+  /** Answers a failure with a 503 and the code's short body. */
+  fail(code: HerokuCodeName): void {
+    if (this.finished || this.clientGone) return;
+    const extra = this.responseExtra;
+    this.res.cork(() => {
+      this.res.writeStatus('503 Service Unavailable')
+        .writeHeader('content-type', 'text/plain; charset=utf-8')
+        .writeHeader('x-request-id', this.requestId)
+        .writeHeader('via', '1.1 edgeplane');
+      if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
+      this.res.end(ERROR_BODY[code]);
+    });
+    this.finish(503, code);
+  }
+
+  /** Answers without a dyno (404, 413, filter answers). Counted and logged like any request. */
+  answer(status: number, headers: readonly [string, string][] | null, body: string, close = false): void {
+    if (this.finished || this.clientGone) return;
+    const extra = this.responseExtra;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status, '')).writeHeader('x-request-id', this.requestId).writeHeader('via', '1.1 edgeplane');
+      if (headers) for (let i = 0; i < headers.length; i++) this.res.writeHeader(headers[i][0], headers[i][1]);
+      if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
+      if (body.length > 0 && !headers?.some((h) => h[0] === 'content-type')) this.res.writeHeader('content-type', 'text/plain; charset=utf-8');
+      if (this.headOnly) this.res.endWithoutBody(Buffer.byteLength(body), close);
+      else this.res.end(body, close);
+    });
+    this.finish(status, null);
+  }
+
+  /** The request body grew past limits.maxBodyBytes while streaming. */
+  bodyTooLarge(): void {
+    if (this.finished) return;
+    if (this.abortUpstream) this.abortUpstream(new Error('request body too large'));
+    if (!this.started) {
+      this.answer(413, null, 'Request body too large\n', true);
+    } else {
+      this.res.cork(() => this.res.close());
+      this.finish(this.status, null);
+    }
+  }
+
+  private finish(status: number, code: HerokuCodeName | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.body?.close();
+    const end = performance.now();
+    const app = this.app;
+    if (app !== null) {
+      const connectMs = this.connectAt === 0 ? 0 : Math.round(this.connectAt - this.start);
+      const serviceMs = this.headersAt === 0 ? Math.round(end - this.start) - connectMs : Math.round(this.headersAt - this.start) - connectMs;
+      const line = formatAccessLine({
+        method: this.method,
+        path: this.logPath,
+        host: this.hostHeader,
+        requestId: this.requestId,
+        fwd: this.fwd,
+        dyno: this.dyno?.address ?? '',
+        connectMs,
+        serviceMs: Math.max(0, serviceMs),
+        totalMs: Math.round(end - this.start),
+        status,
+        bytes: this.bytes,
+        protocol: this.protocol,
+        code,
+        canary: this.canary,
+      });
+      this.host.accessLog.write(app.name, line, Date.now());
+      this.host.recordOutcome?.(app, this.canary, code !== null && code !== 'H27' ? 503 : status);
+    }
+    this.host.exchangeDone(this);
+  }
+}

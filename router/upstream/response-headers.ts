@@ -1,0 +1,54 @@
+import type { HttpResponse } from 'uWebSockets.js';
+
+/**
+ * Response headers removed on the way to the client: hop-by-hop ones, those uWS writes itself
+ * (content-length, date) and x-request-id (the router echoes its own).
+ */
+const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'content-length', 'date', 'x-request-id', 'proxy-authenticate']);
+// first letters of DROP names, lower and upper case: most headers are copied without a string
+const DROP_FIRST = new Uint8Array(256);
+for (const n of DROP) {
+  DROP_FIRST[n.charCodeAt(0)] = 1;
+  DROP_FIRST[n.toUpperCase().charCodeAt(0)] = 1;
+}
+
+/** Names listed in a Connection header value, lower-cased, without the standard tokens. */
+function connectionNamed(value: string): Set<string> | null {
+  let names: Set<string> | null = null;
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t && t !== 'close' && t !== 'keep-alive') (names ??= new Set()).add(t);
+  }
+  return names;
+}
+
+/**
+ * Copies the dyno's headers (raw Buffers, passed to uWS as they are) to the client, minus the
+ * hop-by-hop ones and those named in Connection. Returns the dyno's Content-Length, -1 if none.
+ */
+export function copyResponseHeaders(res: HttpResponse, raw: Buffer[]): number {
+  let contentLength = -1;
+  let named: Set<string> | null = null;
+  // Connection-named headers are rare: find the Connection header first only if there is one
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i];
+    if (k.length === 10 && (k[0] | 0x20) === 0x63 && k.toString('latin1').toLowerCase() === 'connection') {
+      named = connectionNamed(raw[i + 1].toString('latin1'));
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i];
+    if (DROP_FIRST[k[0]] === 1 || named !== null) {
+      const name = k.toString('latin1').toLowerCase();
+      if (name === 'content-length') {
+        const n = Number(raw[i + 1].toString('latin1'));
+        if (Number.isSafeInteger(n) && n >= 0) contentLength = n;
+        continue;
+      }
+      if (DROP.has(name) || (named !== null && named.has(name))) continue;
+    }
+    res.writeHeader(k, raw[i + 1]);
+  }
+  return contentLength;
+}
