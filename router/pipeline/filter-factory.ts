@@ -46,32 +46,12 @@ export class FilterFactory {
 
   /** semantic problems of the filter definitions beyond the schema, as `filters.<name>.<field>: reason` */
   problems(defs: Readonly<Record<string, FilterDef>>): string[] {
-    const out: string[] = [];
-    for (const [name, def] of Object.entries(defs)) {
-      const at = (field: string, reason: string): void => { out.push(`filters.${name}.${field}: ${reason}`); };
-      if (def.type === 'jwt') jwtProblems(def, at);
-      else if (def.type === 'cors') corsProblems(def, at);
-    }
-    return out;
+    return filterProblems(defs);
   }
 
   /** problems of one app's filter references (`apps.<app>.filters[i].<field>: reason`) */
   refProblems(app: string, refs: readonly AppFilterRef[], defs: Readonly<Record<string, FilterDef>>): string[] {
-    const out: string[] = [];
-    let cors = 0;
-    refs.forEach((ref, i) => {
-      const at = `apps.${app}.filters[${i}]`;
-      const def = Object.hasOwn(defs, ref.filter) ? defs[ref.filter] : undefined;
-      if (def === undefined) out.push(`${at}.filter: no filter named "${ref.filter}" in filters`);
-      else if (def.type === 'cors' && ++cors === 2) out.push(`${at}.filter: an app may have one cors filter`);
-      for (const key of ['excludes', 'includes'] as const) {
-        (ref[key] ?? []).forEach((prefix, j) => {
-          const why = prefixProblem(prefix);
-          if (why !== undefined) out.push(`${at}.${key}[${j}]: ${why}`);
-        });
-      }
-    });
-    return out;
+    return filterRefProblems(app, refs, defs);
   }
 
   /** the ordered chain for one app: CORS first, then JWT, each narrowed by its excludes/includes */
@@ -113,6 +93,36 @@ export class FilterFactory {
       if (this.verifiers.get(key) === v) this.verifiers.delete(key);
     });
   }
+}
+
+/** semantic problems of the filter definitions beyond the schema (no factory needed: config loading) */
+export function filterProblems(defs: Readonly<Record<string, FilterDef>>): string[] {
+  const out: string[] = [];
+  for (const [name, def] of Object.entries(defs)) {
+    const at = (field: string, reason: string): void => { out.push(`filters.${name}.${field}: ${reason}`); };
+    if (def.type === 'jwt') jwtProblems(def, at);
+    else if (def.type === 'cors') corsProblems(def, at);
+  }
+  return out;
+}
+
+/** problems of one app's filter references: unknown names, a second CORS filter, unusable prefixes */
+export function filterRefProblems(app: string, refs: readonly AppFilterRef[], defs: Readonly<Record<string, FilterDef>>): string[] {
+  const out: string[] = [];
+  let cors = 0;
+  refs.forEach((ref, i) => {
+    const at = `apps.${app}.filters[${i}]`;
+    const def = Object.hasOwn(defs, ref.filter) ? defs[ref.filter] : undefined;
+    if (def === undefined) out.push(`${at}.filter: no filter named "${ref.filter}" in filters`);
+    else if (def.type === 'cors' && ++cors === 2) out.push(`${at}.filter: an app may have one cors filter`);
+    for (const key of ['excludes', 'includes'] as const) {
+      (ref[key] ?? []).forEach((prefix, j) => {
+        const why = prefixProblem(prefix);
+        if (why !== undefined) out.push(`${at}.${key}[${j}]: ${why}`);
+      });
+    }
+  });
+  return out;
 }
 
 function verifierKey(def: JwtFilterDef): string {
