@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROUTER_MAIN = join(ROOT, 'dist/router/main.js');
+
+/** Writes a config object (or raw text) to a fresh temp file and returns its path. */
+export function writeConfig(config: unknown, name = 'router.json'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeplane-test-'));
+  const file = join(dir, name);
+  writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  return file;
+}
+
+export interface RunningRouter {
+  proc: ChildProcess;
+  ports: Record<string, number>;
+  /** every stdout line so far (access lines when no logshuttle is configured) */
+  lines: string[];
+  /** every stderr line so far (the router's own JSON logs) */
+  errLines: string[];
+  url(path?: string): string;
+  /** resolves with the first access line matching, polling until the deadline */
+  waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns the built router on a config file and waits for its ready line. */
+export async function startRouter(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningRouter> {
+  const proc = spawn(process.execPath, [ROUTER_MAIN, '--config', configFile, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const errLines: string[] = [];
+  let outBuf = '';
+  let errBuf = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    outBuf += d;
+    const parts = outBuf.split('\n');
+    outBuf = parts.pop()!;
+    lines.push(...parts);
+  });
+  const ready = new Promise<Record<string, number>>((resolve, reject) => {
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      errBuf += d;
+      const parts = errBuf.split('\n');
+      errBuf = parts.pop()!;
+      for (const p of parts) {
+        errLines.push(p);
+        try {
+          const j = JSON.parse(p) as { msg?: string; ports?: Record<string, number> };
+          if (j.msg === 'router ready') resolve(j.ports ?? {});
+        } catch { /* not JSON */ }
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`router exited with ${code} before ready:\n${errLines.join('\n')}${errBuf}`)));
+    setTimeout(() => reject(new Error(`router not ready in 20 s:\n${errLines.join('\n')}`)), 20000).unref();
+  });
+  const ports = await ready;
+  const exited = new Promise<number | null>((resolve) => {
+    if (proc.exitCode !== null) resolve(proc.exitCode);
+    else proc.once('exit', (code) => resolve(code));
+  });
+  return {
+    proc,
+    ports,
+    lines,
+    errLines,
+    url: (path = '/') => `http://127.0.0.1:${ports.http}${path}`,
+    async waitForLine(match, timeoutMs = 10000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(match);
+        if (found !== undefined) return found;
+        if (Date.now() > end) throw new Error(`no matching line in ${timeoutMs} ms; lines:\n${lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** Runs the router to completion (for bad configs / bad args): exit code and output. */
+export function runRouterOnce(args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [ROUTER_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface Dyno {
+  server: Server;
+  port: number;
+  address: string;
+  hits: number;
+  close(): Promise<void>;
+}
+
+/** A real node:http dyno on an ephemeral port. */
+export async function startDyno(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Dyno> {
+  const server = createServer();
+  const dyno: Dyno = {
+    server,
+    port: 0,
+    address: '',
+    hits: 0,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+  server.on('request', (req, res) => {
+    dyno.hits++;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  dyno.port = (server.address() as AddressInfo).port;
+  dyno.address = `127.0.0.1:${dyno.port}`;
+  return dyno;
+}
+
+/** A dyno answering JSON `{ dyno, method, url, headers, bodyBytes }` for every request. */
+export function echoDyno(name: string): Promise<Dyno> {
+  return startDyno((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ dyno: name, method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes }));
+    });
+  });
+}
+
+/** An address on loopback where nothing listens (connection refused). */
+export async function deadAddress(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `127.0.0.1:${port}`;
+}
+
+/** Sends raw bytes on a fresh TCP connection and collects what comes back until close or timeout. */
+export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let out = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => (out += d));
+    const done = (): void => {
+      sock.destroy();
+      resolve(out);
+    };
+    sock.on('close', done);
+    sock.on('error', done);
+    sock.on('connect', () => sock.write(bytes));
+    setTimeout(done, timeoutMs).unref();
+  });
+}
+
+/** A minimal base config around the given apps/sites. */
+export function baseConfig(extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    domain: 'example.io',
+    workers: 1,
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    ...extra,
+  };
+}
+
+/** Polls until `check` returns true or the deadline passes. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
