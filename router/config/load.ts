@@ -5,6 +5,7 @@ import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../../shared/config-file.js';
 import { RouterConfigSchema, type RouterConfig } from './schema.js';
 import { normalisePath } from '../http/normalise-path.js';
+import { filterProblems, filterRefProblems } from '../pipeline/filter-factory.js';
 
 /** A validated, frozen config document with its version and the directory relative paths resolve against. */
 export interface LoadedConfig {
@@ -20,18 +21,12 @@ function semanticProblems(c: RouterConfig, baseDir: string): string[] {
   const problems: string[] = [];
   const apps = c.apps ?? {};
   const filters = c.filters ?? {};
+  if (c.filters && typeof c.filters === 'object') problems.push(...filterProblems(c.filters));
   if (c.listen?.https && (!c.certificates || c.certificates.length === 0)) {
     problems.push('listen.https: needs at least one entry in certificates');
   }
   for (const [name, app] of Object.entries(apps)) {
-    (app.filters ?? []).forEach((ref, i) => {
-      if (ref && typeof ref.filter === 'string' && !(ref.filter in filters)) {
-        problems.push(`apps.${name}.filters[${i}].filter: no filter named "${ref.filter}" in filters`);
-      }
-      if (ref?.excludes && ref?.includes) {
-        problems.push(`apps.${name}.filters[${i}]: use excludes or includes, not both`);
-      }
-    });
+    if (Array.isArray(app?.filters)) problems.push(...filterRefProblems(name, app.filters, filters));
     if (app.canary) {
       if (!(app.canary.app in apps)) problems.push(`apps.${name}.canary.app: no app named "${app.canary.app}"`);
       else if (app.canary.app === name) problems.push(`apps.${name}.canary.app: an app cannot be its own canary`);

@@ -5,6 +5,7 @@ import { createLogger } from '../../shared/logger.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { RouteTable } from '../config/route-table.js';
 import { compileRouteTable } from '../config/compile.js';
+import { FilterFactory } from '../pipeline/filter-factory.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import type { Exchange } from '../upstream/exchange.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
@@ -20,6 +21,8 @@ class RouterWorker implements RequestHost {
   readonly accessLog: AccessLogSink;
   private readonly dynos = new DynoRegistry();
   private readonly logger = createLogger('router-worker');
+  /** lives across reloads: JWKS and verified-token caches survive a config swap */
+  private readonly filters = new FilterFactory({ logger: this.logger });
   private readonly listenSockets: us_listen_socket[] = [];
   private inFlight = 0;
   private stopping = false;
@@ -31,14 +34,17 @@ class RouterWorker implements RequestHost {
   }
 
   private compile(config: RouterConfig, version: string): RouteTable {
-    return compileRouteTable(config, { version, dynos: this.dynos });
+    return compileRouteTable(config, { version, dynos: this.dynos, buildFilters: (refs, defs) => this.filters.chain(refs, defs) });
   }
 
   /** A new config: compile off the request path, then swap in one step. */
   applyConfig(config: RouterConfig, version: string): void {
+    const old = this.table;
     const table = this.compile(config, version);
     this.table = table;
     this.dynos.retainOnly(table.dynos);
+    // after the swap: caches shared with the new table stay warm (they are reference counted)
+    for (const app of old.apps.values()) for (const f of app.filters) f.close?.();
   }
 
   exchangeStarted(_ex: Exchange): void {
@@ -95,6 +101,7 @@ class RouterWorker implements RequestHost {
         setTimeout(resolve, deadlineMs).unref();
       });
     }
+    this.filters.close();
     await this.accessLog.close?.();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
   }
