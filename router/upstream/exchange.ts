@@ -16,8 +16,8 @@ export interface ExchangeHost {
   readonly accessLog: AccessLogSink;
   /** called once per exchange when it is over (graceful stop counts these) */
   exchangeDone(ex: Exchange): void;
-  /** canary outcome hook: side served and the final status (H-code failures count as 503) */
-  recordOutcome?(app: AppRoute, canary: boolean, status: number): void;
+  /** outcome hook (metrics, canary counts): the status the client got, the H code if any */
+  recordOutcome?(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -330,7 +330,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         canary: this.canary,
       });
       this.host.accessLog.write(app.name, line, Date.now());
-      this.host.recordOutcome?.(app, this.canary, code !== null && code !== 'H27' ? 503 : status);
+      this.host.recordOutcome?.(this, status, code, end - this.start);
     }
     this.host.exchangeDone(this);
   }
