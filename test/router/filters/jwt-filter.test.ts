@@ -124,7 +124,7 @@ t.test('a flood of unknown kids does not hammer the key server; a rotated-in key
   server2.keys = [key.jwk];
   const chain2 = factory2.chain([{ filter: 'auth' }], defs(server2.uri));
   t.equal(await run(chain2, new TestRequest('GET', '/', bearer(await mint(key)))), undefined);
-  const fresh = await makeKey('RS256');
+  const fresh = await makeKey('ES256');
   server2.keys = [key.jwk, fresh.jwk];
   const rotated = await mint(fresh);
   await until('the rotated-in key to be fetched', async () => (await run(chain2, new TestRequest('GET', '/', bearer(rotated)))) === undefined);
@@ -134,7 +134,7 @@ t.test('a flood of unknown kids does not hammer the key server; a rotated-in key
 t.test('key server down: cached keys keep working, otherwise 503 (never 401)', async (t) => {
   const server = await new JwksServer().start();
   t.teardown(() => server.stop());
-  const key = await makeKey('RS256');
+  const key = await makeKey('ES256');
   server.keys = [key.jwk];
   const factory = new FilterFactory({ logger, jwks: { cooldownMs: 50, retryMs: 50 } });
   t.teardown(() => factory.close());
@@ -146,7 +146,7 @@ t.test('key server down: cached keys keep working, otherwise 503 (never 401)', a
   t.equal(await run(chain, new TestRequest('GET', '/', bearer(cached))), undefined, 'a verified token still passes');
   t.equal(await run(chain, new TestRequest('GET', '/', bearer(await mint(key, { sub: 'new' })))), undefined,
     'a new token signed by a cached key still passes');
-  const stranger = await mint(await makeKey('RS256'));
+  const stranger = await mint(await makeKey('ES256'));
   await new Promise((r) => setTimeout(r, 60)); // past the cooldown, so the unknown kid triggers a (failing) fetch
   const v = (await run(chain, new TestRequest('GET', '/', bearer(stranger)))) as FilterAnswer;
   t.equal(v?.status, 503, 'a kid that needs the key server: 503');
@@ -186,7 +186,7 @@ t.test('a key server answering errors or garbage: 503', async (t) => {
 t.test('the verified-token cache is bounded by count', async (t) => {
   const server = await new JwksServer().start();
   t.teardown(() => server.stop());
-  const key = await makeKey('RS256');
+  const key = await makeKey('ES256');
   server.keys = [key.jwk];
   const factory = new FilterFactory({ logger, tokenCache: { max: 2 }, jwks: { cooldownMs: 50 } });
   t.teardown(() => factory.close());
@@ -194,8 +194,8 @@ t.test('the verified-token cache is bounded by count', async (t) => {
   const tokens = await Promise.all([1, 2, 3].map((i) => mint(key, { sub: `u${i}` })));
   for (const tok of tokens) t.equal(await run(chain, new TestRequest('GET', '/', bearer(tok))), undefined);
   // the key is withdrawn and the JWKS refetched: only tokens still in the cache pass now
-  server.keys = [(await makeKey('RS256')).jwk];
-  const probe = await mint(await makeKey('RS256'));
+  server.keys = [(await makeKey('ES256')).jwk];
+  const probe = await mint(await makeKey('ES256'));
   await new Promise((r) => setTimeout(r, 60));
   await run(chain, new TestRequest('GET', '/', bearer(probe))); // unknown kid -> refetch of the new set
   t.equal(chain[0].apply(new TestRequest('GET', '/', bearer(tokens[2]))), undefined, 'the newest token is still cached');
@@ -228,7 +228,7 @@ t.test('claims_headers: verified claims go to the dyno; a client cannot send the
 t.test('caches survive a config reload; closing the old chain keeps what the new one uses', async (t) => {
   const server = await new JwksServer().start();
   t.teardown(() => server.stop());
-  const key = await makeKey('RS256');
+  const key = await makeKey('ES256');
   server.keys = [key.jwk];
   const factory = new FilterFactory({ logger });
   t.teardown(() => factory.close());
