@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,8 +116,8 @@ export interface Dyno {
   close(): Promise<void>;
 }
 
-/** A real node:http dyno on an ephemeral port. */
-export async function startDyno(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Dyno> {
+/** A real node:http dyno on an ephemeral port (or on `port`, e.g. to revive a dead address). */
+export async function startDyno(handler: (req: IncomingMessage, res: ServerResponse) => void, port = 0): Promise<Dyno> {
   const server = createServer();
   const dyno: Dyno = {
     server,
@@ -133,14 +133,20 @@ export async function startDyno(handler: (req: IncomingMessage, res: ServerRespo
     dyno.hits++;
     handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   dyno.port = (server.address() as AddressInfo).port;
   dyno.address = `127.0.0.1:${dyno.port}`;
   return dyno;
 }
 
 /** A dyno answering JSON `{ dyno, method, url, headers, bodyBytes }` for every request. */
-export function echoDyno(name: string): Promise<Dyno> {
+export function echoDyno(name: string, port = 0): Promise<Dyno> {
   return startDyno((req, res) => {
     let bytes = 0;
     req.on('data', (c: Buffer) => (bytes += c.length));
@@ -148,7 +154,83 @@ export function echoDyno(name: string): Promise<Dyno> {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ dyno: name, method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes }));
     });
+  }, port);
+}
+
+/** A raw TCP "dyno" (node:net): `onSocket` gets every accepted connection; counts connections. */
+export interface RawDyno {
+  server: NetServer;
+  port: number;
+  address: string;
+  connections: number;
+  close(): Promise<void>;
+}
+
+export async function startRawDyno(onSocket: (sock: Socket) => void): Promise<RawDyno> {
+  const server = createNetServer();
+  const sockets = new Set<Socket>();
+  const dyno: RawDyno = {
+    server,
+    port: 0,
+    address: '',
+    connections: 0,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+  server.on('connection', (sock) => {
+    dyno.connections++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    onSocket(sock);
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  dyno.port = (server.address() as AddressInfo).port;
+  dyno.address = `127.0.0.1:${dyno.port}`;
+  return dyno;
+}
+
+/**
+ * An address on loopback where a connect never completes (SYNs dropped): a python3 process holds
+ * a socket listening with backlog 0 that never accepts, its accept queue filled by its own
+ * connections. Connect attempts to it time out (H19). The process exits when `close` is called
+ * or when this process dies (its stdin closes).
+ */
+export async function blackholeAddress(): Promise<{ address: string; close(): Promise<void> }> {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'port = s.getsockname()[1]',
+    'fill = []',
+    'for i in range(3):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(("127.0.0.1", port))',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(port, flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const proc = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code) => reject(new Error(`blackhole helper exited with ${code}`)));
+    proc.stdout!.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null) resolve();
+    else proc.once('exit', () => resolve());
+  });
+  return {
+    address: `127.0.0.1:${port}`,
+    async close() {
+      proc.stdin!.end();
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }
 
 /** An address on loopback where nothing listens (connection refused). */
@@ -176,6 +258,28 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
     sock.on('connect', () => sock.write(bytes));
     setTimeout(done, timeoutMs).unref();
   });
+}
+
+/** A raw HTTP/1.1 response, parsed: status, lower-cased header names (every value), body bytes as latin1. */
+export interface RawResponse {
+  status: number;
+  headers: [string, string][];
+  body: string;
+  /** the raw text, unparsed */
+  raw: string;
+}
+
+/** Parses the first response in raw text (latin1); status 0 when there is none. */
+export function parseRawResponse(raw: string): RawResponse {
+  const end = raw.indexOf('\r\n\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
+  if (end < 0 || m === null) return { status: 0, headers: [], body: '', raw };
+  const headers: [string, string][] = [];
+  for (const line of raw.slice(0, end).split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    headers.push([line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim()]);
+  }
+  return { status: Number(m[1]), headers, body: raw.slice(end + 4), raw };
 }
 
 /** A minimal base config around the given apps/sites. */
