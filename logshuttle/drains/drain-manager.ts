@@ -85,13 +85,14 @@ export class DrainManager implements DrainSet {
   }
 
   deliver(record: LogRecord): void {
-    const drains = this.byApp.get(record.app);
-    if (drains === undefined) return;
+    let drains: Drain[] | undefined;
     let frame: Buffer;
     try {
+      drains = this.byApp.get(record.app);
+      if (drains === undefined) return;
       frame = encodeFrame(record);
     } catch (err) {
-      this.logger.warn({ app: record.app, err: (err as Error).message }, 'line not encodable for drains');
+      this.logger.warn({ err: (err as Error).message }, 'line not encodable for drains');
       return;
     }
     for (let i = 0; i < drains.length; i++) {
