@@ -75,7 +75,7 @@ t.test('a page from an allowed origin can call the app; one from another origin 
     try {
       const q = new URLSearchParams({ target, token: withToken ? token : '' });
       await page.goto(`${pageOrigin}/page?${q}`);
-      await page.waitForFunction(() => document.getElementById('outcome')?.textContent !== 'pending', undefined, { timeout: 15_000 });
+      await page.waitForFunction("document.getElementById('outcome').textContent !== 'pending'", undefined, { timeout: 15_000 });
       return (await page.textContent('#outcome')) ?? '';
     } finally {
       await page.close();
