@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { runMain } from '../shared/cli.js';
 import { UsageError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import { loadRouterConfigFile } from './config/load.js';
+import { loadRouterConfigFile, parseRouterConfigText, type LoadedConfig } from './config/load.js';
 import { DEFAULTS } from './config/schema.js';
+import { ConfigReloader } from './config/config-reloader.js';
 import { WorkerPool } from './worker-pool.js';
+import { AdminServer } from './admin/admin-server.js';
+import { mergeStats, renderStats } from './metrics/worker-stats.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
 
-async function main(): Promise<void> {
+function parseCli(): { config: string; logStdout: boolean } | null {
   let values;
   try {
     ({ values } = parseArgs({
@@ -27,24 +31,76 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
-    return;
+    return null;
   }
   if (!values.config) throw new UsageError(`--config is required\n${USAGE}`);
+  return { config: values.config, logStdout: values['log-stdout'] === true };
+}
 
-  const loaded = loadRouterConfigFile(values.config);
+async function main(): Promise<void> {
+  const cli = parseCli();
+  if (!cli) return;
+  const loaded = loadRouterConfigFile(cli.config);
   const logger = createLogger('router');
-  const workers = loaded.config.workers ?? availableParallelism();
-  const pool = new WorkerPool(workers, loaded, logger);
-  await pool.start();
-  logger.info({ version: loaded.version, workers, ports: pool.ports }, 'router ready');
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'edgeplane_router_process_' });
+  const reloads = new Counter({ name: 'edgeplane_router_config_reloads_total', help: 'Config reloads by result.', labelNames: ['result'], registers: [registry] });
+  const restarts = new Counter({ name: 'edgeplane_router_worker_restarts_total', help: 'Worker threads replaced after a crash.', registers: [registry] });
 
-  let stopping = false;
+  const workers = loaded.config.workers ?? availableParallelism();
+  const pool = new WorkerPool(workers, loaded, logger, { logStdout: cli.logStdout });
+  await pool.start();
+  let draining = false;
+  let reported = 0;
+
+  const applyLoaded = async (next: LoadedConfig, reason: string): Promise<void> => {
+    try {
+      await pool.apply(next);
+      reloads.inc({ result: 'applied' });
+      logger.info({ version: next.version, reason }, 'config applied');
+    } catch (err) {
+      reloads.inc({ result: 'failed' });
+      throw err;
+    }
+  };
+
+  const admin = new AdminServer({
+    ready: () => !draining,
+    currentConfig: () => ({ version: pool.config.version, config: pool.config.config }),
+    applyConfigText: async (text) => {
+      let next: LoadedConfig;
+      try {
+        next = parseRouterConfigText(text, pool.config.baseDir);
+      } catch (err) {
+        reloads.inc({ result: 'refused' });
+        throw err;
+      }
+      await applyLoaded(next, 'PUT /config');
+      return next.version;
+    },
+    metricsText: async () => {
+      restarts.inc(pool.restarts - reported);
+      reported = pool.restarts;
+      const merged = mergeStats(await pool.stats());
+      return renderStats(merged) + (await registry.metrics());
+    },
+    canaries: () => [],
+  }, logger);
+  const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
+  const adminPort = await admin.listen(adminSpec.host, adminSpec.port);
+
+  const reloader = new ConfigReloader(cli.config, () => pool.config.version, applyLoaded, logger);
+  reloader.start();
+  logger.info({ version: loaded.version, workers, ports: { ...pool.ports, admin: adminPort } }, 'router ready');
+
   const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+    if (draining) return;
+    draining = true;
+    reloader.stop();
     logger.info({ signal }, 'router stopping');
-    const deadline = loaded.config.shutdownMs ?? DEFAULTS.shutdownMs;
-    void pool.stop(deadline).then(() => {
+    const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
+    void pool.stop(deadline).then(async () => {
+      await admin.close();
       logger.info('router stopped');
       logger.flush();
       setTimeout(() => process.exit(0), 20);

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/logger.js';
 import type { LoadedConfig } from './config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './server/worker-messages.js';
+import type { WorkerStatsSnapshot } from './metrics/worker-stats.js';
 
 const WORKER_FILE = new URL('./server/router-worker.js', import.meta.url);
 
@@ -21,8 +22,13 @@ export class WorkerPool {
   private current: LoadedConfig;
   ports: Partial<Record<ListenerName, number>> = {};
   private stopping = false;
+  private nextId = 1;
+  private readonly waiting = new Map<string, (msg: FromWorker) => void>();
+  /** workers replaced after a crash */
+  restarts = 0;
 
-  constructor(private readonly count: number, initial: LoadedConfig, private readonly logger: Logger) {
+  constructor(private readonly count: number, initial: LoadedConfig, private readonly logger: Logger,
+    private readonly extraWorkerData: Record<string, unknown> = {}) {
     this.current = initial;
   }
 
@@ -37,20 +43,32 @@ export class WorkerPool {
       version: this.current.version,
       baseDir: this.current.baseDir,
       ports: this.ports,
+      ...this.extraWorkerData,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
     const slot: Slot = { worker, ready: false, stopping: false };
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'ready') {
-          slot.ready = true;
-          if (index === 0 || Object.keys(this.ports).length === 0) this.ports = { ...msg.ports };
-          resolve();
-        } else if (msg.type === 'fatal') {
-          reject(new Error(msg.message));
-        } else if (msg.type === 'apply-failed') {
-          this.logger.error({ worker: index, version: msg.version, message: msg.message }, 'worker could not apply config');
+        switch (msg.type) {
+          case 'ready':
+            slot.ready = true;
+            if (Object.keys(this.ports).length === 0) this.ports = { ...msg.ports };
+            resolve();
+            break;
+          case 'fatal':
+            reject(new Error(msg.message));
+            break;
+          case 'apply-failed':
+            this.logger.error({ worker: index, version: msg.version, message: msg.message }, 'worker could not apply config');
+            this.waiting.get(`apply:${index}:${msg.version}`)?.(msg);
+            break;
+          case 'applied':
+            this.waiting.get(`apply:${index}:${msg.version}`)?.(msg);
+            break;
+          case 'stats':
+            this.waiting.get(`stats:${msg.id}:${index}`)?.(msg);
+            break;
         }
       });
       worker.on('error', (err) => {
@@ -58,8 +76,10 @@ export class WorkerPool {
         if (!slot.ready) reject(err);
       });
       worker.on('exit', (code) => {
+        for (const [key, cb] of this.waiting) if (key.includes(`:${index}`)) cb({ type: 'stopped' });
         if (this.stopping || slot.stopping) return;
         this.logger.error({ worker: index, code }, 'router worker exited; replacing it');
+        this.restarts++;
         setTimeout(() => {
           if (!this.stopping) this.spawn(index).catch((err) => this.logger.error({ err }, 'worker replacement failed'));
         }, 100).unref();
@@ -67,15 +87,37 @@ export class WorkerPool {
     });
   }
 
-  /** Sends a validated config to every worker. */
-  apply(loaded: LoadedConfig): void {
-    this.current = loaded;
-    const msg: ToWorker = { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir };
-    for (const s of this.slots) s?.worker.postMessage(msg);
+  private ask(key: string, index: number, msg: ToWorker, timeoutMs: number): Promise<FromWorker | null> {
+    const slot = this.slots[index];
+    if (!slot?.ready) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiting.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      this.waiting.set(key, (m) => {
+        clearTimeout(t);
+        this.waiting.delete(key);
+        resolve(m);
+      });
+      slot.worker.postMessage(msg);
+    });
   }
 
-  get version(): string {
-    return this.current.version;
+  /** Sends a validated config to every worker; resolves once each has swapped its table. */
+  async apply(loaded: LoadedConfig): Promise<void> {
+    this.current = loaded;
+    const msg: ToWorker = { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir };
+    const answers = await Promise.all(this.slots.map((_, i) => this.ask(`apply:${i}:${loaded.version}`, i, msg, 10000)));
+    const failed = answers.find((a) => a?.type === 'apply-failed');
+    if (failed && failed.type === 'apply-failed') throw new Error(failed.message);
+  }
+
+  /** Every live worker's request counters. */
+  async stats(): Promise<WorkerStatsSnapshot[]> {
+    const id = this.nextId++;
+    const answers = await Promise.all(this.slots.map((_, i) => this.ask(`stats:${id}:${i}`, i, { type: 'stats', id }, 2000)));
+    return answers.flatMap((a) => (a?.type === 'stats' ? [a.snapshot] : []));
   }
 
   get config(): LoadedConfig {

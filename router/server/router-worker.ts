@@ -8,6 +8,8 @@ import { compileRouteTable } from '../config/compile.js';
 import { FilterFactory } from '../pipeline/filter-factory.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import type { Exchange } from '../upstream/exchange.js';
+import type { HerokuCodeName } from '../http/heroku-codes.js';
+import { WorkerStats } from '../metrics/worker-stats.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
 import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
@@ -25,6 +27,8 @@ class RouterWorker implements RequestHost {
   private readonly filters = new FilterFactory({ logger: this.logger });
   private readonly listenSockets: us_listen_socket[] = [];
   private inFlight = 0;
+  private readonly stats = new WorkerStats();
+  websockets = 0;
   private stopping = false;
   private stopResolve: (() => void) | null = null;
 
@@ -45,6 +49,15 @@ class RouterWorker implements RequestHost {
     this.dynos.retainOnly(table.dynos);
     // after the swap: caches shared with the new table stay warm (they are reference counted)
     for (const app of old.apps.values()) for (const f of app.filters) f.close?.();
+  }
+
+  recordOutcome(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void {
+    this.stats.record(ex.app!.name, status, code, totalMs);
+  }
+
+  statsSnapshot() {
+    const now = performance.now();
+    return this.stats.snapshot({ inFlight: this.inFlight, websockets: this.websockets, ejectedDynos: this.dynos.ejectedCount(now), dynos: this.dynos.size });
   }
 
   exchangeStarted(_ex: Exchange): void {
@@ -131,6 +144,9 @@ parentPort!.on('message', (msg: ToWorker) => {
         worker.log.error({ err }, 'config could not be applied');
         post({ type: 'apply-failed', version: msg.version, message: (err as Error).message });
       }
+      break;
+    case 'stats':
+      post({ type: 'stats', id: msg.id, snapshot: worker.statsSnapshot() });
       break;
     case 'stop':
       void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));

@@ -1,4 +1,5 @@
 import type { RouterConfig } from '../config/schema.js';
+import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 
 export type ListenerName = 'http' | 'https' | 'internal';
 
@@ -14,11 +15,13 @@ export interface WorkerStart {
 
 export type ToWorker =
   | { type: 'config'; config: RouterConfig; version: string; baseDir: string }
-  | { type: 'stop'; deadlineMs: number };
+  | { type: 'stop'; deadlineMs: number }
+  | { type: 'stats'; id: number };
 
 export type FromWorker =
   | { type: 'ready'; ports: Partial<Record<ListenerName, number>> }
   | { type: 'fatal'; message: string }
   | { type: 'applied'; version: string }
   | { type: 'apply-failed'; version: string; message: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot };

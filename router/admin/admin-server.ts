@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../../shared/logger.js';
+import { ConfigError } from '../../shared/errors.js';
+
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** What the admin API reads and drives; implemented by main.ts. */
+export interface AdminBackend {
+  ready(): boolean;
+  /** the current document and its version */
+  currentConfig(): { version: string; config: unknown };
+  /** validates the whole document, applies it to every worker, returns the new version */
+  applyConfigText(text: string): Promise<string>;
+  metricsText(): Promise<string>;
+  canaries(): unknown;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function json(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(value, null, 2) + '\n', 'application/json', headers);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const a = Buffer.from(header.slice(7));
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_CONFIG_BYTES) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The router's admin listener (DESIGN.md): /healthz, /readyz, GET|PUT /config, /metrics,
+ * /canaries. With ROUTER_ADMIN_TOKEN set, every route but /healthz and /readyz needs
+ * `Authorization: Bearer <token>`.
+ */
+export class AdminServer {
+  private readonly server: Server;
+
+  constructor(private readonly backend: AdminBackend, private readonly logger: Logger, private readonly token = process.env.ROUTER_ADMIN_TOKEN ?? '') {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.logger.error({ err }, 'admin request failed');
+        if (!res.headersSent) send(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+    });
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) return send(res, 200, 'ok\n');
+    if (path === '/readyz' && (method === 'GET' || method === 'HEAD')) {
+      return this.backend.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
+    }
+    if (this.token && !tokenMatches(req.headers.authorization, this.token)) {
+      return send(res, 401, 'unauthorized\n', 'text/plain; charset=utf-8', { 'www-authenticate': 'Bearer realm="edgeplane-admin"' });
+    }
+    switch (path) {
+      case '/config':
+        if (method === 'GET') {
+          const { version, config } = this.backend.currentConfig();
+          return json(res, 200, config, { 'x-config-version': version });
+        }
+        if (method === 'PUT' || method === 'POST') return this.putConfig(req, res);
+        break;
+      case '/metrics':
+        if (method === 'GET') return send(res, 200, await this.backend.metricsText(), 'text/plain; version=0.0.4; charset=utf-8');
+        break;
+      case '/canaries':
+        if (method === 'GET') return json(res, 200, this.backend.canaries());
+        break;
+      default:
+        return send(res, 404, 'not found\n');
+    }
+    send(res, 405, 'method not allowed\n');
+  }
+
+  private async putConfig(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req);
+    if (text === null) return json(res, 413, { error: 'E_CONFIG', problems: [`(document): larger than ${MAX_CONFIG_BYTES} bytes`] });
+    try {
+      const version = await this.backend.applyConfigText(text);
+      json(res, 200, { version });
+    } catch (err) {
+      if (err instanceof ConfigError) return json(res, 400, { error: err.code, problems: err.problems });
+      this.logger.error({ err }, 'config apply failed');
+      json(res, 500, { error: 'E_APPLY', problems: [(err as Error).message] });
+    }
+  }
+}

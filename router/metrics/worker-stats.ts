@@ -1,0 +1,116 @@
+/**
+ * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
+ * request, no label hashing) and sent to the main thread as a snapshot when /metrics is read.
+ */
+export const LATENCY_BUCKETS = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+export const STATUS_CLASSES = Object.freeze(['1xx', '2xx', '3xx', '4xx', '5xx']);
+
+export interface AppStatsSnapshot {
+  /** requests by status class, index = first digit - 1 */
+  classes: number[];
+  /** cumulative-free bucket counts (index i counts durations <= LATENCY_BUCKETS[i]); last = +Inf */
+  buckets: number[];
+  sumSeconds: number;
+  count: number;
+  /** upstream errors by H code */
+  codes: Record<string, number>;
+}
+
+export interface WorkerStatsSnapshot {
+  apps: Record<string, AppStatsSnapshot>;
+  inFlight: number;
+  websockets: number;
+  ejectedDynos: number;
+  dynos: number;
+}
+
+function emptyApp(): AppStatsSnapshot {
+  return { classes: [0, 0, 0, 0, 0], buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0), sumSeconds: 0, count: 0, codes: {} };
+}
+
+export class WorkerStats {
+  private readonly apps = new Map<string, AppStatsSnapshot>();
+
+  record(app: string, status: number, code: string | null, ms: number): void {
+    let s = this.apps.get(app);
+    if (s === undefined) {
+      s = emptyApp();
+      this.apps.set(app, s);
+    }
+    const cls = Math.floor(status / 100) - 1;
+    if (cls >= 0 && cls < 5) s.classes[cls]++;
+    const seconds = ms / 1000;
+    let b = 0;
+    while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]) b++;
+    s.buckets[b]++;
+    s.sumSeconds += seconds;
+    s.count++;
+    if (code !== null) s.codes[code] = (s.codes[code] ?? 0) + 1;
+  }
+
+  snapshot(extra: Omit<WorkerStatsSnapshot, 'apps'>): WorkerStatsSnapshot {
+    return { apps: Object.fromEntries(this.apps), ...extra };
+  }
+}
+
+/** Sums the snapshots of every worker. */
+export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
+  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0 };
+  for (const s of snaps) {
+    out.inFlight += s.inFlight;
+    out.websockets += s.websockets;
+    out.ejectedDynos += s.ejectedDynos;
+    out.dynos = Math.max(out.dynos, s.dynos);
+    for (const [app, a] of Object.entries(s.apps)) {
+      const m = (out.apps[app] ??= emptyApp());
+      a.classes.forEach((v, i) => (m.classes[i] += v));
+      a.buckets.forEach((v, i) => (m.buckets[i] += v));
+      m.sumSeconds += a.sumSeconds;
+      m.count += a.count;
+      for (const [c, v] of Object.entries(a.codes)) m.codes[c] = (m.codes[c] ?? 0) + v;
+    }
+  }
+  return out;
+}
+
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Prometheus text for the merged request metrics. */
+export function renderStats(s: WorkerStatsSnapshot): string {
+  const out: string[] = [];
+  out.push('# HELP edgeplane_router_requests_total Requests answered, by app and status class.');
+  out.push('# TYPE edgeplane_router_requests_total counter');
+  for (const [app, a] of Object.entries(s.apps)) {
+    a.classes.forEach((v, i) => out.push(`edgeplane_router_requests_total{app="${label(app)}",status="${STATUS_CLASSES[i]}"} ${v}`));
+  }
+  out.push('# HELP edgeplane_router_request_duration_seconds Time from request to the end of the response.');
+  out.push('# TYPE edgeplane_router_request_duration_seconds histogram');
+  for (const [app, a] of Object.entries(s.apps)) {
+    let cum = 0;
+    LATENCY_BUCKETS.forEach((le, i) => {
+      cum += a.buckets[i];
+      out.push(`edgeplane_router_request_duration_seconds_bucket{app="${label(app)}",le="${le}"} ${cum}`);
+    });
+    cum += a.buckets[LATENCY_BUCKETS.length];
+    out.push(`edgeplane_router_request_duration_seconds_bucket{app="${label(app)}",le="+Inf"} ${cum}`);
+    out.push(`edgeplane_router_request_duration_seconds_sum{app="${label(app)}"} ${a.sumSeconds}`);
+    out.push(`edgeplane_router_request_duration_seconds_count{app="${label(app)}"} ${a.count}`);
+  }
+  out.push('# HELP edgeplane_router_upstream_errors_total Failed requests by app and Heroku code.');
+  out.push('# TYPE edgeplane_router_upstream_errors_total counter');
+  for (const [app, a] of Object.entries(s.apps)) {
+    for (const [code, v] of Object.entries(a.codes)) out.push(`edgeplane_router_upstream_errors_total{app="${label(app)}",code="${code}"} ${v}`);
+  }
+  out.push('# HELP edgeplane_router_requests_in_flight Requests being served now.');
+  out.push('# TYPE edgeplane_router_requests_in_flight gauge');
+  out.push(`edgeplane_router_requests_in_flight ${s.inFlight}`);
+  out.push('# HELP edgeplane_router_websockets_open WebSockets open now.');
+  out.push('# TYPE edgeplane_router_websockets_open gauge');
+  out.push(`edgeplane_router_websockets_open ${s.websockets}`);
+  out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
+  out.push('# TYPE edgeplane_router_dynos_ejected gauge');
+  out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
+  return out.join('\n') + '\n';
+}
