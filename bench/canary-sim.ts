@@ -90,7 +90,7 @@ function pct(k: number, n: number): string {
 }
 
 function main(): void {
-  const runs = arg('--runs', 400);
+  const runs = arg('--runs', 300);
   const seed0 = arg('--seed', 20261125);
   const started = performance.now();
   const rows: string[][] = [];

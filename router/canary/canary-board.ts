@@ -105,10 +105,11 @@ export class CanaryBoard {
     for (const { entry, activeSince } of this.live.values()) {
       const base = entry.slot * STRIDE;
       const w = this.words;
-      const cReq = read64(w, base + CANARY_REQUESTS);
+      // errors first: a request is counted before its error, so errors never exceed requests
       const cErr = read64(w, base + CANARY_ERRORS);
-      const pReq = read64(w, base + PRODUCTION_REQUESTS);
       const pErr = read64(w, base + PRODUCTION_ERRORS);
+      const cReq = read64(w, base + CANARY_REQUESTS);
+      const pReq = read64(w, base + PRODUCTION_REQUESTS);
       const abortedAt = Number(Atomics.load(this.abortTimes, entry.slot));
       out.push({
         app: entry.prodApp, canary: entry.canaryApp,

@@ -139,9 +139,11 @@ export class CanaryView {
   private evaluate(slot: number): boolean {
     const w = this.words;
     const base = slot * STRIDE;
-    const canaryRequests = read64(w, base + CANARY_REQUESTS);
+    // errors before requests: each thread counts a request before its error, so what we read
+    // never has more errors than requests
     const canaryErrors = read64(w, base + CANARY_ERRORS);
     const productionErrors = read64(w, base + PRODUCTION_ERRORS);
+    const canaryRequests = read64(w, base + CANARY_REQUESTS);
     if (!shouldAbort(canaryRequests, canaryErrors, productionErrors,
       this.share[slot], this.minRequests[slot], this.threshold[slot])) return false;
     const time = Date.now();
