@@ -18,6 +18,8 @@ export class BodySource {
   private paused = false;
   private dead = false;
   private consumer: Readable | null = null;
+  /** the current consumer has asked for data: undici is writing this attempt's body */
+  private reading = false;
   received = 0;
   touched = false;
 
@@ -40,7 +42,9 @@ export class BodySource {
     }
     if (isLast) this.ended = true;
     const c = this.consumer;
-    if (c) {
+    // only an attempt that is writing its body gets bytes directly; until then (connecting) they
+    // are held, so that a never-sent attempt leaves the whole body for the next one
+    if (c !== null && this.reading) {
       this.touched = true;
       if (chunk.length > 0 && !c.push(chunk)) this.pause();
       if (isLast) c.push(null);
@@ -71,6 +75,8 @@ export class BodySource {
   stream(): Readable {
     const readable = new Readable({
       read: () => {
+        if (this.consumer !== readable) return; // an attempt given up on
+        this.reading = true;
         if (this.chunks.length > 0) {
           const chunks = this.chunks;
           this.chunks = [];
@@ -83,6 +89,7 @@ export class BodySource {
       },
     });
     this.consumer = readable;
+    this.reading = false;
     return readable;
   }
 
@@ -91,5 +98,6 @@ export class BodySource {
     this.dead = true;
     this.chunks = [];
     this.consumer = null;
+    this.reading = false;
   }
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -233,6 +234,22 @@ export async function blackholeAddress(): Promise<{ address: string; close(): Pr
   };
 }
 
+/** A dyno answering JSON `{ dyno, method, url, bytes, sha256 }`: the body it received, hashed. */
+export function hashDyno(name: string): Promise<Dyno> {
+  return startDyno((req, res) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+    });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ dyno: name, method: req.method, url: req.url, bytes, sha256: hash.digest('hex') }));
+    });
+  });
+}
+
 /** An address on loopback where nothing listens (connection refused). */
 export async function deadAddress(): Promise<string> {
   const s = createServer();
@@ -257,6 +274,34 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
     sock.on('error', done);
     sock.on('connect', () => sock.write(bytes));
     setTimeout(done, timeoutMs).unref();
+  });
+}
+
+/**
+ * Sends raw bytes on a fresh TCP connection; collects what comes back until the peer closes
+ * (closed: true, `reset` when it was a reset) or the timeout passes (closed: false).
+ */
+export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<{ text: string; closed: boolean; reset: boolean }> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    let reset = false;
+    let settled = false;
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => (text += d));
+    const done = (closed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text, closed, reset });
+    };
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') reset = true;
+    });
+    sock.on('close', () => done(true));
+    sock.on('connect', () => sock.write(bytes));
+    const timer = setTimeout(() => done(false), timeoutMs);
   });
 }
 
