@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../../shared/config-file.js';
@@ -51,6 +52,15 @@ function semanticProblems(c: RouterConfig, baseDir: string): string[] {
         if (!pem.includes('-----BEGIN ')) problems.push(`certificates[${i}].${field}: ${file} is not a PEM file`);
       } catch (err) {
         problems.push(`certificates[${i}].${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    if (typeof cert?.cert === 'string' && typeof cert?.key === 'string') {
+      try {
+        createSecureContext({ cert: readFileSync(resolve(baseDir, cert.cert)), key: readFileSync(resolve(baseDir, cert.key)) });
+      } catch (err) {
+        if (!problems.some((p) => p.startsWith(`certificates[${i}].`))) {
+          problems.push(`certificates[${i}]: certificate and key are not usable together (${(err as Error).message})`);
+        }
       }
     }
   });

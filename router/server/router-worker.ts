@@ -10,6 +10,7 @@ import { DynoRegistry } from '../upstream/dyno-registry.js';
 import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { WorkerStats } from '../metrics/worker-stats.js';
+import { TlsNames } from './tls-names.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
 import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
@@ -27,6 +28,7 @@ class RouterWorker implements RequestHost {
   private readonly filters = new FilterFactory({ logger: this.logger });
   private readonly listenSockets: us_listen_socket[] = [];
   private inFlight = 0;
+  private tls: TlsNames | null = null;
   private readonly stats = new WorkerStats();
   websockets = 0;
   private stopping = false;
@@ -42,7 +44,8 @@ class RouterWorker implements RequestHost {
   }
 
   /** A new config: compile off the request path, then swap in one step. */
-  applyConfig(config: RouterConfig, version: string): void {
+  applyConfig(config: RouterConfig, version: string, baseDir: string): void {
+    this.tls?.apply(config.certificates ?? [], baseDir);
     const old = this.table;
     const table = this.compile(config, version);
     this.table = table;
@@ -88,15 +91,26 @@ class RouterWorker implements RequestHost {
     const ports: Partial<Record<ListenerName, number>> = {};
     const want: [ListenerName, { host: string; port: number } | undefined, 'http' | 'https', boolean][] = [
       ['http', l.http, 'http', false],
+      ['https', l.https, 'https', false],
       ['internal', l.internal, 'http', true],
     ];
     for (const [name, spec, protocol, internal] of want) {
       if (!spec) continue;
       const port = this.start.ports[name] ?? spec.port;
-      const app = uWS.App();
       const listener: ListenerInfo = { protocol, port: String(port), internal };
       const handler = createRequestHandler(listener, this);
-      app.any('/*', handler);
+      let app: TemplatedApp;
+      if (protocol === 'https') {
+        const certs = this.start.config.certificates ?? [];
+        app = uWS.SSLApp(TlsNames.defaultOptions(certs, this.start.baseDir));
+        // the default (unknown names) handler first: domain() below scopes later registrations
+        app.any('/*', handler);
+        this.tls = new TlsNames(app, handler);
+        this.tls.apply(certs, this.start.baseDir);
+      } else {
+        app = uWS.App();
+        app.any('/*', handler);
+      }
       const actual = await this.listen(app, name, spec.host, port);
       (listener as { port: string }).port = String(actual);
       ports[name] = actual;
@@ -138,7 +152,7 @@ parentPort!.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'config':
       try {
-        worker.applyConfig(msg.config, msg.version);
+        worker.applyConfig(msg.config, msg.version, msg.baseDir);
         post({ type: 'applied', version: msg.version });
       } catch (err) {
         worker.log.error({ err }, 'config could not be applied');
