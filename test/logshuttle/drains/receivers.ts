@@ -165,9 +165,9 @@ export async function startHttpReceiver(opts: { tls?: https.ServerOptions } = {}
 }
 
 /** Polls `cond` every 10 ms until true; rejects with `what` after `ms` (generous: the machine is loaded). */
-export async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

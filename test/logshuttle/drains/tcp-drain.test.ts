@@ -101,11 +101,7 @@ t.test('a peer that closed is detected and a new connection carries the next lin
   h.manager.deliver(line('app-c', 'before'));
   await waitFor(() => rx.messages.length === 1, 'first line');
   for (const s of rx.sockets) s.end();
-  let lastMetrics = '';
-  await waitFor(() => {
-    void h.registry.metrics().then((m) => { lastMetrics = m; });
-    return /edgeplane_drain_connected\{[^}]*\} 0/.test(lastMetrics);
-  }, 'the drain to notice the closed peer');
+  await waitFor(async () => /edgeplane_drain_connected\{[^}]*\} 0/.test(await h.registry.metrics()), 'the drain to notice the closed peer');
   h.manager.deliver(line('app-c', 'after'));
   await waitFor(() => rx.messages.length === 2, 'second line');
   t.equal(parseSyslog(rx.messages[1]).msg, 'after');
