@@ -13,6 +13,8 @@ import { WorkerStats } from '../metrics/worker-stats.js';
 import { TlsNames } from './tls-names.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
 import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
+import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
+import { TeeSink } from '../access-log/tee-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 
 /**
@@ -35,7 +37,10 @@ class RouterWorker implements RequestHost {
   private stopResolve: (() => void) | null = null;
 
   constructor(private readonly start: WorkerStart) {
-    this.accessLog = new StdoutAccessLog();
+    const shuttle = start.config.logshuttle;
+    this.accessLog = !shuttle ? new StdoutAccessLog()
+      : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
+        : new ShuttleShipper(shuttle, this.logger);
     this.table = this.compile(start.config, start.version);
   }
 

@@ -11,6 +11,8 @@ export interface WorkerStart {
   baseDir: string;
   /** actual ports when the config asked for port 0 (the first worker picks, the others share) */
   ports: Partial<Record<ListenerName, number>>;
+  /** --log-stdout: access lines on stdout as well as to the shuttle */
+  logStdout?: boolean;
 }
 
 export type ToWorker =
