@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { JwksServer } from './support/jwks-server.js';
 import { ISSUER, makeKey, mint } from './support/tokens.js';
-import { EchoDyno, RouterProcess, freePort } from './support/router-process.js';
+import { EchoDyno, RouterProcess } from './support/router-process.js';
 
 // CORS in a real browser: Debian's chromium, headless, driven by playwright-core (no download).
 // A page served from one origin calls an app through the router on another origin.
@@ -48,18 +48,18 @@ t.test('a page from an allowed origin can call the app; one from another origin 
   jwks.keys = [key.jwk];
   const dyno = await new EchoDyno().start();
   t.teardown(() => dyno.stop());
-  const router = new RouterProcess(await freePort());
+  const router = new RouterProcess();
   t.teardown(() => router.stop());
   await router.start({
     domain: 'localtest',
     workers: 1,
-    listen: { http: { host: '127.0.0.1', port: router.port }, admin: { host: '127.0.0.1', port: await freePort() } },
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     apps: { app: { dynos: [dyno.address], filters: [{ filter: 'auth', excludes: ['/public'] }, { filter: 'cors' }] } },
     filters: {
       auth: { type: 'jwt', jwks_uri: jwks.uri, issuer: ISSUER },
       cors: { type: 'cors', allow_origins: [allowedOrigin], allow_methods: ['GET'], allow_headers: ['authorization'], expose_headers: ['x-total-count'] },
     },
-  }, 'app.localtest');
+  });
 
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -17,12 +17,12 @@ t.test('JWT and CORS filters through the router', async (t) => {
   const dyno = await new EchoDyno().start();
   t.teardown(() => dyno.stop());
   const deadKeys = `http://127.0.0.1:${await freePort()}/.well-known/jwks.json`;
-  const router = new RouterProcess(await freePort());
+  const router = new RouterProcess();
   t.teardown(() => router.stop());
   await router.start({
     domain: 'localtest',
     workers: 1,
-    listen: { http: { host: '127.0.0.1', port: router.port }, admin: { host: '127.0.0.1', port: await freePort() } },
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     apps: {
       api: { dynos: [dyno.address], filters: [{ filter: 'auth', excludes: ['/health'] }, { filter: 'web-cors' }] },
       keyless: { dynos: [dyno.address], filters: [{ filter: 'auth-down' }] },
@@ -36,7 +36,7 @@ t.test('JWT and CORS filters through the router', async (t) => {
       'web-cors': { type: 'cors', allow_origins: [PAGE], allow_methods: ['GET', 'POST'], allow_headers: ['authorization', 'content-type'],
         expose_headers: ['x-total-count'], max_age: 600, allow_credentials: true },
     },
-  }, 'api.localtest');
+  });
   const api = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> => send(router.port, 'api.localtest', path, { headers, method });
   const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
   const seen = (r: Reply): { url: string; headers: Record<string, string> } => JSON.parse(r.body) as { url: string; headers: Record<string, string> };

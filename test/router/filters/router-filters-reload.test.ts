@@ -32,17 +32,17 @@ t.test('reloads keep the key and token caches; bad definitions are refused', asy
   jwks.keys = [key.jwk];
   const dyno = await new EchoDyno().start();
   t.teardown(() => dyno.stop());
-  const router = new RouterProcess(await freePort());
+  const router = new RouterProcess();
   t.teardown(() => router.stop());
-  const adminPort = await freePort();
   const base = {
     domain: 'localtest',
     workers: 1,
-    listen: { http: { host: '127.0.0.1', port: router.port }, admin: { host: '127.0.0.1', port: adminPort } },
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     apps: { api: { dynos: [dyno.address], filters: [{ filter: 'auth' }] } } as Record<string, object>,
     filters: { auth: { type: 'jwt', jwks_uri: jwks.uri, issuer: ISSUER } } as Record<string, object>,
   };
-  await router.start(base, 'api.localtest');
+  await router.start(base);
+  const adminPort = router.adminPort;
   const token = await mint(key);
   const get = (host: string, path: string, headers: Record<string, string> = {}): Promise<number> =>
     send(router.port, host, path, { headers }).then((r) => r.status);

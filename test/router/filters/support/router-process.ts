@@ -38,35 +38,50 @@ export function send(port: number, host: string, path: string, opts: { method?: 
   });
 }
 
-/** The router program (`node dist/router/main.js --config FILE`), with its output kept for failures. */
+/**
+ * The router program (`node dist/router/main.js --config FILE`) on ephemeral ports (config ports
+ * 0), ready once it logs `router ready` with its ports; its output is kept for failures.
+ */
 export class RouterProcess {
   output = '';
   exitCode: number | null = null;
+  /** the http listener's port */
+  port = 0;
+  /** the admin listener's port */
+  adminPort = 0;
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'edgeplane-filters-'));
 
-  constructor(readonly port: number) {}
-
-  async start(config: object, probeHost: string): Promise<void> {
+  async start(config: object): Promise<void> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
     const file = join(this.dir, 'router.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
     this.child = child;
-    child.stdout?.on('data', (c: Buffer) => { this.output += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { this.output += c.toString(); });
-    child.on('exit', (code) => { this.exitCode = code ?? -1; });
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (this.exitCode !== null) throw new Error(`router exited with ${this.exitCode}:\n${this.output}`);
-      try {
-        await send(this.port, probeHost, '/__probe');
-        return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`router did not listen on ${this.port}:\n${this.output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+      let pending = '';
+      child.stdout?.on('data', (c: Buffer) => { this.output += c.toString(); });
+      child.stderr?.on('data', (c: Buffer) => {
+        this.output += c.toString();
+        pending += c.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          try {
+            const j = JSON.parse(line) as { msg?: string; ports?: Record<string, number> };
+            if (j.msg === 'router ready') resolve(j.ports ?? {});
+          } catch { /* not a JSON log line */ }
+        }
+      });
+      child.on('exit', (code) => {
+        this.exitCode = code ?? -1;
+        reject(new Error(`router exited with ${this.exitCode} before ready:\n${this.output}`));
+      });
+      setTimeout(() => reject(new Error(`router not ready within 20 s:\n${this.output}`)), 20_000).unref();
+    });
+    if (!ports.http) throw new Error(`router ready without an http port: ${JSON.stringify(ports)}`);
+    this.port = ports.http;
+    this.adminPort = ports.admin ?? 0;
   }
 
   async stop(): Promise<void> {
