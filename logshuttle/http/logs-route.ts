@@ -35,6 +35,11 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
         if (!res.aborted) res.cork(() => { ok = res.write(chunk); });
         return ok;
       },
+      drain() {
+        // an empty cork/uncork makes uWS send what it holds (it does not on its own while
+        // an onWritable handler is set)
+        if (!res.aborted) res.cork(() => {});
+      },
     }, format, limits);
     const body = past.map((l) => stream.frame(l)).join('');
     if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache' });
@@ -43,7 +48,8 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
       core.tails.remove(stream);
     });
     res.onWritable(() => {
-      stream.resume(Date.now());
+      // outside the uWS callback, where a cork/uncork really writes
+      setImmediate(() => stream.resume(Date.now()));
       return true;
     });
     res.writeStatus('200 OK')

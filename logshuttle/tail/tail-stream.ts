@@ -4,6 +4,8 @@ import { formatTailLine, isoTime } from './format-line.js';
 export interface TailSink {
   /** Writes a chunk; false when the peer is not keeping up (wait for `resume`). */
   write(chunk: string): boolean;
+  /** Asks the sink to send bytes it still holds (called when the peer is writable again). */
+  drain?(): void;
 }
 
 export type TailFormat = 'text' | 'sse';
@@ -72,6 +74,25 @@ export class TailStream {
   /** Writes what is queued unless the client is behind. */
   flush(now: number): void {
     if (this.closed || this.blocked) return;
+    this.write(now, false);
+  }
+
+  /**
+   * The peer took bytes: write on. The sink may still hold bytes from before, so the first
+   * write is one line (a probe): only when the sink takes it whole does the rest follow. With
+   * nothing queued, the sink is asked to drain what it holds.
+   */
+  resume(now: number): void {
+    if (this.closed) return;
+    this.blocked = false;
+    if (this.head === this.queue.length && this.dropped === 0) {
+      this.sink.drain?.();
+      return;
+    }
+    this.write(now, true);
+  }
+
+  private write(now: number, probe: boolean): void {
     if (this.head === this.queue.length && this.dropped === 0) return;
     let chunk = '';
     if (this.dropped > 0) {
@@ -81,18 +102,26 @@ export class TailStream {
       }));
       this.dropped = 0;
     }
+    if (probe) {
+      if (chunk === '') {
+        const line = this.queue[this.head];
+        this.queue[this.head++] = '';
+        this.queuedBytes -= line.length;
+        chunk = this.frame(line);
+      }
+      if (!this.sink.write(chunk)) {
+        this.blocked = true;
+        return;
+      }
+      if (this.head === this.queue.length) return;
+      chunk = '';
+    }
     const lines = this.head === 0 ? this.queue : this.queue.slice(this.head);
     chunk += this.format === 'sse' ? lines.map((l) => this.frame(l)).join('') : lines.join('');
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
     if (!this.sink.write(chunk)) this.blocked = true;
-  }
-
-  /** The client took what was pending: write on. */
-  resume(now: number): void {
-    this.blocked = false;
-    this.flush(now);
   }
 
   /** The peer has not taken what was written (e.g. the history): queue until `resume`. */
