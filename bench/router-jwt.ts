@@ -29,12 +29,24 @@ const s = createServer((req, res) => { req.resume(); res.writeHead(200, { 'conte
 s.keepAliveTimeout = 60000;
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/** The router's http port from its `router ready` log line (config ports are 0). */
+function readyPort(router: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    router.stderr?.on('data', (c: Buffer) => {
+      pending += c.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const j = JSON.parse(line) as { msg?: string; ports?: { http?: number } };
+          if (j.msg === 'router ready' && j.ports?.http) resolve(j.ports.http);
+        } catch { /* not a JSON log line */ }
+      }
+    });
+    router.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
+    setTimeout(() => reject(new Error('router not ready within 20 s')), 20_000).unref();
+  });
 }
 
 function status(port: number, host: string, headers: Record<string, string>): Promise<number> {
@@ -72,11 +84,10 @@ export async function runRouterJwtBench(opts: { durationS?: number; rounds?: num
     const dyno = spawn(process.execPath, ['--input-type=module', '-e', DYNO], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(dyno);
     const dynoPort = await new Promise<number>((resolve) => dyno.stdout?.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
-    const port = await freePort();
     const issuer = 'https://idp.bench/';
     const config = {
       domain: 'bench.test', workers: 1,
-      listen: { http: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: await freePort() } },
+      listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
       apps: {
         plain: { dynos: [`127.0.0.1:${dynoPort}`] },
         secured: { dynos: [`127.0.0.1:${dynoPort}`], filters: [{ filter: 'auth' }] },
@@ -84,8 +95,9 @@ export async function runRouterJwtBench(opts: { durationS?: number; rounds?: num
       filters: { auth: { type: 'jwt', jwks_uri: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`, issuer, audiences: ['api'] } },
     };
     writeFileSync(join(dir, 'router.json'), JSON.stringify(config));
-    const router = spawn(process.execPath, [MAIN, '--config', join(dir, 'router.json')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const router = spawn(process.execPath, [MAIN, '--config', join(dir, 'router.json')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
     children.push(router);
+    const port = await readyPort(router);
     const token = await new SignJWT({ sub: 'bench-user', aud: 'api', iss: issuer }).setProtectedHeader({ alg: 'RS256', kid: 'bench' })
       .setIssuedAt().setExpirationTime('2h').sign(privateKey);
     const headers = { authorization: `Bearer ${token}` };
