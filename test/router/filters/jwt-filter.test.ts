@@ -244,3 +244,27 @@ t.test('caches survive a config reload; closing the old chain keeps what the new
   t.equal(await run(other, new TestRequest('GET', '/', bearer(tok))), undefined);
   t.equal(server.hits, 1, 'keys shared by jwks_uri');
 });
+
+t.test('keys are refreshed in the background while in use, and not once no filter uses them', async (t) => {
+  const server = await new JwksServer().start();
+  t.teardown(() => server.stop());
+  const old = await makeKey('ES256');
+  server.keys = [old.jwk];
+  // a long cooldown: only the background refresh can pick up a new key
+  const factory = new FilterFactory({ logger, jwks: { refreshMs: 100, cooldownMs: 600_000 } });
+  t.teardown(() => factory.close());
+  const chain = factory.chain([{ filter: 'auth' }], defs(server.uri));
+  t.equal(await run(chain, new TestRequest('GET', '/', bearer(await mint(old)))), undefined);
+  const next = await makeKey('ES256');
+  const rotated = await mint(next);
+  refused(t, await run(chain, new TestRequest('GET', '/', bearer(rotated))), 401, 'invalid_token', 'a key the server does not publish yet');
+  server.keys = [old.jwk, next.jwk];
+  await until('the background refresh to pick up the new key', async () => (await run(chain, new TestRequest('GET', '/', bearer(rotated)))) === undefined);
+  t.pass('the new key was fetched without any request asking for it (cooldown not elapsed)');
+  t.ok(server.hits >= 2, `refreshed (${server.hits} fetches)`);
+
+  for (const f of chain) f.close?.();
+  const hits = server.hits;
+  await new Promise((r) => setTimeout(r, 500));
+  t.ok(server.hits <= hits + 1, `no more refreshes once unused (${server.hits - hits} after close; one may have been in flight)`);
+});
