@@ -80,7 +80,7 @@ t.test('JWT and CORS filters through the router', async (t) => {
     for (const p of ['/health', '/health/live', '/HEALTH', '/x/../health', '/%68ealth']) {
       t.equal((await api(p)).status, 200, `${p} is excluded (no token needed)`);
     }
-    for (const p of ['/health/../private', '/health/%2e%2e/private', '/health/%2E%2E/private', '//health/..//private', '/health/./../private',
+    for (const p of ['/health/../private', '/health/%2e%2e/private', '/health/%2E%2E/private', '//health/..//private', '/health/./../private', '/health%2F..%2Fprivate', '/health%2f%2e%2e%2fprivate',
       '/healthz', '/private']) {
       const r = await api(p);
       t.equal(r.status, 401, `${p} needs a token`);
