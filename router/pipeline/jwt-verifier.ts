@@ -39,6 +39,7 @@ export class JwtVerifier {
   private readonly audiences: ReadonlySet<string> | undefined;
   private readonly algorithms: string[];
   private readonly claims: readonly [string, string][];
+  private readonly maxTtlMs: number;
   private users = 0;
 
   constructor(private readonly def: JwtFilterDef, private readonly keys: JwksCache, cacheOpts: TokenCacheOptions,
@@ -49,8 +50,6 @@ export class JwtVerifier {
     this.claims = Object.entries(def.claims_headers ?? {}).map(([claim, header]) => [claim, header.toLowerCase()]);
     this.maxTtlMs = cacheOpts.maxTtlMs;
   }
-
-  private readonly maxTtlMs: number;
 
   /** lower-case names of the claim headers this verifier sets */
   get claimHeaderNames(): readonly string[] {
