@@ -11,6 +11,8 @@ import { ConfigReloader } from './config/config-reloader.js';
 import { WorkerPool } from './worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { mergeStats, renderStats } from './metrics/worker-stats.js';
+import { CanaryBoard } from './canary/canary-board.js';
+import { canariesFromApps } from './canary/canary-schema.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
 
@@ -48,14 +50,16 @@ async function main(): Promise<void> {
   const restarts = new Counter({ name: 'edgeplane_router_worker_restarts_total', help: 'Worker threads replaced after a crash.', registers: [registry] });
 
   const workers = loaded.config.workers ?? availableParallelism();
-  const pool = new WorkerPool(workers, loaded, logger, { logStdout: cli.logStdout });
+  const board = new CanaryBoard();
+  const canariesOf = (l: LoadedConfig) => canariesFromApps(l.config.apps).canaries;
+  const pool = new WorkerPool(workers, loaded, board.apply(canariesOf(loaded)), logger, { logStdout: cli.logStdout });
   await pool.start();
   let draining = false;
   let reported = 0;
 
   const applyLoaded = async (next: LoadedConfig, reason: string): Promise<void> => {
     try {
-      await pool.apply(next);
+      await pool.apply(next, board.apply(canariesOf(next)));
       reloads.inc({ result: 'applied' });
       logger.info({ version: next.version, reason }, 'config applied');
     } catch (err) {
@@ -84,7 +88,7 @@ async function main(): Promise<void> {
       const merged = mergeStats(await pool.stats());
       return renderStats(merged) + (await registry.metrics());
     },
-    canaries: () => [],
+    canaries: () => board.snapshot(),
   }, logger);
   const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
   const adminPort = await admin.listen(adminSpec.host, adminSpec.port);

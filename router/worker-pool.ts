@@ -1,8 +1,22 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/logger.js';
 import type { LoadedConfig } from './config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './server/worker-messages.js';
 import type { WorkerStatsSnapshot } from './metrics/worker-stats.js';
+import type { BoardDescription } from './canary/board-layout.js';
+
+/** A port the OS considers free on `host` right now. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 const WORKER_FILE = new URL('./server/router-worker.js', import.meta.url);
 
@@ -20,6 +34,7 @@ interface Slot {
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private current: LoadedConfig;
+  private canary: BoardDescription;
   ports: Partial<Record<ListenerName, number>> = {};
   private stopping = false;
   private nextId = 1;
@@ -27,12 +42,20 @@ export class WorkerPool {
   /** workers replaced after a crash */
   restarts = 0;
 
-  constructor(private readonly count: number, initial: LoadedConfig, private readonly logger: Logger,
+  constructor(private readonly count: number, initial: LoadedConfig, canary: BoardDescription, private readonly logger: Logger,
     private readonly extraWorkerData: Record<string, unknown> = {}) {
     this.current = initial;
+    this.canary = canary;
   }
 
   async start(): Promise<void> {
+    // uWS sets SO_REUSEPORT only on a fixed port: resolve port 0 here so that every worker
+    // binds the same fixed port
+    const listen = this.current.config.listen;
+    for (const name of ['http', 'https', 'internal'] as const) {
+      const spec = listen[name];
+      if (spec && spec.port === 0 && this.count > 1) this.ports[name] = await freePort(spec.host);
+    }
     for (let i = 0; i < this.count; i++) await this.spawn(i);
   }
 
@@ -43,6 +66,7 @@ export class WorkerPool {
       version: this.current.version,
       baseDir: this.current.baseDir,
       ports: this.ports,
+      canary: this.canary,
       ...this.extraWorkerData,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
@@ -53,7 +77,7 @@ export class WorkerPool {
         switch (msg.type) {
           case 'ready':
             slot.ready = true;
-            if (Object.keys(this.ports).length === 0) this.ports = { ...msg.ports };
+            this.ports = { ...msg.ports, ...this.ports };
             resolve();
             break;
           case 'fatal':
@@ -105,9 +129,10 @@ export class WorkerPool {
   }
 
   /** Sends a validated config to every worker; resolves once each has swapped its table. */
-  async apply(loaded: LoadedConfig): Promise<void> {
+  async apply(loaded: LoadedConfig, canary: BoardDescription): Promise<void> {
     this.current = loaded;
-    const msg: ToWorker = { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir };
+    this.canary = canary;
+    const msg: ToWorker = { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir, canary };
     const answers = await Promise.all(this.slots.map((_, i) => this.ask(`apply:${i}:${loaded.version}`, i, msg, 10000)));
     const failed = answers.find((a) => a?.type === 'apply-failed');
     if (failed && failed.type === 'apply-failed') throw new Error(failed.message);

@@ -7,6 +7,7 @@ import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../
 import { RouterConfigSchema, type RouterConfig } from './schema.js';
 import { normalisePath } from '../http/normalise-path.js';
 import { filterProblems, filterRefProblems } from '../pipeline/filter-factory.js';
+import { canariesFromApps, type AppWithCanary } from '../canary/canary-schema.js';
 
 /** A validated, frozen config document with its version and the directory relative paths resolve against. */
 export interface LoadedConfig {
@@ -28,11 +29,8 @@ function semanticProblems(c: RouterConfig, baseDir: string): string[] {
   }
   for (const [name, app] of Object.entries(apps)) {
     if (Array.isArray(app?.filters)) problems.push(...filterRefProblems(name, app.filters, filters));
-    if (app.canary) {
-      if (!(app.canary.app in apps)) problems.push(`apps.${name}.canary.app: no app named "${app.canary.app}"`);
-      else if (app.canary.app === name) problems.push(`apps.${name}.canary.app: an app cannot be its own canary`);
-    }
   }
+  if (apps && typeof apps === 'object') problems.push(...canariesFromApps(apps as Record<string, AppWithCanary>).problems);
   for (const [host, site] of Object.entries(c.sites ?? {})) {
     const seen = new Set<string>();
     (site.routes ?? []).forEach((route, i) => {

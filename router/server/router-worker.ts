@@ -11,6 +11,9 @@ import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { WorkerStats } from '../metrics/worker-stats.js';
 import { TlsNames } from './tls-names.js';
+import { CanaryView, type CanaryAbortEvent } from '../canary/canary-view.js';
+import type { BoardDescription } from '../canary/board-layout.js';
+import { formatCanaryAbortLine } from '../canary/abort-line.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
 import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
@@ -30,6 +33,7 @@ class RouterWorker implements RequestHost {
   private readonly filters = new FilterFactory({ logger: this.logger });
   private readonly listenSockets: us_listen_socket[] = [];
   private inFlight = 0;
+  private canary!: CanaryView;
   private tls: TlsNames | null = null;
   private readonly stats = new WorkerStats();
   websockets = 0;
@@ -41,18 +45,39 @@ class RouterWorker implements RequestHost {
     this.accessLog = !shuttle ? new StdoutAccessLog()
       : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
         : new ShuttleShipper(shuttle, this.logger);
-    this.table = this.compile(start.config, start.version);
+    this.table = this.compile(start.config, start.version, start.canary);
   }
 
-  private compile(config: RouterConfig, version: string): RouteTable {
-    return compileRouteTable(config, { version, dynos: this.dynos, buildFilters: (refs, defs) => this.filters.chain(refs, defs) });
+  private compile(config: RouterConfig, version: string, board: BoardDescription): RouteTable {
+    const view = new CanaryView(board, { onAbort: this.onCanaryAbort });
+    const canarySlots: Record<string, number> = {};
+    for (const e of board.canaries) canarySlots[e.prodApp] = e.slot;
+    const table = compileRouteTable(config, { version, dynos: this.dynos, canarySlots, buildFilters: (refs, defs) => this.filters.chain(refs, defs) });
+    this.canary = view;
+    return table;
+  }
+
+  /** This thread's record() tipped the test: weight 0 already holds everywhere (shared flag). */
+  private readonly onCanaryAbort = (e: CanaryAbortEvent): void => {
+    const line = formatCanaryAbortLine(e);
+    const now = Date.now();
+    this.accessLog.write(e.prodApp, line, now);
+    this.accessLog.write(e.canaryApp, line, now);
+    this.logger.warn({ app: e.prodApp, canary: e.canaryApp, counts: e.counts }, 'canary aborted');
+  };
+
+  pickCanary(ex: Exchange): boolean {
+    const slot = ex.app!.canary!.slot;
+    if (slot < 0) return false;
+    ex.canarySlot = slot;
+    return this.canary.pick(slot);
   }
 
   /** A new config: compile off the request path, then swap in one step. */
-  applyConfig(config: RouterConfig, version: string, baseDir: string): void {
+  applyConfig(config: RouterConfig, version: string, baseDir: string, board: BoardDescription): void {
     this.tls?.apply(config.certificates ?? [], baseDir);
     const old = this.table;
-    const table = this.compile(config, version);
+    const table = this.compile(config, version, board);
     this.table = table;
     this.dynos.retainOnly(table.dynos);
     // after the swap: caches shared with the new table stay warm (they are reference counted)
@@ -61,6 +86,7 @@ class RouterWorker implements RequestHost {
 
   recordOutcome(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void {
     this.stats.record(ex.app!.name, status, code, totalMs);
+    if (ex.canarySlot >= 0) this.canary.record(ex.canarySlot, ex.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
   statsSnapshot() {
@@ -157,7 +183,7 @@ parentPort!.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'config':
       try {
-        worker.applyConfig(msg.config, msg.version, msg.baseDir);
+        worker.applyConfig(msg.config, msg.version, msg.baseDir, msg.canary);
         post({ type: 'applied', version: msg.version });
       } catch (err) {
         worker.log.error({ err }, 'config could not be applied');

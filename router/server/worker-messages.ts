@@ -1,5 +1,6 @@
 import type { RouterConfig } from '../config/schema.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { BoardDescription } from '../canary/board-layout.js';
 
 export type ListenerName = 'http' | 'https' | 'internal';
 
@@ -13,10 +14,12 @@ export interface WorkerStart {
   ports: Partial<Record<ListenerName, number>>;
   /** --log-stdout: access lines on stdout as well as to the shuttle */
   logStdout?: boolean;
+  /** the shared canary board as of this config */
+  canary: BoardDescription;
 }
 
 export type ToWorker =
-  | { type: 'config'; config: RouterConfig; version: string; baseDir: string }
+  | { type: 'config'; config: RouterConfig; version: string; baseDir: string; canary: BoardDescription }
   | { type: 'stop'; deadlineMs: number }
   | { type: 'stats'; id: number };
 
@@ -26,4 +29,5 @@ export type FromWorker =
   | { type: 'applied'; version: string }
   | { type: 'apply-failed'; version: string; message: string }
   | { type: 'stopped' }
+  | { type: 'canary-abort'; prodApp: string; canaryApp: string }
   | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot };

@@ -54,6 +54,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   // routing, set before dispatch
   app: AppRoute | null = null;
   canary = false;
+  /** the canary board slot when the split was consulted for this request, else -1 */
+  canarySlot = -1;
   upstreamPath = '';
   upstreamHeaders: string[] = [];
   responseExtra: readonly [string, string][] | null = null;
