@@ -61,6 +61,11 @@ export interface WebSocketHost {
   /** the current table; a socket keeps the table it was routed with */
   readonly table: RouteTable;
   readonly accessLog: AccessLogSink;
+  /**
+   * optional, for request metrics: the handshake's outcome (101 when upgraded, else the status
+   * the client got), once per routed upgrade request, with the handshake's duration
+   */
+  recordWebSocket?(app: string, status: number, code: HerokuCodeName | null, handshakeMs: number): void;
   /** a WebSocket is open (client upgraded): metrics gauge +1 */
   socketsOpened(): void;
   /** an open WebSocket ended: metrics gauge -1 */
@@ -73,9 +78,26 @@ export interface WebSocketHost {
 const DROP_WS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-accept',
   'content-length']);
 
-/** Response headers of a refused handshake that are not relayed (hop-by-hop and those uWS writes). */
+/** Dyno response headers that are not relayed (hop-by-hop and those uWS or the router write). */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'content-length', 'date', 'x-request-id', 'proxy-authenticate']);
+  'upgrade', 'content-length', 'date', 'x-request-id', 'proxy-authenticate', 'via']);
+/** Also not relayed from the dyno's 101: the handshake between the client and uWS is uWS's own. */
+const DROP_101 = new Set([...DROP_RESPONSE, 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+
+/** Relays a dyno's response headers (raw name/value list), minus `drop` and those named in Connection. */
+function relayHeaders(res: HttpResponse, raw: readonly string[], drop: ReadonlySet<string>): void {
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'connection') {
+      for (const tok of raw[i + 1].split(',')) (named ??= new Set()).add(tok.trim().toLowerCase());
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i].toLowerCase();
+    if (drop.has(k) || (named !== null && named.has(k))) continue;
+    res.writeHeader(raw[i], raw[i + 1]);
+  }
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,200}$/;
 
@@ -195,6 +217,8 @@ class WsSession {
   private acceptedAt = 0;
   private handshakeTimer: NodeJS.Timeout | null = null;
   private chosenProtocol = '';
+  /** the dyno's 101 headers (Set-Cookie and the like reach the client) */
+  private acceptHeaders: string[] = [];
 
   // open
   dyno: Dyno | null = null;
@@ -287,6 +311,7 @@ class WsSession {
       perMessageDeflate: false,
       maxPayload: MAX_MESSAGE,
       followRedirects: false,
+      autoPong: false,
       createConnection: () => {
         const sock: Socket = connect({ host, port });
         sock.setNoDelay(true);
@@ -314,11 +339,14 @@ class WsSession {
       const p = res.headers['sec-websocket-protocol'];
       this.chosenProtocol = typeof p === 'string' ? p : '';
       delete res.headers['sec-websocket-protocol'];
+      this.acceptHeaders = res.rawHeaders;
     });
     up.on('unexpected-response', (_req, res: IncomingMessage) => this.relayRefusal(up, res));
     up.on('open', () => this.onUpstreamOpen(up));
     up.on('error', (err: Error) => this.onUpstreamError(up, err));
     up.on('message', (data: Buffer, isBinary: boolean) => this.toClient(data, isBinary));
+    // pings end to end: a dyno that checks liveness with pings sees the client's own pongs
+    up.on('ping', (data: Buffer) => this.pingClient(data));
     up.on('close', (code: number, reason: Buffer) => this.onUpstreamClose(up, code, reason));
   }
 
@@ -377,18 +405,11 @@ class WsSession {
     this.dyno!.succeed();
     const status = dynoRes.statusCode ?? 502;
     this.status = status;
-    const named = new Set<string>();
-    const conn = dynoRes.headers.connection;
-    if (typeof conn === 'string') for (const t of conn.split(',')) named.add(t.trim().toLowerCase());
+    this.record(status, null);
     const extra = this.responseExtra;
     res.cork(() => {
       res.writeStatus(`${status} ${dynoRes.statusMessage || 'Unknown'}`);
-      const raw = dynoRes.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) {
-        const k = raw[i].toLowerCase();
-        if (DROP_RESPONSE.has(k) || named.has(k)) continue;
-        res.writeHeader(raw[i], raw[i + 1]);
-      }
+      relayHeaders(res, dynoRes.rawHeaders, DROP_RESPONSE);
       res.writeHeader('x-request-id', this.requestId).writeHeader('via', '1.1 edgeplane');
       if (extra !== null) for (const [k, v] of extra) res.writeHeader(k, v);
     });
@@ -446,7 +467,13 @@ class WsSession {
     // hold the dyno until the client is open; frames already parsed wait in `early`
     up.pause();
     this.res = null;
+    this.record(101, null);
+    const extra = this.responseExtra;
     res.cork(() => {
+      res.writeStatus('101 Switching Protocols');
+      relayHeaders(res, this.acceptHeaders, DROP_101);
+      res.writeHeader('x-request-id', this.requestId).writeHeader('via', '1.1 edgeplane');
+      if (extra !== null) for (const [k, v] of extra) res.writeHeader(k, v);
       res.upgrade<SessionRef>({ session: this }, this.key, this.chosenProtocol, this.extensions, this.context!);
     });
     this.context = null;
@@ -489,6 +516,27 @@ class WsSession {
       this.paused = true;
       this.upstream!.pause();
     }
+  }
+
+  /** A dyno ping goes to the client (its pong comes back through `pongFromClient`). */
+  private pingClient(data: Buffer): void {
+    const ws = this.client;
+    if (ws !== null && !this.clientClosed) ws.ping(data);
+    else if (this.upstream !== null && !this.upstreamClosed) this.upstream.pong(data); // not open yet: answer for it
+  }
+
+  /** uWS pong: the client answered a (dyno's) ping. */
+  pongFromClient(message: ArrayBuffer): void {
+    const up = this.upstream;
+    if (up !== null && !this.upstreamClosed && up.readyState === DynoSocket.OPEN) up.pong(Buffer.from(new Uint8Array(message)));
+  }
+
+  /** Handshake outcome for request metrics, once. */
+  private recorded = false;
+  private record(status: number, code: HerokuCodeName | null): void {
+    if (this.recorded || this.app === null) return;
+    this.recorded = true;
+    this.host.recordWebSocket?.(this.app.name, status, code, performance.now() - this.start);
   }
 
   /** uWS drain: the client took some of its buffer. */
@@ -579,6 +627,7 @@ class WsSession {
     this.host.webSockets.delete(this);
     const app = this.app;
     if (app === null) return;
+    this.record(status, code);
     const end = performance.now();
     const connectMs = this.connectAt === 0 ? 0 : Math.round(this.connectAt - this.start);
     const serviceMs = this.acceptedAt === 0 ? Math.round(end - this.start) - connectMs : Math.round(this.acceptedAt - this.start) - connectMs;
@@ -727,6 +776,9 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
     },
     drain: (ws) => {
       ws.getUserData().session.drained(ws);
+    },
+    pong: (ws, message) => {
+      ws.getUserData().session.pongFromClient(message);
     },
     close: (ws, code, message) => {
       ws.getUserData().session.clientClose(code, message);

@@ -1,11 +1,14 @@
 import t from 'tap';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { request } from 'undici';
 import uWS from 'uWebSockets.js';
-import type { us_listen_socket } from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { compileRouteTable } from '../../router/config/compile.js';
 import type { RouteTable } from '../../router/config/route-table.js';
@@ -14,7 +17,15 @@ import { FilterFactory } from '../../router/pipeline/filter-factory.js';
 import { DynoRegistry } from '../../router/upstream/dyno-registry.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from '../../router/server/request-handler.js';
 import { attachWebSocketProxy, WebSocketRegistry, type WebSocketHost } from '../../router/server/websocket-proxy.js';
-import { deadAddress, until } from '../support/router-harness.js';
+import { TlsNames } from '../../router/server/tls-names.js';
+import { deadAddress, ROOT, until } from '../support/router-harness.js';
+
+const FIX = join(ROOT, 'test/fixtures/tls');
+const CA = readFileSync(join(FIX, 'ca.pem'));
+const CERTS = [
+  { hosts: ['*.example.io', 'www.example.com'], cert: 'wildcard-example-io.pem', key: 'wildcard-example-io.key' },
+  { hosts: ['api-prod.example.io'], cert: 'exact-api.pem', key: 'exact-api.key' },
+];
 
 /*
  * The WebSocket proxy on a real uWS listener in this process (the same handlers the router
@@ -46,11 +57,19 @@ class WsDyno {
         else cb(true);
       },
     });
+    this.wss.on('headers', (headers) => headers.push('Set-Cookie: sid=abc; HttpOnly'));
     this.wss.on('connection', (ws, req) => {
       const closed = new Promise<[number, string]>((resolve) => ws.on('close', (code, reason) => resolve([code, reason.toString()])));
       this.conns.push({ ws, req, closed });
       const path = req.url ?? '';
-      if (path.startsWith('/close4000')) {
+      if (path.startsWith('/close-nocode')) {
+        ws.close();
+      } else if (path.startsWith('/crash')) {
+        ws.send('last words', () => setTimeout(() => ws.terminate(), 50));
+      } else if (path.startsWith('/ping')) {
+        ws.on('pong', (data: Buffer) => ws.send(`pong:${data.toString()}`));
+        ws.ping('are you there');
+      } else if (path.startsWith('/close4000')) {
         ws.send('about to close');
         ws.close(4000, 'dyno says bye');
       } else if (path.startsWith('/quiet')) {
@@ -80,9 +99,11 @@ class TestRouter implements WebSocketHost, RequestHost {
   readonly filters = new FilterFactory({ logger: pino({ level: 'silent' }) });
   readonly webSockets = new WebSocketRegistry();
   readonly lines: { app: string; line: string }[] = [];
+  readonly outcomes: string[] = [];
   readonly accessLog = { write: (app: string, line: string) => void this.lines.push({ app, line }) };
   open = 0;
   port = 0;
+  tls = false;
   private listenSocket: us_listen_socket | null = null;
 
   constructor(config: Record<string, unknown>) {
@@ -102,6 +123,10 @@ class TestRouter implements WebSocketHost, RequestHost {
     return this.table;
   }
 
+  recordWebSocket(app: string, status: number, code: string | null): void {
+    this.outcomes.push(`${app} ${status} ${code ?? '-'}`);
+  }
+
   socketsOpened(): void {
     this.open++;
   }
@@ -113,11 +138,22 @@ class TestRouter implements WebSocketHost, RequestHost {
   exchangeStarted(): void { /* counted by the worker only */ }
   exchangeDone(): void { /* counted by the worker only */ }
 
-  async listen(): Promise<void> {
-    const app = uWS.App();
-    const listener: ListenerInfo = { protocol: 'http', port: '0', internal: false };
-    app.any('/*', createRequestHandler(listener, this));
-    attachWebSocketProxy(app, listener, this);
+  /** As router-worker.ts wires it (WEBSOCKET-WIRING.md): plain, or TLS with SNI names. */
+  async listen(tls = false): Promise<void> {
+    const listener: ListenerInfo = { protocol: tls ? 'https' : 'http', port: '0', internal: false };
+    const handler = createRequestHandler(listener, this);
+    let app: TemplatedApp;
+    this.tls = tls;
+    if (tls) {
+      app = uWS.SSLApp(TlsNames.defaultOptions(CERTS, FIX));
+      app.any('/*', handler);
+      attachWebSocketProxy(app, listener, this);
+      new TlsNames(app, handler, (scoped) => attachWebSocketProxy(scoped, listener, this)).apply(CERTS, FIX);
+    } else {
+      app = uWS.App();
+      app.any('/*', handler);
+      attachWebSocketProxy(app, listener, this);
+    }
     await new Promise<void>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => {
       if (!s) return reject(new Error('cannot listen'));
       this.listenSocket = s;
@@ -136,7 +172,7 @@ class TestRouter implements WebSocketHost, RequestHost {
   }
 
   url(path: string): string {
-    return `ws://127.0.0.1:${this.port}${path}`;
+    return `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}${path}`;
   }
 
   async waitForLine(match: (line: string) => boolean): Promise<string> {
@@ -250,6 +286,20 @@ t.test('text and binary frames are echoed both ways', async (t) => {
   await until(() => router.open === 0, 10000, 'open count back to 0');
 });
 
+t.test('the 101 carries the request id, Via and the dyno\'s own headers; the outcome is recorded', async (t) => {
+  const ws = new WebSocket(router.url('/echo'), { headers: { host: 'other-app.example.io', 'x-request-id': 'req-101' }, perMessageDeflate: false });
+  sockets.push(ws);
+  const opened = once(ws, 'open');
+  const [res] = await once(ws, 'upgrade') as [IncomingMessage];
+  t.equal(res.statusCode, 101);
+  t.equal(res.headers['x-request-id'], 'req-101');
+  t.equal(res.headers.via, '1.1 edgeplane');
+  t.same(res.headers['set-cookie'], ['sid=abc; HttpOnly']);
+  await opened;
+  t.ok(router.outcomes.includes('other-app 101 -'), 'handshake recorded as 101');
+  ws.close();
+});
+
 t.test('a 1 MB message in each direction arrives whole', async (t) => {
   const ws = await connectClient(router, 'api-prod.example.io', '/echo');
   const big = Buffer.alloc(1024 * 1024);
@@ -345,6 +395,29 @@ t.test('the dyno closing with 4000 reaches the client as 4000, after its last fr
   t.equal(code, 4000);
   t.equal(reason, 'dyno says bye');
   t.same(got, ['about to close']);
+});
+
+t.test('a dyno closing without a code: the client sees 1005; a dyno that vanishes: 1011', async (t) => {
+  const ws = new WebSocket(router.url('/close-nocode'), { headers: { host: 'api-prod.example.io' }, perMessageDeflate: false });
+  sockets.push(ws);
+  t.same(await closeOf(ws), [1005, '']);
+  const ws2 = new WebSocket(router.url('/crash'), { headers: { host: 'api-prod.example.io' }, perMessageDeflate: false });
+  sockets.push(ws2);
+  const got: string[] = [];
+  ws2.on('message', (d: RawData) => got.push(d.toString()));
+  const [code] = await closeOf(ws2);
+  t.equal(code, 1011);
+  t.same(got, ['last words']);
+});
+
+t.test('a dyno\'s ping reaches the client and the client\'s pong reaches the dyno', async (t) => {
+  const ws = new WebSocket(router.url('/ping'), { headers: { host: 'api-prod.example.io' }, perMessageDeflate: false });
+  sockets.push(ws);
+  const pinged = once(ws, 'ping');
+  const reply = nextMessage(ws);
+  t.equal(String((await pinged)[0]), 'are you there', 'the client got the dyno\'s ping');
+  t.equal((await reply).data.toString(), 'pong:are you there', 'the dyno got the client\'s pong');
+  ws.close();
 });
 
 t.test('the client closing reaches the dyno with its code; a vanished client as 1001', async (t) => {
@@ -453,6 +526,27 @@ t.test('a reload keeps open WebSockets; closeRemoved closes those whose dyno lef
   t.equal(router.webSockets.closeRemoved(t3), 1);
   t.same(await closed, [1012, 'dyno removed']);
   router.reload(configFor(dyno.address, dead), '4');
+});
+
+t.test('wss: WebSockets through the TLS listener, on SNI names and the default certificate', async (t) => {
+  const tlsRouter = new TestRouter(configFor(dyno.address, dead));
+  await tlsRouter.listen(true);
+  t.teardown(() => tlsRouter.close());
+  for (const [name, cn] of [['api-prod.example.io', 'exact-api'], ['other-app.example.io', 'wildcard-example-io']]) {
+    const before = dyno.conns.length;
+    const ws = new WebSocket(tlsRouter.url('/echo'), { servername: name, ca: CA, headers: { host: name }, perMessageDeflate: false });
+    sockets.push(ws);
+    const [res] = await once(ws, 'upgrade') as [IncomingMessage];
+    t.equal((res.socket as TLSSocket).getPeerCertificate().subject.CN, cn, `${name}: its certificate`);
+    if (ws.readyState !== WebSocket.OPEN) await once(ws, 'open');
+    const m = nextMessage(ws);
+    ws.send(`over tls to ${name}`);
+    t.equal((await m).data.toString(), `over tls to ${name}`);
+    t.equal(dyno.conns[before].req.headers['x-forwarded-proto'], 'https');
+    const closed = closeOf(ws);
+    ws.close(1000);
+    await closed;
+  }
 });
 
 t.test('graceful stop closes WebSockets with 1001 and refuses new ones', async (t) => {
