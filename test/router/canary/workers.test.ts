@@ -7,7 +7,7 @@ import type { BoardDescription } from '../../../router/canary/board-layout.js';
 import type { CanaryConfig } from '../../../router/canary/canary-config.js';
 import type { CanaryAbortEvent } from '../../../router/canary/canary-view.js';
 
-const WORKER = new URL('./board-worker.mjs', import.meta.url);
+const WORKER = new URL('./fixtures/board-worker.mjs', import.meta.url);
 
 interface Tally {
   picked: number;
