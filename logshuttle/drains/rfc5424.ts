@@ -74,17 +74,70 @@ export function headerOf(record: LogRecord): string {
   return `${pri}${timestamp(record.time)} ${hostnames.get(record.app)} ${appName} ${procid} - - `;
 }
 
+/** Buffer's fast internal writers (present on every Node Buffer; not in @types/node). */
+interface FastWrite {
+  utf8Write(s: string, offset: number): number;
+  latin1Write(s: string, offset: number): number;
+}
+
+/**
+ * Frames are carved from small slabs (like Buffer.allocUnsafe's pool, but written in place: the
+ * message is written first at a reserved offset, so no separate Buffer.byteLength pass and no
+ * per-line allocation). Small slabs keep what one queued line can pin to a few KiB.
+ */
+const SLAB_BYTES = 16 * 1024;
+const SLAB_MAX_LINE = 4 * 1024;
+/** room for the octet count and its space: up to 10 digits */
+const PREFIX_ROOM = 11;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabOff = 0;
+
+let lastHeaderKeyApp = '';
+let lastHeaderKeyProc = '';
+let lastHeaderKeySrc = '';
+let lastHeaderKeyTime = NaN;
+let lastHeaderKeySev = 0;
+let lastHeader = '';
+
+function cachedHeader(record: LogRecord): string {
+  const sev = severityOf(record);
+  if (record.time === lastHeaderKeyTime && record.app === lastHeaderKeyApp && record.process === lastHeaderKeyProc
+    && record.source === lastHeaderKeySrc && sev === lastHeaderKeySev) return lastHeader;
+  lastHeader = headerOf(record);
+  lastHeaderKeyApp = record.app;
+  lastHeaderKeyProc = record.process;
+  lastHeaderKeySrc = record.source;
+  lastHeaderKeyTime = record.time;
+  lastHeaderKeySev = sev;
+  return lastHeader;
+}
+
 /** `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG` as one Buffer. */
 export function encodeFrame(record: LogRecord): Buffer {
-  const header = headerOf(record);
+  const header = cachedHeader(record);
   const message = record.message;
-  const msgBytes = Buffer.byteLength(message, 'utf8');
-  const len = header.length + msgBytes;
-  const prefix = `${len} ${header}`;
-  const buf = Buffer.allocUnsafe(prefix.length + msgBytes);
-  buf.write(prefix, 0, 'latin1');
-  if (msgBytes > 0) buf.write(message, prefix.length, 'utf8');
-  return buf;
+  const worst = PREFIX_ROOM + header.length + message.length * 3;
+  if (worst > SLAB_MAX_LINE) {
+    const msgBytes = Buffer.byteLength(message, 'utf8');
+    const prefix = `${header.length + msgBytes} ${header}`;
+    const buf = Buffer.allocUnsafeSlow(prefix.length + msgBytes);
+    (buf as unknown as FastWrite).latin1Write(prefix, 0);
+    if (msgBytes > 0) (buf as unknown as FastWrite).utf8Write(message, prefix.length);
+    return buf;
+  }
+  if (slabOff + worst > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabOff = 0;
+  }
+  const s = slab as unknown as FastWrite;
+  const msgStart = slabOff + PREFIX_ROOM + header.length;
+  const msgBytes = message.length === 0 ? 0 : s.utf8Write(message, msgStart);
+  const prefix = `${header.length + msgBytes} ${header}`;
+  const start = msgStart - prefix.length;
+  s.latin1Write(prefix, start);
+  const end = msgStart + msgBytes;
+  slabOff = end;
+  return slab.subarray(start, end);
 }
 
 /** The syslog message of an octet-counted frame (shares memory with it). */

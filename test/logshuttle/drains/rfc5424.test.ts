@@ -64,3 +64,17 @@ t.test('property: UDP datagrams are ≤ max bytes, valid UTF-8, a prefix of the 
   }), { numRuns: 500 });
   t.pass('500 random messages');
 });
+
+t.test('frames stay intact while later frames are encoded (slab carving never overwrites)', async (t) => {
+  const frames: Array<[Buffer, string]> = [];
+  for (let i = 0; i < 5000; i++) {
+    const message = `${i} ` + '✓é'.repeat(i % 700) + 'x'.repeat(i % 13);
+    frames.push([encodeFrame({ ...base, message, time: base.time + i }), message]);
+  }
+  let bad = 0;
+  for (const [frame, message] of frames) {
+    const { messages, rest } = splitOctetCounted(frame);
+    if (messages.length !== 1 || rest.length !== 0 || parseSyslog(messages[0].toString('utf8')).msg !== message) bad++;
+  }
+  t.equal(bad, 0, '5000 frames of 0-4 KiB all parse back to their message');
+});
