@@ -153,3 +153,21 @@ t.test('a stalled receiver (never reads) does not slow another app\'s drain; cou
   t.equal(appLines + reported, sentSlow, `delivered (${appLines}) + reported dropped (${reported}) = sent (${sentSlow})`);
   t.same(stalled.errors, []);
 });
+
+t.test('long-lived connections are recycled without losing or reordering lines', async (t) => {
+  const rx = await startStreamReceiver();
+  const h = makeManager({ tuning: { recycleMs: 30 } });
+  t.teardown(async () => {
+    await h.manager.close(0);
+    await rx.close();
+  });
+  h.manager.add('recycle', `syslog://127.0.0.1:${rx.port}`);
+  let sent = 0;
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 200; i++) h.manager.deliver(line('recycle', `r${sent++}`));
+    await waitFor(() => rx.messages.length === sent, `${sent} lines`);
+    await new Promise((r) => setTimeout(r, 40)); // older than recycleMs by the next round
+  }
+  t.ok(rx.connections >= 3, `connections were recycled (${rx.connections})`);
+  t.same(rx.messages.map((m) => parseSyslog(m).msg), Array.from({ length: sent }, (_, i) => `r${i}`), 'every line once, in order');
+});
