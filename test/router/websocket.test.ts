@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
 import { compileRouteTable } from '../../router/config/compile.js';
 import type { RouteTable } from '../../router/config/route-table.js';
 import type { RouterConfig } from '../../router/config/schema.js';
@@ -534,7 +534,8 @@ t.test('wss: WebSockets through the TLS listener, on SNI names and the default c
   t.teardown(() => tlsRouter.close());
   for (const [name, cn] of [['api-prod.example.io', 'exact-api'], ['other-app.example.io', 'wildcard-example-io']]) {
     const before = dyno.conns.length;
-    const ws = new WebSocket(tlsRouter.url('/echo'), { servername: name, ca: CA, headers: { host: name }, perMessageDeflate: false });
+    const opts: ClientOptions & { servername: string } = { servername: name, ca: CA, headers: { host: name }, perMessageDeflate: false };
+    const ws = new WebSocket(tlsRouter.url('/echo'), opts);
     sockets.push(ws);
     const [res] = await once(ws, 'upgrade') as [IncomingMessage];
     t.equal((res.socket as TLSSocket).getPeerCertificate().subject.CN, cn, `${name}: its certificate`);
