@@ -3,7 +3,8 @@ import type { Logger } from '../../shared/logger.js';
 import { encodeLogRecord } from '../../shared/msgpack-record.js';
 import type { AccessLogSink } from './access-log-sink.js';
 
-const MAX_QUEUED = 20000;
+/** lines held per worker while the shuttle is away (ROUTER_SHIP_BUFFER overrides) */
+const MAX_QUEUED = Number(process.env.ROUTER_SHIP_BUFFER) > 0 ? Number(process.env.ROUTER_SHIP_BUFFER) : 20000;
 const HIGH_WATER = 1024 * 1024;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 10000;

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { spawn, execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, until } from '../support/router-harness.js';
+
+t.test('npm start: the demo comes up, prints curl lines, and the first curl shows its router line in the tail', async (t) => {
+  const offset = 20000 + Math.floor(Math.random() * 20000);
+  const demo = spawn(process.execPath, [join(ROOT, 'dist/examples/demo.js')], {
+    cwd: ROOT,
+    env: { ...process.env, DEMO_PORT_OFFSET: String(offset) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  demo.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  demo.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => demo.once('exit', (code) => r(code)));
+  t.teardown(() => { if (demo.exitCode === null) demo.kill('SIGKILL'); });
+
+  await until(() => out.includes('Live tail of') || demo.exitCode !== null, 60000, 'the demo to be ready');
+  t.equal(demo.exitCode, null, `demo running (stderr: ${err})`);
+  const curls = out.split('\n').filter((l) => l.startsWith('curl '));
+  t.ok(curls.length >= 5, 'several curl lines');
+  const first = curls[0];
+  t.notMatch(first, /-X |--data|OPTIONS/, 'the first curl is a plain GET');
+
+  const body = await new Promise<string>((resolve, reject) => {
+    execFile('sh', ['-c', `${first} -w '\\n%{http_code}'`], { cwd: ROOT }, (e, stdout) => (e ? reject(e) : resolve(stdout)));
+  });
+  t.match(body, /\n200$/, 'the first curl answers 200');
+  const rid = /"requestId":"([^"]+)"/.exec(body)?.[1];
+  t.ok(rid, 'the dyno answered with the request id');
+  await until(() => out.includes(`akkeris/router: at=info method=GET`) && out.includes(`request_id=${rid}`), 20000, 'the router line in the tail');
+  t.match(out, new RegExp(`api-prod akkeris/router: at=info method=GET path=\\S+ host=api-prod\\.example\\.io request_id=${rid} .*status=200`));
+  t.match(out, new RegExp(`api-prod app\\[web\\.\\d\\]: GET \\S+ -> 200`), 'the dyno line too');
+
+  demo.kill('SIGINT');
+  t.equal(await exited, 0, 'Ctrl-C stops everything cleanly');
+});
