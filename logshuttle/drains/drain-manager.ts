@@ -8,7 +8,7 @@ import { registerDrainMetrics, type DrainView } from './drain-metrics.js';
 import { parseDrainUrl, type DrainUrl } from './drain-url.js';
 import { FrameQueue } from './frame-queue.js';
 import { HttpSender } from './http-sender.js';
-import { encodeFrame } from './rfc5424.js';
+import { encodeFrame, passThroughFrame } from './rfc5424.js';
 import { loadDrainState, saveDrainState } from './drain-state-file.js';
 import { StreamSender } from './stream-sender.js';
 import { certificateErrorCode } from './tls-errors.js';
@@ -95,6 +95,24 @@ export class DrainManager implements DrainSet {
       this.logger.warn({ err: (err as Error).message }, 'line not encodable for drains');
       return;
     }
+    this.enqueue(drains, frame);
+  }
+
+  deliverRaw(record: LogRecord, raw: Buffer): void {
+    let drains: Drain[] | undefined;
+    let frame: Buffer;
+    try {
+      drains = this.byApp.get(record.app);
+      if (drains === undefined) return;
+      frame = passThroughFrame(record, raw) ?? encodeFrame(record);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'line not encodable for drains');
+      return;
+    }
+    this.enqueue(drains, frame);
+  }
+
+  private enqueue(drains: Drain[], frame: Buffer): void {
     for (let i = 0; i < drains.length; i++) {
       const d = drains[i];
       d.queue.push(frame);

@@ -140,6 +140,41 @@ export function encodeFrame(record: LogRecord): Buffer {
   return slab.subarray(start, end);
 }
 
+/**
+ * Pass-through: when `raw` (an RFC5424 message as the shuttle received it, from which `record`
+ * was parsed with MSG unchanged) starts with exactly the header the drains would write for
+ * `record`, the frame is `LEN SP raw`: the bytes are copied, the message is not re-encoded.
+ * Returns null when the header differs (the caller encodes the record instead).
+ */
+export function passThroughFrame(record: LogRecord, raw: Buffer): Buffer | null {
+  const header = cachedHeader(record);
+  const hl = header.length;
+  const n = raw.length;
+  if (n < hl) return null;
+  for (let i = 0; i < hl; i++) if (raw[i] !== header.charCodeAt(i)) return null;
+  // MSG as received: the parser strips a trailing LF and a BOM, so such messages are re-encoded
+  if (n > hl && (raw[n - 1] === 0x0a || (raw[hl] === 0xef && n >= hl + 3 && raw[hl + 1] === 0xbb && raw[hl + 2] === 0xbf))) return null;
+  const prefix = `${n} `;
+  const total = prefix.length + n;
+  let buf: Buffer;
+  let start: number;
+  if (total > SLAB_MAX_LINE) {
+    buf = Buffer.allocUnsafeSlow(total);
+    start = 0;
+  } else {
+    if (slabOff + total > SLAB_BYTES) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      slabOff = 0;
+    }
+    buf = slab;
+    start = slabOff;
+    slabOff += total;
+  }
+  (buf as unknown as FastWrite).latin1Write(prefix, start);
+  buf.set(raw, start + prefix.length);
+  return buf.subarray(start, start + total);
+}
+
 /** The syslog message of an octet-counted frame (shares memory with it). */
 export function messageOf(frame: Buffer): Buffer {
   return frame.subarray(frame.indexOf(0x20) + 1);

@@ -13,6 +13,14 @@ export interface DrainInfo {
 export interface DrainSet {
   /** Hand one line of `record.app` to every drain of that app. */
   deliver(record: LogRecord): void;
+  /**
+   * The same, for a line that arrived as RFC5424 bytes: `raw` is the message as received
+   * (`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG`, no octet count) and `record` was
+   * parsed from it with MSG unchanged (not split, no BOM or LF removed). When its header is the
+   * one the drains would write, the bytes are passed through without re-encoding; otherwise it
+   * is `deliver(record)`. Optional fast path for the syslog ingest.
+   */
+  deliverRaw?(record: LogRecord, raw: Buffer): void;
   /** Adds a drain; throws DrainUrlError (code E_DRAIN_URL) for a bad URL or scheme. */
   add(app: string, url: string): DrainInfo;
   list(app: string): DrainInfo[];

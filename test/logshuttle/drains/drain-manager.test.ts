@@ -110,3 +110,22 @@ t.test('deliver never throws, even for a record that cannot be encoded', async (
   t.doesNotThrow(() => h.manager.deliver({ app: 'x', source: 'app', process: 'p', stream: 'stdout', time: NaN, message: 'm' }));
   t.doesNotThrow(() => h.manager.deliver(null as never));
 });
+
+t.test('deliverRaw passes canonical messages through and encodes the others', async (t) => {
+  const rx = await startStreamReceiver();
+  const h = makeManager();
+  t.teardown(async () => {
+    await h.manager.close(0);
+    await rx.close();
+  });
+  h.manager.add('raw', `syslog://127.0.0.1:${rx.port}`);
+  const rec = line('raw', 'as received ✓');
+  const canonical = `<14>1 ${new Date(rec.time).toISOString()} raw app web.1 - - as received ✓`;
+  h.manager.deliverRaw(rec, Buffer.from(canonical));
+  const other = line('raw', 'sent by rsyslog');
+  h.manager.deliverRaw(other, Buffer.from(`<14>1 ${new Date(other.time).toISOString()} raw app web.1 - [meta x="1"] sent by rsyslog\n`));
+  h.manager.deliverRaw(line('nodrain', 'x'), Buffer.from('<14>1 - nodrain app web.1 - - x'));
+  await waitFor(() => rx.messages.length >= 2, 'two lines');
+  t.equal(rx.messages[0], canonical, 'byte for byte');
+  t.equal(rx.messages[1], `<14>1 ${new Date(other.time).toISOString()} raw app web.1 - - sent by rsyslog`, 're-encoded');
+});

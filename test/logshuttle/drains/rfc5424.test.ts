@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { datagramOf, encodeFrame, messageOf, sanitizeField, severityOf } from '../../../logshuttle/drains/rfc5424.js';
+import { datagramOf, encodeFrame, messageOf, passThroughFrame, sanitizeField, severityOf } from '../../../logshuttle/drains/rfc5424.js';
 import type { LogRecord } from '../../../shared/log-record.js';
 import { parseSyslog, splitOctetCounted } from './receivers.js';
 
@@ -77,4 +77,46 @@ t.test('frames stay intact while later frames are encoded (slab carving never ov
     if (messages.length !== 1 || rest.length !== 0 || parseSyslog(messages[0].toString('utf8')).msg !== message) bad++;
   }
   t.equal(bad, 0, '5000 frames of 0-4 KiB all parse back to their message');
+});
+
+t.test('pass-through: a canonical message is forwarded byte for byte; anything else is refused', async (t) => {
+  const raw = (s: string) => Buffer.from(s, 'utf8');
+  const rec = { ...base, message: 'héllo ✓' };
+  const canonical = '<14>1 2026-11-25T10:00:00.123Z api-prod app web.1 - - héllo ✓';
+  t.same(passThroughFrame(rec, raw(canonical)), encodeFrame(rec), 'same bytes as encoding');
+  t.equal(passThroughFrame(rec, raw(canonical))!.toString(), `${Buffer.byteLength(canonical)} ${canonical}`);
+  const refused = [
+    '<13>1 2026-11-25T10:00:00.123Z api-prod app web.1 - - héllo ✓', // other PRI
+    '<14>1 2026-11-25T10:00:00.123+00:00 api-prod app web.1 - - héllo ✓', // other time form
+    '<14>1 2026-11-25T10:00:00.123Z api-prod app web.1 ID47 - héllo ✓', // MSGID
+    '<14>1 2026-11-25T10:00:00.123Z api-prod app web.1 - [x@1 a="b"] héllo ✓', // SD
+    '<14>1 2026-11-25T10:00:00.123Z api-prod app web.1 - - héllo ✓\n', // trailing LF
+    '<14>1 2026-11-25T10:00:00.123Z api-prod app web.1 - - \ufeffhéllo ✓', // BOM
+    '<14>1 2026-11-25T10:00:00.123Z api-prod router web.1 - - héllo ✓', // APP-NAME
+  ];
+  for (const r of refused) t.equal(passThroughFrame(rec, raw(r)), null, r.slice(0, 60));
+  const router = { ...base, source: 'router' as const, process: 'router', message: 'at=error code=H10' };
+  t.equal(passThroughFrame(router, raw('<14>1 2026-11-25T10:00:00.123Z api-prod akkeris router - - at=error code=H10')), null, 'router error needs PRI 11');
+  t.ok(passThroughFrame(router, raw('<11>1 2026-11-25T10:00:00.123Z api-prod akkeris router - - at=error code=H10')));
+});
+
+t.test('property: pass-through of an encoded message gives the encoded frame', async (t) => {
+  fc.assert(fc.property(
+    fc.record({
+      app: fc.string({ minLength: 1, maxLength: 40 }),
+      source: fc.constantFrom('app', 'router', 'build', 'platform'),
+      process: fc.string({ maxLength: 20 }),
+      stream: fc.constantFrom('stdout', 'stderr'),
+      time: fc.integer({ min: 0, max: 4102444800000 }),
+      message: fc.string({ unit: 'grapheme', maxLength: 2000 }),
+    }),
+    (rec) => {
+      const frame = encodeFrame(rec as LogRecord);
+      const msg = messageOf(frame);
+      const through = passThroughFrame(rec as LogRecord, Buffer.from(msg));
+      const stripped = msg.length > 0 && (msg[msg.length - 1] === 0x0a || rec.message.startsWith('\ufeff'));
+      return stripped ? through === null : through !== null && through.equals(frame);
+    },
+  ), { numRuns: 500 });
+  t.pass('500 random records');
 });
