@@ -43,7 +43,8 @@ export class CanaryBoard {
   private generation = 0;
   private nextId = 1;
   private nextFresh = 0;
-  private readonly free: number[] = [];
+  /** slots given up, oldest first, with the generation that gave them up */
+  private free: { slot: number; generation: number }[] = [];
   private live = new Map<string, LiveCanary>();
   private readonly now: () => number;
 
@@ -73,12 +74,21 @@ export class CanaryBoard {
       if (prev !== undefined && sameCanary(prev.config, c)) next.set(c.prodApp, prev);
       else fresh.push(c);
     }
-    for (const [app, prev] of this.live) if (next.get(app) !== prev) this.free.push(prev.entry.slot);
-    const available = this.capacity - this.nextFresh + this.free.length;
+    const generation = this.generation + 1;
+    // a slot given up now is not reused by this config: requests of the old one may still be
+    // in flight. Never-used slots first, then the longest given up.
+    const reusable = this.free.filter((f) => f.generation < generation).length;
+    for (const [app, prev] of this.live) {
+      if (next.get(app) === prev) continue;
+      // retired at once: views of older configs stop picking and counting it (id 0 is never given)
+      Atomics.store(this.words, prev.entry.slot * STRIDE + ID, 0);
+      this.free.push({ slot: prev.entry.slot, generation });
+    }
+    const available = this.capacity - this.nextFresh + reusable;
     if (fresh.length > available) this.grow(this.capacity + fresh.length - available);
     const now = this.now();
     for (const c of fresh) {
-      const slot = this.nextFresh < this.capacity ? this.nextFresh++ : this.free.pop()!;
+      const slot = this.nextFresh < this.capacity ? this.nextFresh++ : this.free.shift()!.slot;
       const id = this.nextId++;
       this.reset(slot, id);
       next.set(c.prodApp, {
@@ -91,7 +101,8 @@ export class CanaryBoard {
     }
     // keep the config's order for /canaries
     this.live = new Map(canaries.map((c) => [c.prodApp, next.get(c.prodApp)!]));
-    return this.describe(++this.generation);
+    this.generation = generation;
+    return this.describe(generation);
   }
 
   /** The current description (the last apply()'s), e.g. for a worker that starts later. */

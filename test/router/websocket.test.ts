@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { request } from 'undici';
 import uWS from 'uWebSockets.js';
@@ -195,6 +195,7 @@ function configFor(dyno: string, dead: string): Record<string, unknown> {
       'empty-app': { dynos: [] },
       'locked-app': { dynos: [dyno], filters: [{ filter: 'auth' }] },
       'quiet-app': { dynos: [dyno], maintenance: true },
+      'private-app': { dynos: [dyno], internal: true },
     },
     sites: {
       'www.example.com': { routes: [{ path: '/v3/ws', app: 'api-prod', target: '/echo' }] },
@@ -351,6 +352,51 @@ t.test('unknown host: 404 and no upgrade', async (t) => {
   t.equal(r.status, 404);
   t.equal(r.body, 'No such app\n');
   t.equal(dyno.conns.length, before, 'the dyno saw nothing');
+});
+
+t.test('an internal app is not served on a public listener', async (t) => {
+  const before = dyno.conns.length;
+  const r = await refusedHandshake(router, 'private-app.example.io', '/echo');
+  t.equal(r.status, 404);
+  t.equal(dyno.conns.length, before, 'the dyno saw nothing');
+});
+
+t.test('handshake failures: silent dyno H12, dyno hanging up H13, client leaving first H27', async (t) => {
+  // raw TCP dynos: one never answers, one hangs up on the request
+  const silentSockets: Socket[] = [];
+  const silent = createServer((sock) => void silentSockets.push(sock));
+  const hangup = createServer((sock) => sock.once('data', () => sock.destroy()));
+  await Promise.all([silent, hangup].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+  t.teardown(async () => {
+    for (const s of silentSockets) s.destroy();
+    await Promise.all([silent, hangup].map((srv) => new Promise((r) => srv.close(r))));
+  });
+  const addr = (srv: Server): string => `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const cfg = configFor(dyno.address, dead);
+  cfg.timeouts = { connectMs: 2000, firstByteMs: 300, idleMs: 55000 };
+  (cfg.apps as Record<string, unknown>)['silent-app'] = { dynos: [addr(silent)] };
+  (cfg.apps as Record<string, unknown>)['hangup-app'] = { dynos: [addr(hangup)] };
+  const r2 = new TestRouter(cfg);
+  await r2.listen();
+  t.teardown(() => r2.close());
+
+  const timedOut = await refusedHandshake(r2, 'silent-app.example.io', '/echo');
+  t.equal(timedOut.status, 503);
+  t.equal(timedOut.body, 'Request timeout (H12)\n');
+  const hungUp = await refusedHandshake(r2, 'hangup-app.example.io', '/echo');
+  t.equal(hungUp.status, 503);
+  t.equal(hungUp.body, 'Connection closed without response (H13)\n');
+  t.match(await r2.waitForLine((l) => l.includes('host=hangup-app.example.io')), /^at=error code=H13 .* status=503 /);
+
+  // the client leaves while the dyno is still silent (a long first-byte timeout now)
+  r2.reload({ ...cfg, timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 55000 } }, '2');
+  const leaving = new WebSocket(r2.url('/echo'), { headers: { host: 'silent-app.example.io', 'x-request-id': 'leaves-early' }, perMessageDeflate: false });
+  sockets.push(leaving);
+  leaving.on('error', () => undefined);
+  const count = silentSockets.length;
+  await until(() => silentSockets.length > count, 10000, 'handshake reaching the dyno');
+  leaving.terminate();
+  t.match(await r2.waitForLine((l) => l.includes('request_id=leaves-early')), /^at=error code=H27 .* status=499 /);
 });
 
 t.test('a filter answer is sent instead of upgrading', async (t) => {

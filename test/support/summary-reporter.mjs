@@ -4,7 +4,7 @@
 // a file that fails without a failing test point (a crash while loading) counts as one failure.
 import { Transform } from 'node:stream';
 
-const POINT = /^(    )?(not ok|ok) \d+ - ?(.*)$/;
+const POINT = /^( {4})?(not ok|ok) \d+ - ?(.*)$/;
 
 export default class SummaryReporter extends Transform {
   constructor() {

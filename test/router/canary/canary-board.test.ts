@@ -109,19 +109,28 @@ t.test('aborted stays aborted until the config changes it; the event and the lin
   t.ok(picks > 50, `changed config: traffic again (${picks} of 1000)`);
 });
 
-t.test('a recycled slot ignores views of the old config', async (t) => {
+t.test('slot recycling: never by the same config, oldest first, and old views are ignored', async (t) => {
   const board = new CanaryBoard({ capacity: 2 });
   const old = new CanaryView(board.apply([canary('a'), canary('b')]), { seed: 1 });
   const slotA = old.slotOf('a');
-  const fresh = new CanaryView(board.apply([canary('a', 50), canary('b')]), { seed: 2 });
-  t.equal(fresh.slotOf('a'), slotA, 'the board was full: a reuses its slot');
+  const d2 = board.apply([canary('a', 50), canary('b')]);
+  t.equal(d2.capacity, 4, 'full board: grows rather than reuse a slot the same config gave up');
+  const slotA2 = new CanaryView(d2).slotOf('a');
+  t.not(slotA2, slotA);
+  board.apply([canary('b')]); // gives up a's second slot
+  const v4 = new CanaryView(board.apply([canary('b'), canary('c'), canary('d')]));
+  t.equal(v4.slotOf('c'), 3, 'a never-used slot first');
+  t.equal(v4.slotOf('d'), slotA, 'then the slot given up longest ago');
+  t.equal(board.description().capacity, 4, 'no growth while old slots are free');
+
   old.record(slotA, 'canary', 500);
   let picks = 0;
   for (let i = 0; i < 100; i++) if (old.pick(slotA)) picks++;
   t.equal(picks, 0, 'an old view sends nothing to a canary whose config changed');
-  t.same(board.snapshot()[0].counts.canary, { requests: 0, errors: 0 });
-  fresh.record(slotA, 'canary', 500);
-  t.same(board.snapshot()[0].counts.canary, { requests: 1, errors: 1 });
+  const dCounts = () => board.snapshot().find((x) => x.app === 'd')!.counts.canary;
+  t.same(dCounts(), { requests: 0, errors: 0 }, 'nor counts into the slot\'s new canary');
+  v4.record(slotA, 'canary', 500);
+  t.same(dCounts(), { requests: 1, errors: 1 });
 });
 
 t.test('the board grows and keeps counts', async (t) => {
