@@ -133,7 +133,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone) {
+    if (this.clientGone || this.finished) {
       abort(new Error('client went away'));
       return;
     }
@@ -297,13 +297,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The request body grew past limits.maxBodyBytes while streaming. */
   bodyTooLarge(): void {
     if (this.finished) return;
-    if (this.abortUpstream) this.abortUpstream(new Error('request body too large'));
+    // answer first: the abort below reports an upstream error, which must not turn this into a 503
+    const abort = this.abortUpstream;
     if (!this.started) {
       this.answer(413, null, 'Request body too large\n', true);
     } else {
       this.res.cork(() => this.res.close());
       this.finish(this.status, null);
     }
+    if (abort) abort(new Error('request body too large'));
   }
 
   private finish(status: number, code: HerokuCodeName | null): void {
