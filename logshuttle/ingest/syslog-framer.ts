@@ -6,27 +6,39 @@ export interface FrameHandler {
   bad(reason: string): void;
 }
 
+/** Longest octet count accepted, in digits (leading zeros included). */
+const MAX_COUNT_DIGITS = 8;
+
 /**
  * Cuts a syslog TCP byte stream into frames, deciding per frame (RFC 6587): a frame starting
- * with a digit is octet-counted (`LEN SP MSG`), one starting with `<` runs to the next LF.
- * Anything else, and frames over MAX_FRAME_BYTES, are reported bad and skipped to the next LF.
- * Bytes are scanned in the received Buffers; a partial frame waits for the next chunk.
+ * with a digit is octet-counted (`LEN SP MSG`), one starting with `<` runs to the next LF (a CR
+ * before the LF is not part of it). Anything else, and frames over `maxFrameBytes` (the LF
+ * frame counted up to its LF), are reported bad and skipped to the next LF. Bytes are scanned in
+ * the received Buffers; a partial frame waits for the next chunk, holding at most
+ * `maxFrameBytes + 9` bytes. How the stream is cut into chunks never changes the frames.
  */
 export class SyslogFramer {
   private readonly handler: FrameHandler;
+  private readonly maxFrameBytes: number;
   private chunks: Buffer[] = [];
   private held = 0;
   /** bytes the held partial frame needs before it can be cut (0: look for LF) */
   private need = 0;
   private skipToLf = false;
 
-  constructor(handler: FrameHandler) {
+  constructor(handler: FrameHandler, maxFrameBytes = MAX_FRAME_BYTES) {
     this.handler = handler;
+    this.maxFrameBytes = maxFrameBytes;
   }
 
   /** true while a partial frame waits for more bytes */
   get pending(): boolean {
     return this.held > 0;
+  }
+
+  /** bytes held for a partial frame (at most maxFrameBytes + 9) */
+  get heldBytes(): number {
+    return this.held;
   }
 
   push(chunk: Buffer): void {
@@ -37,9 +49,9 @@ export class SyslogFramer {
       chunk = chunk.subarray(lf + 1);
     }
     if (this.held > 0) {
-      this.chunks.push(chunk);
+      this.chunks.push(Buffer.from(chunk)); // copy: the caller's buffer may be reused
       this.held += chunk.length;
-      if (this.need > 0 ? this.held < this.need : chunk.indexOf(0x0a) < 0 && this.held <= MAX_FRAME_BYTES + 16) return;
+      if (this.need > 0 ? this.held < this.need : chunk.indexOf(0x0a) < 0 && this.held <= this.maxFrameBytes) return;
       chunk = Buffer.concat(this.chunks, this.held);
       this.chunks = [];
       this.held = 0;
@@ -59,10 +71,11 @@ export class SyslogFramer {
       if (c >= 0x30 && c <= 0x39) {
         let q = p;
         let len = 0;
-        while (q < end && q - p < 8 && buf[q] >= 0x30 && buf[q] <= 0x39) len = len * 10 + (buf[q++] - 0x30);
-        if (q === end && q - p < 8) return this.hold(buf, p, end - p + 1);
-        if (buf[q] !== 0x20 || len === 0 || len > MAX_FRAME_BYTES) {
-          this.handler.bad(len > MAX_FRAME_BYTES ? 'frame too long' : 'bad octet count');
+        while (q < end && q - p < MAX_COUNT_DIGITS && buf[q] >= 0x30 && buf[q] <= 0x39) len = len * 10 + (buf[q++] - 0x30);
+        // the byte after the digits decides (SP: a count), so wait for it
+        if (q === end) return this.hold(buf, p, end - p + 1);
+        if (buf[q] !== 0x20 || len === 0 || len > this.maxFrameBytes) {
+          this.handler.bad(len > this.maxFrameBytes ? 'frame too long' : 'bad octet count');
           p = this.skipLine(buf, q);
           continue;
         }
@@ -75,12 +88,18 @@ export class SyslogFramer {
       if (c === 0x3c) {
         const lf = buf.indexOf(0x0a, p);
         if (lf < 0) {
-          if (end - p > MAX_FRAME_BYTES) {
+          if (end - p > this.maxFrameBytes) {
             this.handler.bad('frame too long');
             this.skipToLf = true;
             return;
           }
           return this.hold(buf, p, 0);
+        }
+        if (lf - p > this.maxFrameBytes) {
+          // the same verdict whether the frame came whole or in pieces
+          this.handler.bad('frame too long');
+          p = lf + 1;
+          continue;
         }
         const stop = lf > p && buf[lf - 1] === 0x0d ? lf - 1 : lf;
         this.handler.frame(buf, p, stop);
