@@ -178,3 +178,58 @@ t.test('an aborted canary stays aborted across reloads until its config changes'
   t.equal(fresh.state, 'active');
   t.equal(fresh.counts.canary.requests + fresh.counts.production.requests, 4_000);
 });
+
+/** Makes `w`'s thread die of an uncaught exception; resolves with its exit code. */
+async function crash(w: TestWorker): Promise<number> {
+  const errored = new Promise<Error>((resolve) => w.worker.once('error', resolve));
+  const exited = new Promise<number>((resolve) => w.worker.once('exit', resolve));
+  w.worker.postMessage({ type: 'crash' });
+  await errored;
+  return exited;
+}
+
+t.test('a worker that dies loses none of the counts it recorded', async (t) => {
+  const board = new CanaryBoard();
+  const workers = await pool(t, 2);
+  const d = board.apply([canary(30, 1e9)]);
+  await configureAll(workers, d, 71);
+  const tallies = await Promise.all(workers.map((w, i) => w.run('api-prod', 10_000, 0.05, 0.01, 700 + i)));
+  t.not(await crash(workers[0]), 0, 'worker 0 died');
+  const sum = (f: (x: Tally) => number): number => f(tallies[0]) + f(tallies[1]);
+  const [snap] = board.snapshot();
+  t.same(snap.counts, {
+    canary: { requests: sum((x) => x.canary.requests), errors: sum((x) => x.canary.errors) },
+    production: { requests: sum((x) => x.production.requests), errors: sum((x) => x.production.errors) },
+  }, 'the dead worker\'s counts are still on the board');
+  t.ok(tallies[0].canary.requests > 0 && tallies[0].canary.errors > 0, 'the dead worker had counted canary requests and errors');
+
+  // its replacement, given the same description (as the router does), adds to the same count
+  const replacement = new TestWorker();
+  t.teardown(() => replacement.worker.terminate().then(() => undefined));
+  await replacement.configure(d, 72);
+  const more = await replacement.run('api-prod', 5_000, 0.05, 0.01, 720);
+  const [after] = board.snapshot();
+  t.equal(after.counts.canary.requests + after.counts.production.requests, 25_000);
+  t.equal(after.counts.canary.errors, snap.counts.canary.errors + more.canary.errors);
+  t.equal(after.since, snap.since, 'same count, not a fresh one');
+});
+
+t.test('the evidence a dead worker recorded counts toward the abort', async (t) => {
+  const board = new CanaryBoard();
+  const workers = await pool(t, 2);
+  // a canary that always fails; minRequests 400 (the test would abort it far earlier otherwise)
+  await configureAll(workers, board.apply([canary(10, 400)]), 81);
+  const first = await workers[0].run('api-prod', 2_000, 1, 0, 800);
+  t.ok(first.canary.requests > 100 && first.canary.requests < 400, `worker 0 counted ${first.canary.requests} failing canary requests`);
+  t.equal(board.snapshot()[0].state, 'active', 'not yet: below minRequests');
+  t.not(await crash(workers[0]), 0, 'worker 0 died');
+
+  const second = await workers[1].run('api-prod', 10_000, 1, 0, 801);
+  const [snap] = board.snapshot();
+  t.equal(snap.state, 'aborted');
+  t.equal(workers[1].aborts.length, 1);
+  const { event } = workers[1].aborts[0];
+  t.equal(event.counts.canary.requests, 400, 'aborted when the COMBINED count reached minRequests');
+  t.equal(second.canary.requests, 400 - first.canary.requests, 'the live worker alone saw only the rest');
+  t.equal(event.counts.canary.errors, 400);
+});
