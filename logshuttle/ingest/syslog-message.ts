@@ -3,15 +3,15 @@ import { appNameProblem } from './app-name.js';
 
 const SP = 0x20;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
-const SOURCES: Record<string, LogSource> = { app: 'app', router: 'router', build: 'build', platform: 'platform' };
+// a Map, not an object literal: `SOURCES['constructor']` would find Object.prototype's
+const SOURCES: ReadonlyMap<string, LogSource> = new Map<string, LogSource>([['app', 'app'], ['router', 'router'], ['build', 'build'], ['platform', 'platform']]);
 
 /** Result of parsing one message: a record, or the reason it was rejected. */
 export type SyslogParse = LogRecord | string;
 
 /** Maps APP-NAME (and PROCID for `akkeris`) to the record's source (DESIGN.md). */
 export function sourceOf(appName: string, procId: string): LogSource {
-  if (appName === 'akkeris') return SOURCES[procId] ?? 'app';
-  return SOURCES[appName] ?? 'app';
+  return SOURCES.get(appName === 'akkeris' ? procId : appName) ?? 'app';
 }
 
 /**
