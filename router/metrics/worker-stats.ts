@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+
 /**
  * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
  * request, no label hashing) and sent to the main thread as a snapshot when /metrics is read.
@@ -22,6 +24,11 @@ export interface WorkerStatsSnapshot {
   websockets: number;
   ejectedDynos: number;
   dynos: number;
+  /**
+   * open client TCP connections by listener name (HTTP keep-alive and WebSocket alike), measured
+   * for the whole process by one worker (see countOpenConnections); null when not measured
+   */
+  connections: Record<string, number> | null;
 }
 
 function emptyApp(): AppStatsSnapshot {
@@ -55,8 +62,10 @@ export class WorkerStats {
 
 /** Sums the snapshots of every worker. */
 export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
-  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0 };
+  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null };
   for (const s of snaps) {
+    // a process-wide measure: taken once (by one worker), never summed
+    if (out.connections === null && s.connections) out.connections = s.connections;
     out.inFlight += s.inFlight;
     out.websockets += s.websockets;
     out.ejectedDynos += s.ejectedDynos;
@@ -109,8 +118,58 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   out.push('# HELP edgeplane_router_websockets_open WebSockets open now.');
   out.push('# TYPE edgeplane_router_websockets_open gauge');
   out.push(`edgeplane_router_websockets_open ${s.websockets}`);
+  if (s.connections !== null) {
+    out.push('# HELP edgeplane_router_connections_open Client TCP connections open now, by listener (HTTP keep-alive and WebSocket).');
+    out.push('# TYPE edgeplane_router_connections_open gauge');
+    for (const [listener, v] of Object.entries(s.connections)) out.push(`edgeplane_router_connections_open{listener="${label(listener)}"} ${v}`);
+  }
   out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
   out.push('# TYPE edgeplane_router_dynos_ejected gauge');
   out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
   return out.join('\n') + '\n';
+}
+
+/** TCP states of a socket the router still holds open: ESTABLISHED, CLOSE_WAIT (the client sent FIN). */
+const OPEN_STATES = new Set(['01', '08']);
+
+/**
+ * Client connections open on the given local ports, by name, read from the kernel's socket
+ * tables (/proc/net/tcp and tcp6). uWS 20.30 has no per-connection hook for HTTP (no open/close
+ * event, no socket identity on a response, no remote port), so the router cannot count them
+ * itself. Counts sockets in ESTABLISHED or CLOSE_WAIT whose local port is a listener's and that
+ * were accepted (inode not 0: sockets still in the accept queue are not the router's yet).
+ * The tables cover the network namespace: in a pod, this router; on a shared host, another
+ * process bound to the same port with SO_REUSEPORT would be counted too.
+ * Resolves null where /proc/net is not readable (not Linux).
+ */
+export async function countOpenConnections(ports: Readonly<Record<string, number>>): Promise<Record<string, number> | null> {
+  const byPort = new Map<number, string>();
+  const out: Record<string, number> = {};
+  for (const [name, port] of Object.entries(ports)) {
+    byPort.set(port, name);
+    out[name] = 0;
+  }
+  let readable = false;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = await readFile(file, 'latin1');
+    } catch {
+      continue;
+    }
+    readable = true;
+    let at = text.indexOf('\n') + 1; // skip the header
+    while (at > 0 && at < text.length) {
+      const eol = text.indexOf('\n', at);
+      const line = text.slice(at, eol < 0 ? text.length : eol);
+      at = eol < 0 ? -1 : eol + 1;
+      // "  sl  local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ..."
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !OPEN_STATES.has(f[3]) || f[9] === '0') continue;
+      const local = f[1];
+      const name = byPort.get(parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
+      if (name !== undefined) out[name]++;
+    }
+  }
+  return readable ? out : null;
 }

@@ -9,22 +9,27 @@ import { FilterFactory } from '../pipeline/filter-factory.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { WorkerStats } from '../metrics/worker-stats.js';
+import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import { TlsNames } from './tls-names.js';
 import { CanaryView, type CanaryAbortEvent } from '../canary/canary-view.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
+import { attachWebSocketProxy, WebSocketRegistry, type WebSocketHost } from './websocket-proxy.js';
 import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
 import { TeeSink } from '../access-log/tee-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 
+/** uWS 20.30 has App.close() (listen sockets and every connection, onAborted run) but not in its typings. */
+type ClosableApp = TemplatedApp & { close?: () => void };
+
 /**
  * One router worker thread: its own uWS apps on the shared ports (SO_REUSEPORT), its own
  * dyno pools, and the current route table, replaced whole when a new config arrives.
+ * Each listener serves plain requests and WebSocket upgrades (websocket-proxy.ts).
  */
-class RouterWorker implements RequestHost {
+class RouterWorker implements RequestHost, WebSocketHost {
   table: RouteTable;
   readonly accessLog: AccessLogSink;
   private readonly dynos = new DynoRegistry();
@@ -32,6 +37,12 @@ class RouterWorker implements RequestHost {
   /** lives across reloads: JWKS and verified-token caches survive a config swap */
   private readonly filters = new FilterFactory({ logger: this.logger });
   private readonly listenSockets: us_listen_socket[] = [];
+  /** every listener's app: closed (connections too) once the drain is over */
+  private readonly apps: ClosableApp[] = [];
+  /** actual ports by listener name (for the open-connections gauge) */
+  private ports: Partial<Record<ListenerName, number>> = {};
+  /** open WebSockets of this worker: 1012 when their dyno leaves the config, 1001 on stop */
+  readonly webSockets = new WebSocketRegistry();
   private inFlight = 0;
   private canary!: CanaryView;
   private tls: TlsNames | null = null;
@@ -80,6 +91,10 @@ class RouterWorker implements RequestHost {
     const table = this.compile(config, version, board);
     this.table = table;
     this.dynos.retainOnly(table.dynos);
+    // WebSockets hold their own dyno connection and table: a reload leaves them open, except
+    // those whose dyno is gone from the config (1012 Service Restart: clients reconnect)
+    const closed = this.webSockets.closeRemoved(table);
+    if (closed > 0) this.logger.info({ closed, version }, 'WebSockets to removed dynos closed (1012)');
     // after the swap: caches shared with the new table stay warm (they are reference counted)
     for (const app of old.apps.values()) for (const f of app.filters) f.close?.();
   }
@@ -89,9 +104,25 @@ class RouterWorker implements RequestHost {
     if (ex.canarySlot >= 0) this.canary.record(ex.canarySlot, ex.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
-  statsSnapshot() {
+  /** Request counters and gauges; worker 0 also measures the process's open client connections. */
+  async statsSnapshot(): Promise<WorkerStatsSnapshot> {
+    const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.ports) : null;
     const now = performance.now();
-    return this.stats.snapshot({ inFlight: this.inFlight, websockets: this.websockets, ejectedDynos: this.dynos.ejectedCount(now), dynos: this.dynos.size });
+    return this.stats.snapshot({ inFlight: this.inFlight, websockets: this.websockets, ejectedDynos: this.dynos.ejectedCount(now),
+      dynos: this.dynos.size, connections });
+  }
+
+  socketsOpened(): void {
+    this.websockets++;
+  }
+
+  socketsClosed(): void {
+    this.websockets--;
+  }
+
+  /** a WebSocket handshake's outcome, counted with the requests (101 when upgraded) */
+  recordWebSocket(app: string, status: number, code: HerokuCodeName | null, handshakeMs: number): void {
+    this.stats.record(app, status, code, handshakeMs);
   }
 
   exchangeStarted(_ex: Exchange): void {
@@ -136,29 +167,45 @@ class RouterWorker implements RequestHost {
         app = uWS.SSLApp(TlsNames.defaultOptions(certs, this.start.baseDir));
         // the default (unknown names) handler first: domain() below scopes later registrations
         app.any('/*', handler);
-        this.tls = new TlsNames(app, handler);
+        attachWebSocketProxy(app, listener, this);
+        // domain() scopes: each SNI name gets its own HTTP and WebSocket routes (also on reloads)
+        this.tls = new TlsNames(app, handler, (scoped) => attachWebSocketProxy(scoped, listener, this));
         this.tls.apply(certs, this.start.baseDir);
       } else {
         app = uWS.App();
         app.any('/*', handler);
+        // uWS hands only requests with Sec-WebSocket-Key to the ws route; the rest reach any('/*')
+        attachWebSocketProxy(app, listener, this);
       }
+      this.apps.push(app);
       const actual = await this.listen(app, name, spec.host, port);
       (listener as { port: string }).port = String(actual);
       ports[name] = actual;
     }
+    this.ports = ports;
     return ports;
   }
 
-  /** Graceful stop: listeners closed at once, in-flight requests finish within the deadline. */
+  /**
+   * Graceful stop (DESIGN.md "SIGTERM"): listeners closed at once (new connections refused),
+   * WebSockets closed with 1001 at once, in-flight requests finish within the deadline; then
+   * every client connection is closed (idle keep-alive ones, and requests past the deadline,
+   * which are cut) and the worker's resources are released.
+   */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
     for (const s of this.listenSockets.splice(0)) uWS.us_listen_socket_close(s);
+    const wsClosed = this.webSockets.closeAll(1001, 'router stopping');
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         this.stopResolve = resolve;
         setTimeout(resolve, deadlineMs).unref();
       });
     }
+    if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight, deadlineMs }, 'shutdown deadline passed: cutting requests in flight');
+    // after the WebSocket closing handshakes (a forced close could overtake a client's close frame)
+    await wsClosed;
+    for (const app of this.apps.splice(0)) app.close?.();
     this.filters.close();
     await this.accessLog.close?.();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
@@ -191,7 +238,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       }
       break;
     case 'stats':
-      post({ type: 'stats', id: msg.id, snapshot: worker.statsSnapshot() });
+      void worker.statsSnapshot().then((snapshot) => post({ type: 'stats', id: msg.id, snapshot }));
       break;
     case 'stop':
       void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));
