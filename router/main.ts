@@ -7,14 +7,18 @@ import { UsageError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { loadRouterConfigFile, parseRouterConfigText, type LoadedConfig } from './config/load.js';
 import { DEFAULTS } from './config/schema.js';
-import { ConfigReloader } from './config/config-reloader.js';
+import { ConfigReloader, type ReloadTrigger } from './config/config-reloader.js';
 import { WorkerPool } from './worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
+import { renderWorkerMetrics } from './admin/worker-metrics.js';
 import { mergeStats, renderStats } from './metrics/worker-stats.js';
 import { CanaryBoard } from './canary/canary-board.js';
 import { canariesFromApps } from './canary/canary-schema.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
+
+/** how a trigger shows in the router's log (`reason`) */
+const REASONS: Record<ReloadTrigger, string> = { put: 'PUT /config', sighup: 'SIGHUP', watch: 'file change' };
 
 function parseCli(): { config: string; logStdout: boolean } | null {
   let values;
@@ -44,57 +48,77 @@ async function main(): Promise<void> {
   if (!cli) return;
   const loaded = loadRouterConfigFile(cli.config);
   const logger = createLogger('router');
+  const testHooks = process.env.ROUTER_TEST_HOOKS === '1';
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'edgeplane_router_process_' });
-  const reloads = new Counter({ name: 'edgeplane_router_config_reloads_total', help: 'Config reloads by result.', labelNames: ['result'], registers: [registry] });
+  const reloads = new Counter({ name: 'edgeplane_router_config_reloads_total', help: 'Config reloads by result (applied, refused, failed) and trigger (put, sighup, watch).',
+    labelNames: ['result', 'trigger'], registers: [registry] });
   const restarts = new Counter({ name: 'edgeplane_router_worker_restarts_total', help: 'Worker threads replaced after a crash.', registers: [registry] });
 
   const workers = loaded.config.workers ?? availableParallelism();
   const board = new CanaryBoard();
-  const canariesOf = (l: LoadedConfig) => canariesFromApps(l.config.apps).canaries;
-  const pool = new WorkerPool(workers, loaded, board.apply(canariesOf(loaded)), logger, { logStdout: cli.logStdout });
+  const pool = new WorkerPool(workers, loaded, (l) => board.apply(canariesFromApps(l.config.apps).canaries), logger, {
+    workerData: { logStdout: cli.logStdout, testHooks },
+    onRestart: () => restarts.inc(),
+  });
   await pool.start();
   let draining = false;
-  let reported = 0;
 
-  const applyLoaded = async (next: LoadedConfig, reason: string): Promise<void> => {
-    try {
-      await pool.apply(next, board.apply(canariesOf(next)));
-      reloads.inc({ result: 'applied' });
-      logger.info({ version: next.version, reason }, 'config applied');
-    } catch (err) {
-      reloads.inc({ result: 'failed' });
-      throw err;
-    }
+  /**
+   * Every reload takes this path, one at a time: validate the whole document (refused: the
+   * running config stays), skip it when unchanged, apply it to every worker (all or none),
+   * then count and log the outcome with what triggered it.
+   */
+  let serial: Promise<unknown> = Promise.resolve();
+  const reload = (read: () => LoadedConfig, trigger: ReloadTrigger): Promise<LoadedConfig> => {
+    const run = serial.then(async () => {
+      const reason = REASONS[trigger];
+      let next: LoadedConfig;
+      try {
+        next = read();
+      } catch (err) {
+        reloads.inc({ result: 'refused', trigger });
+        logger.error({ reason, problems: (err as { problems?: readonly string[] }).problems, err: (err as Error).message }, 'config reload refused; keeping the running config');
+        throw err;
+      }
+      const running = pool.config.version;
+      if (next.version === running) {
+        if (trigger !== 'watch') logger.info({ version: running, reason }, 'config unchanged');
+        return next;
+      }
+      try {
+        await pool.apply(next);
+      } catch (err) {
+        reloads.inc({ result: 'failed', trigger });
+        logger.error({ reason, version: next.version, running, problems: (err as { problems?: readonly string[] }).problems, err: (err as Error).message },
+          'config reload failed; every worker keeps the running config');
+        throw err;
+      }
+      reloads.inc({ result: 'applied', trigger });
+      logger.info({ version: next.version, previous: running, reason }, 'config applied');
+      return next;
+    });
+    serial = run.catch(() => undefined);
+    return run;
   };
 
   const admin = new AdminServer({
     ready: () => !draining,
     currentConfig: () => ({ version: pool.config.version, config: pool.config.config }),
-    applyConfigText: async (text) => {
-      let next: LoadedConfig;
-      try {
-        next = parseRouterConfigText(text, pool.config.baseDir);
-      } catch (err) {
-        reloads.inc({ result: 'refused' });
-        throw err;
-      }
-      await applyLoaded(next, 'PUT /config');
-      return next.version;
-    },
+    applyConfigText: async (text) => (await reload(() => parseRouterConfigText(text, pool.config.baseDir), 'put')).version,
     metricsText: async () => {
-      restarts.inc(pool.restarts - reported);
-      reported = pool.restarts;
-      const merged = mergeStats(await pool.stats());
-      return renderStats(merged) + (await registry.metrics());
+      const stats = await pool.stats();
+      return renderStats(mergeStats(stats.map((s) => s.snapshot))) + renderWorkerMetrics(stats, pool.size, pool.config.version) + (await registry.metrics());
     },
     canaries: () => board.snapshot(),
+    testHooks: testHooks ? { crashWorker: (i) => pool.crash(i), failNextApply: (i) => pool.failNextApply(i) } : undefined,
   }, logger);
   const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
   const adminPort = await admin.listen(adminSpec.host, adminSpec.port);
 
-  const reloader = new ConfigReloader(cli.config, () => pool.config.version, applyLoaded, logger);
+  const reloader = new ConfigReloader(cli.config, (trigger) => reload(() => loadRouterConfigFile(cli.config), trigger), logger);
   reloader.start();
+  if (testHooks) logger.warn('ROUTER_TEST_HOOKS=1: fault injection routes are open on the admin listener');
   logger.info({ version: loaded.version, workers, ports: { ...pool.ports, admin: adminPort } }, 'router ready');
 
   const stop = (signal: string): void => {

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { EdgeplaneError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { LoadedConfig } from './config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './server/worker-messages.js';
@@ -18,18 +19,69 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-const WORKER_FILE = new URL('./server/router-worker.js', import.meta.url);
+const WORKER_FILE = new URL('./server/worker-entry.js', import.meta.url);
+const APPLY_TIMEOUT_MS = 10000;
+const STATS_TIMEOUT_MS = 2000;
+const EXIT_TIMEOUT_MS = 3000;
+const RESTART_BASE_MS = 100;
+const RESTART_MAX_MS = 10000;
+/** a worker that lived this long is considered healthy again: its restart delay starts over */
+const HEALTHY_AFTER_MS = 30000;
+
+/** Some worker could not apply a config; every worker went back to the previous one. */
+export class ConfigApplyError extends EdgeplaneError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('E_APPLY', `config not applied: ${problems.join('; ')}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+type Answer = FromWorker | 'timeout' | 'exited' | 'not-ready';
 
 interface Slot {
-  worker: Worker;
+  readonly index: number;
+  readonly worker: Worker;
+  readonly startedAt: number;
   ready: boolean;
+  exited: boolean;
+  /** asked to stop (pool stop or recycle): its exit is expected */
   stopping: boolean;
+  /** replace it when it exits although it was asked to stop (recycle) */
+  replace: boolean;
+  /** the config version the thread runs now */
+  version: string;
+  /** pending questions of this worker only, by key (`apply:<version>`, `stats:<id>`) */
+  readonly waiting: Map<string, (answer: Answer) => void>;
+}
+
+export interface WorkerPoolOptions {
+  /** extra workerData for every thread (e.g. logStdout) */
+  workerData?: Partial<WorkerStart>;
+  /** called once per worker replaced after an unexpected exit */
+  onRestart?: (index: number) => void;
+}
+
+export interface WorkerStats {
+  index: number;
+  threadId: number;
+  snapshot: WorkerStatsSnapshot;
 }
 
 /**
- * The router's worker threads: N uWS apps on the same ports. Port 0 in the config is resolved
- * by the first worker and shared with the others. Every config reaches every worker; a worker
- * that dies is replaced with the current config.
+ * The router's worker threads: N uWS apps on the same ports (SO_REUSEPORT; port 0 in the config
+ * is resolved here once, so every thread and every replacement binds the same fixed port).
+ *
+ * Config: apply() is all or nothing. The new config goes to every worker; only when each has
+ * confirmed does it become `config` (what GET /config shows and what a replacement starts
+ * with). If any worker refuses it or does not answer in time, every worker is sent the previous
+ * config again and apply() throws ConfigApplyError. Applies run one at a time. A worker that
+ * starts (or answers late) with another version than `config` is sent `config`.
+ *
+ * A worker that exits unexpectedly (crash) is replaced with the current config, after a delay
+ * that doubles with each crash in a row (100 ms up to 10 s). Stopping a worker: `stop` (the
+ * worker closes its listeners and drains), then `exit` (its shell closes every uWS app, then the
+ * thread ends); terminate() only as a last resort.
  */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -37,40 +89,54 @@ export class WorkerPool {
   private canary: BoardDescription;
   ports: Partial<Record<ListenerName, number>> = {};
   private stopping = false;
+  private started = false;
   private nextId = 1;
-  private readonly waiting = new Map<string, (msg: FromWorker) => void>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly crashesInARow: number[] = [];
+  /** test hook: the next apply sends this worker a config it cannot apply */
+  private faultyApply = new Set<number>();
   /** workers replaced after a crash */
   restarts = 0;
 
-  constructor(private readonly count: number, initial: LoadedConfig, canary: BoardDescription, private readonly logger: Logger,
-    private readonly extraWorkerData: Record<string, unknown> = {}) {
+  constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
+    private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {
     this.current = initial;
-    this.canary = canary;
+    this.canary = describe(initial);
   }
 
   async start(): Promise<void> {
-    // uWS sets SO_REUSEPORT only on a fixed port: resolve port 0 here so that every worker
-    // binds the same fixed port
+    // uWS sets SO_REUSEPORT only on a fixed port: resolve port 0 here so that every worker (and
+    // every replacement) binds the same fixed port
     const listen = this.current.config.listen;
     for (const name of ['http', 'https', 'internal'] as const) {
       const spec = listen[name];
-      if (spec && spec.port === 0 && this.count > 1) this.ports[name] = await freePort(spec.host);
+      if (spec && spec.port === 0) this.ports[name] = await freePort(spec.host);
     }
-    for (let i = 0; i < this.count; i++) await this.spawn(i);
+    await Promise.all(Array.from({ length: this.count }, (_, i) => this.spawn(i)));
+    this.started = true;
+  }
+
+  /** The config every worker runs (the last one applied by all). */
+  get config(): LoadedConfig {
+    return this.current;
+  }
+
+  get size(): number {
+    return this.count;
   }
 
   private spawn(index: number): Promise<void> {
     const start: WorkerStart = {
+      ...this.options.workerData,
       index,
       config: this.current.config,
       version: this.current.version,
       baseDir: this.current.baseDir,
       ports: this.ports,
       canary: this.canary,
-      ...this.extraWorkerData,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
-    const slot: Slot = { worker, ready: false, stopping: false };
+    const slot: Slot = { index, worker, startedAt: Date.now(), ready: false, exited: false, stopping: false, replace: false, version: start.version, waiting: new Map() };
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
@@ -78,20 +144,31 @@ export class WorkerPool {
           case 'ready':
             slot.ready = true;
             this.ports = { ...msg.ports, ...this.ports };
+            this.sync(slot);
             resolve();
             break;
           case 'fatal':
+            this.logger.error({ worker: index, message: msg.message }, 'router worker could not start');
             reject(new Error(msg.message));
+            // a replacement that cannot listen: end it, the exit handler tries again later
+            if (this.started) {
+              slot.replace = true;
+              this.exit(slot, 1);
+            }
+            break;
+          case 'crashed':
+            this.logger.error({ worker: index, err: msg.message }, 'router worker crashed');
             break;
           case 'apply-failed':
             this.logger.error({ worker: index, version: msg.version, message: msg.message }, 'worker could not apply config');
-            this.waiting.get(`apply:${index}:${msg.version}`)?.(msg);
+            slot.waiting.get(`apply:${msg.version}`)?.(msg);
             break;
           case 'applied':
-            this.waiting.get(`apply:${index}:${msg.version}`)?.(msg);
+            slot.version = msg.version;
+            slot.waiting.get(`apply:${msg.version}`)?.(msg);
             break;
           case 'stats':
-            this.waiting.get(`stats:${msg.id}:${index}`)?.(msg);
+            slot.waiting.get(`stats:${msg.id}`)?.(msg);
             break;
         }
       });
@@ -100,53 +177,147 @@ export class WorkerPool {
         if (!slot.ready) reject(err);
       });
       worker.on('exit', (code) => {
-        for (const [key, cb] of this.waiting) if (key.includes(`:${index}`)) cb({ type: 'stopped' });
-        if (this.stopping || slot.stopping) return;
-        this.logger.error({ worker: index, code }, 'router worker exited; replacing it');
-        this.restarts++;
+        slot.exited = true;
+        for (const cb of [...slot.waiting.values()]) cb('exited');
+        if (!slot.ready) reject(new Error(`worker ${index} exited with ${code} before it was ready`));
+        if (this.stopping || (slot.stopping && !slot.replace)) return;
+        if (this.slots[index] !== slot) return;
+        if (!slot.replace) {
+          this.logger.error({ worker: index, code }, 'router worker exited; replacing it');
+          this.restarts++;
+          this.options.onRestart?.(index);
+        }
+        const healthy = Date.now() - slot.startedAt > HEALTHY_AFTER_MS;
+        const n = healthy ? 0 : (this.crashesInARow[index] ?? 0);
+        this.crashesInARow[index] = n + 1;
         setTimeout(() => {
-          if (!this.stopping) this.spawn(index).catch((err) => this.logger.error({ err }, 'worker replacement failed'));
-        }, 100).unref();
+          if (!this.stopping) this.spawn(index).catch((err: Error) => this.logger.error({ err: err.message, worker: index }, 'worker replacement failed'));
+        }, Math.min(RESTART_BASE_MS * 2 ** n, RESTART_MAX_MS)).unref();
       });
     });
   }
 
-  private ask(key: string, index: number, msg: ToWorker, timeoutMs: number): Promise<FromWorker | null> {
-    const slot = this.slots[index];
-    if (!slot?.ready) return Promise.resolve(null);
+  /** Asks one worker; resolves with its answer, or why there is none. */
+  private ask(slot: Slot, key: string, msg: ToWorker, timeoutMs: number): Promise<Answer> {
+    if (!slot.ready || slot.stopping) return Promise.resolve('not-ready');
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.waiting.delete(key);
-        resolve(null);
-      }, timeoutMs);
-      this.waiting.set(key, (m) => {
+      const t = setTimeout(() => done('timeout'), timeoutMs);
+      const done = (answer: Answer): void => {
         clearTimeout(t);
-        this.waiting.delete(key);
-        resolve(m);
-      });
+        if (slot.waiting.get(key) === done) slot.waiting.delete(key);
+        resolve(answer);
+      };
+      slot.waiting.set(key, done);
       slot.worker.postMessage(msg);
     });
   }
 
-  /** Sends a validated config to every worker; resolves once each has swapped its table. */
-  async apply(loaded: LoadedConfig, canary: BoardDescription): Promise<void> {
-    this.current = loaded;
-    this.canary = canary;
-    const msg: ToWorker = { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir, canary };
-    const answers = await Promise.all(this.slots.map((_, i) => this.ask(`apply:${i}:${loaded.version}`, i, msg, 10000)));
-    const failed = answers.find((a) => a?.type === 'apply-failed');
-    if (failed && failed.type === 'apply-failed') throw new Error(failed.message);
+  private configMessage(loaded: LoadedConfig, canary: BoardDescription): Extract<ToWorker, { type: 'config' }> {
+    return { type: 'config', config: loaded.config, version: loaded.version, baseDir: loaded.baseDir, canary };
   }
 
-  /** Every live worker's request counters. */
-  async stats(): Promise<WorkerStatsSnapshot[]> {
+  /** A ready worker running another version than the current one is sent the current one. */
+  private sync(slot: Slot): void {
+    if (!slot.ready || slot.stopping || slot.version === this.current.version) return;
+    this.logger.info({ worker: slot.index, from: slot.version, to: this.current.version }, 'worker brought to the current config');
+    slot.worker.postMessage(this.configMessage(this.current, this.canary));
+  }
+
+  /** Sends a config to every live worker; the problems of those that did not apply it. */
+  private async broadcast(loaded: LoadedConfig, canary: BoardDescription, faulty: ReadonlySet<number> = new Set()): Promise<{ problems: string[]; failed: Slot[] }> {
+    const msg = this.configMessage(loaded, canary);
+    const live = this.slots.filter((s) => s !== undefined);
+    const answers = await Promise.all(live.map((s) => this.ask(s, `apply:${loaded.version}`, faulty.has(s.index)
+      ? { ...msg, config: null as unknown as typeof loaded.config } : msg, APPLY_TIMEOUT_MS)));
+    const problems: string[] = [];
+    const failed: Slot[] = [];
+    answers.forEach((a, i) => {
+      // a worker that exited or is starting is not a failure: it (re)starts with the current config
+      if (a === 'timeout') problems.push(`worker ${live[i].index}: no answer in ${APPLY_TIMEOUT_MS} ms`);
+      else if (a !== 'exited' && a !== 'not-ready' && a.type === 'apply-failed') problems.push(`worker ${live[i].index}: ${a.message}`);
+      else return;
+      failed.push(live[i]);
+    });
+    return { problems, failed };
+  }
+
+  /**
+   * Applies a validated config to every worker, all or nothing (see the class comment).
+   * Throws ConfigApplyError when any worker could not apply it.
+   */
+  apply(loaded: LoadedConfig): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(loaded));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(loaded: LoadedConfig): Promise<void> {
+    const previous = this.current;
+    const faulty = this.faultyApply;
+    this.faultyApply = new Set();
+    const canary = this.describe(loaded);
+    const { problems } = await this.broadcast(loaded, canary, faulty);
+    if (problems.length === 0) {
+      this.current = loaded;
+      this.canary = canary;
+      for (const s of this.slots) if (s) this.sync(s);
+      return;
+    }
+    // back to the previous config everywhere (a worker that did not apply the new one just
+    // recompiles the same table)
+    const back = this.describe(previous);
+    this.canary = back;
+    const rollback = await this.broadcast(previous, back);
+    for (const s of rollback.failed) {
+      this.logger.error({ worker: s.index, version: previous.version }, 'worker could not go back to the running config; replacing it');
+      this.recycle(s);
+    }
+    throw new ConfigApplyError(problems);
+  }
+
+  /** Every live worker's request counters, with its index and thread id. */
+  async stats(): Promise<WorkerStats[]> {
     const id = this.nextId++;
-    const answers = await Promise.all(this.slots.map((_, i) => this.ask(`stats:${id}:${i}`, i, { type: 'stats', id }, 2000)));
-    return answers.flatMap((a) => (a?.type === 'stats' ? [a.snapshot] : []));
+    const live = this.slots.filter((s) => s !== undefined);
+    const answers = await Promise.all(live.map((s) => this.ask(s, `stats:${id}`, { type: 'stats', id }, STATS_TIMEOUT_MS)));
+    const out: WorkerStats[] = [];
+    answers.forEach((a, i) => {
+      if (typeof a === 'object' && a.type === 'stats') out.push({ index: live[i].index, threadId: live[i].worker.threadId, snapshot: a.snapshot });
+    });
+    return out;
   }
 
-  get config(): LoadedConfig {
-    return this.current;
+  /** Test hook: makes worker `index` throw an uncaught exception. False when there is no such live worker. */
+  crash(index: number): boolean {
+    const slot = this.slots[index];
+    if (!slot?.ready || slot.stopping) return false;
+    slot.worker.postMessage({ type: 'test-crash' } satisfies ToWorker);
+    return true;
+  }
+
+  /** Test hook: the next apply() sends worker `index` a config it fails to apply. */
+  failNextApply(index: number): boolean {
+    if (!this.slots[index]) return false;
+    this.faultyApply.add(index);
+    return true;
+  }
+
+  /** Ends a worker's thread: its shell closes every uWS app first; terminate() if it does not. */
+  private exit(slot: Slot, code: number): void {
+    slot.stopping = true;
+    slot.worker.postMessage({ type: 'exit', code } satisfies ToWorker);
+    const t = setTimeout(() => void slot.worker.terminate(), EXIT_TIMEOUT_MS);
+    t.unref();
+    slot.worker.once('exit', () => clearTimeout(t));
+  }
+
+  /** Replaces a worker gracefully: it drains like on stop, a new one starts with the current config. */
+  private recycle(slot: Slot): void {
+    slot.replace = true;
+    slot.stopping = true;
+    const deadlineMs = this.current.config.shutdownMs ?? 25000;
+    slot.worker.on('message', (m: FromWorker) => { if (m.type === 'stopped' && !slot.exited) this.exit(slot, 0); });
+    slot.worker.postMessage({ type: 'stop', deadlineMs } satisfies ToWorker);
   }
 
   /** Graceful stop of every worker: listeners closed, in-flight requests finish within the deadline. */
@@ -155,13 +326,17 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => new Promise<void>((resolve) => {
       if (!s) return resolve();
       s.stopping = true;
-      const done = (): void => {
-        void s.worker.terminate().then(() => resolve(), () => resolve());
-      };
-      s.worker.on('message', (m: FromWorker) => { if (m.type === 'stopped') done(); });
+      if (s.exited) return resolve(); // crashed, its replacement not started yet
       s.worker.once('exit', () => resolve());
+      let asked = false;
+      const end = (): void => {
+        if (asked) return;
+        asked = true;
+        this.exit(s, 0);
+      };
+      s.worker.on('message', (m: FromWorker) => { if (m.type === 'stopped') end(); });
       s.worker.postMessage({ type: 'stop', deadlineMs } satisfies ToWorker);
-      setTimeout(done, deadlineMs + 3000).unref();
+      setTimeout(end, deadlineMs + 3000).unref();
     })));
   }
 }

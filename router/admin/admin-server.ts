@@ -15,7 +15,19 @@ export interface AdminBackend {
   applyConfigText(text: string): Promise<string>;
   metricsText(): Promise<string>;
   canaries(): unknown;
+  /** only with ROUTER_TEST_HOOKS=1 (README-section.md): routes under /debug/ */
+  testHooks?: TestHooks;
 }
+
+/** Fault injection for tests; never wired unless ROUTER_TEST_HOOKS=1. */
+export interface TestHooks {
+  /** makes worker `index` throw an uncaught exception; false when there is no such live worker */
+  crashWorker(index: number): boolean;
+  /** the next config applied is refused by worker `index`; false when there is no such worker */
+  failNextApply(index: number): boolean;
+}
+
+const DEBUG_ROUTE = /^\/debug\/workers\/([0-9]{1,3})\/(crash|fail-next-apply)$/;
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
@@ -27,8 +39,9 @@ function json(res: ServerResponse, status: number, value: unknown, headers: Reco
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const a = Buffer.from(header.slice(7));
+  // the scheme is case-insensitive (RFC 9110 11.1)
+  if (header === undefined || header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
+  const a = Buffer.from(header.slice(7).trim());
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -108,8 +121,15 @@ export class AdminServer {
       case '/canaries':
         if (method === 'GET') return json(res, 200, this.backend.canaries());
         break;
-      default:
-        return send(res, 404, 'not found\n');
+      default: {
+        const hook = this.backend.testHooks ? DEBUG_ROUTE.exec(path) : null;
+        if (hook === null) return send(res, 404, 'not found\n');
+        if (method !== 'POST') break;
+        const index = Number(hook[1]);
+        const done = hook[2] === 'crash' ? this.backend.testHooks!.crashWorker(index) : this.backend.testHooks!.failNextApply(index);
+        this.logger.warn({ hook: hook[2], worker: index, done }, 'test hook');
+        return done ? json(res, 202, { worker: index, hook: hook[2] }) : send(res, 404, 'no such worker\n');
+      }
     }
     send(res, 405, 'method not allowed\n');
   }
@@ -122,8 +142,9 @@ export class AdminServer {
       json(res, 200, { version });
     } catch (err) {
       if (err instanceof ConfigError) return json(res, 400, { error: err.code, problems: err.problems });
-      this.logger.error({ err }, 'config apply failed');
-      json(res, 500, { error: 'E_APPLY', problems: [(err as Error).message] });
+      // the document was valid but some worker could not apply it: every worker runs the old one
+      const problems = (err as { problems?: readonly string[] }).problems ?? [(err as Error).message];
+      json(res, 500, { error: (err as { code?: string }).code ?? 'E_APPLY', problems });
     }
   }
 }

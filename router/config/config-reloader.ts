@@ -1,62 +1,62 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
-import { loadRouterConfigFile, type LoadedConfig } from './load.js';
+
+/** What started a reload: the admin API, a signal, or a change in the config file's directory. */
+export type ReloadTrigger = 'put' | 'sighup' | 'watch';
+
+/** quiet time after the last change in the directory before the file is read */
+const WATCH_SETTLE_MS = 100;
 
 /**
- * Re-reads the config file on SIGHUP and when it changes. The directory is watched, not the
- * file, so Kubernetes-style symlink swaps (`..data` -> new timestamped dir) are seen too. A bad
- * file is logged with every problem and the running config stays.
+ * Re-reads the config file on SIGHUP (at once) and when its directory changes (after 100 ms
+ * without further changes). The directory is watched, not the file, so Kubernetes-style
+ * symlink swaps (`config.json -> ..data/config.json`, `..data` renamed to a new timestamped
+ * directory) are seen too. Reading, validating, applying, logging and counting is `reload`'s
+ * job (main.ts); one reload runs at a time.
  */
 export class ConfigReloader {
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly file: string;
   private running: Promise<void> = Promise.resolve();
+  private readonly onSighup = (): void => this.run('sighup');
 
-  constructor(file: string, private readonly currentVersion: () => string,
-    private readonly apply: (loaded: LoadedConfig, reason: string) => Promise<void>, private readonly logger: Logger) {
+  constructor(file: string, private readonly reload: (trigger: ReloadTrigger) => Promise<unknown>, private readonly logger: Logger) {
     this.file = resolve(file);
   }
 
+  get path(): string {
+    return this.file;
+  }
+
   start(): void {
-    process.on('SIGHUP', () => this.schedule('SIGHUP', 0));
+    process.on('SIGHUP', this.onSighup);
     try {
       // a symlink swap changes a sibling (`..data`), not the file: any change in the directory
       // is re-read, and an unchanged document (same version) is ignored
-      this.watcher = watch(dirname(this.file), { persistent: false }, () => this.schedule('file change', 100));
+      this.watcher = watch(dirname(this.file), { persistent: false }, () => this.schedule());
       this.watcher.on('error', (err) => this.logger.warn({ err }, 'config watch failed; SIGHUP still reloads'));
     } catch (err) {
       this.logger.warn({ err }, 'cannot watch the config directory; SIGHUP still reloads');
     }
   }
 
-  private schedule(reason: string, delayMs: number): void {
+  private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.running = this.running.then(() => this.reload(reason));
-    }, delayMs);
+      this.run('watch');
+    }, WATCH_SETTLE_MS);
     this.timer.unref();
   }
 
-  private async reload(reason: string): Promise<void> {
-    let loaded: LoadedConfig;
-    try {
-      loaded = loadRouterConfigFile(this.file);
-    } catch (err) {
-      this.logger.error({ reason, problems: (err as { problems?: string[] }).problems, err: (err as Error).message }, 'config reload refused; keeping the running config');
-      return;
-    }
-    if (loaded.version === this.currentVersion()) return;
-    try {
-      await this.apply(loaded, reason);
-    } catch (err) {
-      this.logger.error({ err, reason }, 'config reload failed');
-    }
+  private run(trigger: ReloadTrigger): void {
+    this.running = this.running.then(() => this.reload(trigger)).then(() => undefined, () => undefined);
   }
 
   stop(): void {
+    process.off('SIGHUP', this.onSighup);
     this.watcher?.close();
     if (this.timer) clearTimeout(this.timer);
   }

@@ -16,12 +16,18 @@ export interface WorkerStart {
   logStdout?: boolean;
   /** the shared canary board as of this config */
   canary: BoardDescription;
+  /** ROUTER_TEST_HOOKS=1: the thread honours `test-crash` (see router/admin/README-section.md) */
+  testHooks?: boolean;
 }
 
 export type ToWorker =
   | { type: 'config'; config: RouterConfig; version: string; baseDir: string; canary: BoardDescription }
   | { type: 'stop'; deadlineMs: number }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  /** handled by the thread's shell (worker-entry): close every uWS app, then end the thread */
+  | { type: 'exit'; code: number }
+  /** test hook (only with ROUTER_TEST_HOOKS=1): throw an uncaught exception in the thread */
+  | { type: 'test-crash' };
 
 export type FromWorker =
   | { type: 'ready'; ports: Partial<Record<ListenerName, number>> }
@@ -30,4 +36,6 @@ export type FromWorker =
   | { type: 'apply-failed'; version: string; message: string }
   | { type: 'stopped' }
   | { type: 'canary-abort'; prodApp: string; canaryApp: string }
-  | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot };
+  | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot }
+  /** the thread's shell caught an uncaught exception; it closes its sockets and exits with 1 */
+  | { type: 'crashed'; message: string };
