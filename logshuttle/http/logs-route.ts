@@ -13,7 +13,8 @@ function queryValue(req: HttpRequest, key: string): string {
 /**
  * `GET /apps/:app/logs?lines=N&tail=true`: the newest N lines as text, one per line; with
  * `tail=true` the response stays open and streams new lines. `text/event-stream` (each line
- * a `data:` event) when the Accept header asks for it.
+ * a `data:` event) when the Accept header asks for it. `X-History-Lines` says how many of the
+ * first lines are history (the tail CLI resumes after a reconnect with it).
  */
 export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
   return (res: HttpResponse, req: HttpRequest, app: string): void => {
@@ -42,7 +43,8 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
       },
     }, format, limits);
     const body = past.map((l) => stream.frame(l)).join('');
-    if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache' });
+    const historyLines = String(past.length);
+    if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache', 'X-History-Lines': historyLines });
     res.onAborted(() => {
       res.aborted = true;
       core.tails.remove(stream);
@@ -55,7 +57,8 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
     res.writeStatus('200 OK')
       .writeHeader('Content-Type', contentType)
       .writeHeader('Cache-Control', 'no-cache')
-      .writeHeader('X-Accel-Buffering', 'no');
+      .writeHeader('X-Accel-Buffering', 'no')
+      .writeHeader('X-History-Lines', historyLines);
     // an SSE client gets its headers at once; a text client with its first line
     const first = format === 'sse' ? `: tail of ${app}\n\n` + body : body;
     if (first.length > 0 && !res.write(first)) {
