@@ -25,8 +25,17 @@ function clean(v: string): string {
   return /[\x00-\x20"\\\x7f]/.test(v) ? v.replace(/[\x00-\x20"\\\x7f]/g, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()) : v;
 }
 
+/**
+ * The quoted `fwd` value: the X-Forwarded-For chain as the router sent it (`203.0.113.9, 10.0.0.1`),
+ * spaces kept; only what could end the quotes or the line (`"`, backslash, control characters) is
+ * percent-escaped.
+ */
+function quoted(v: string): string {
+  return /[\x00-\x1f"\\\x7f]/.test(v) ? v.replace(/[\x00-\x1f"\\\x7f]/g, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()) : v;
+}
+
 /** `at=info method=GET path=… host=… request_id=… fwd="…" dyno=… connect=1ms service=12ms total=13ms status=200 bytes=448 protocol=https` */
 export function formatAccessLine(f: AccessFacts): string {
   const head = f.code === null ? 'at=info' : `at=error code=${f.code} desc="${HerokuCode[f.code]}"`;
-  return `${head} method=${f.method} path=${clean(f.path)} host=${clean(f.host)} request_id=${clean(f.requestId)} fwd="${clean(f.fwd)}" dyno=${f.dyno} connect=${f.connectMs}ms service=${f.serviceMs}ms total=${f.totalMs}ms status=${f.status} bytes=${f.bytes} protocol=${f.protocol}${f.canary ? ' canary=true' : ''}`;
+  return `${head} method=${f.method} path=${clean(f.path)} host=${clean(f.host)} request_id=${clean(f.requestId)} fwd="${quoted(f.fwd)}" dyno=${f.dyno} connect=${f.connectMs}ms service=${f.serviceMs}ms total=${f.totalMs}ms status=${f.status} bytes=${f.bytes} protocol=${f.protocol}${f.canary ? ' canary=true' : ''}`;
 }

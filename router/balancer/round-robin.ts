@@ -12,13 +12,16 @@ export class RoundRobin {
     this.dynos = dynos;
   }
 
-  /** The next dyno not in `tried` (a bit set of dyno indexes), or -1 when all were tried. */
-  pick(tried: number, now: number): number {
+  /**
+   * The next dyno not tried yet, or -1 when all were tried. `tried` is a bit set of the indexes
+   * below 31; `triedMore` holds the others (an app with more than 31 dynos).
+   */
+  pick(tried: number, now: number, triedMore: ReadonlySet<number> | null = null): number {
     const n = this.dynos.length;
     let fallback = -1;
     for (let k = 0; k < n; k++) {
       const i = (this.next + k) % n;
-      if (i < 31 && (tried & (1 << i)) !== 0) continue;
+      if (i < 31 ? (tried & (1 << i)) !== 0 : triedMore !== null && triedMore.has(i)) continue;
       if (this.dynos[i].isEjected(now)) {
         if (fallback === -1) fallback = i;
         continue;

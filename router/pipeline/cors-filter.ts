@@ -12,7 +12,8 @@ const VARY_PREFLIGHT: [string, string] = ['vary', 'Origin, Access-Control-Reques
  * is answered here, before any later filter (JWT) runs: 204 with the CORS headers when origin,
  * method and requested headers are allowed, else 403 without any allow-origin header. Any other
  * request goes on; when its origin is allowed the response gets allow-origin (the exact origin,
- * never `*`), expose-headers and allow-credentials. `Vary: Origin` is always added.
+ * never `*`), expose-headers and allow-credentials. `Vary: Origin` is always added, and the
+ * request is marked `ownsCors`: the dyno's own `Access-Control-*` response headers are dropped.
  * Every header value but the echoed origin is computed once, here.
  */
 export class CorsFilter implements Filter {
@@ -55,6 +56,7 @@ export class CorsFilter implements Filter {
       const requestedMethod = req.header('access-control-request-method');
       if (requestedMethod !== '') return this.preflight(origin, requestedMethod, req.header('access-control-request-headers'));
     }
+    req.ownsCors = true;
     req.responseHeaders.push(VARY_ORIGIN);
     if (origin !== '' && this.allowsOrigin(origin)) {
       req.responseHeaders.push(['access-control-allow-origin', origin], ...this.actualTail);

@@ -18,6 +18,11 @@ export interface FilterRequest {
   readonly responseHeaders: [string, string][];
   /** added to the request sent to the dyno */
   readonly upstreamHeaders: [string, string][];
+  /**
+   * set by a CORS filter that applies to this request: the router owns the response's CORS
+   * headers, and the dyno's own `Access-Control-*` response headers are dropped
+   */
+  ownsCors?: boolean;
 }
 
 /** An early answer from a filter (the request goes no further). */

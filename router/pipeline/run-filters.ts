@@ -1,6 +1,7 @@
 import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
 
-type Done = (verdict: FilterVerdict, responseHeaders: [string, string][], upstreamHeaders: [string, string][]) => void;
+/** `ownsCors`: a CORS filter applied (the dyno's own Access-Control-* response headers are to be dropped) */
+type Done = (verdict: FilterVerdict, responseHeaders: [string, string][], upstreamHeaders: [string, string][], ownsCors: boolean) => void;
 
 class ChainRequest implements FilterRequest {
   readonly method: string;
@@ -8,6 +9,7 @@ class ChainRequest implements FilterRequest {
   readonly query: string;
   readonly responseHeaders: [string, string][] = [];
   readonly upstreamHeaders: [string, string][] = [];
+  ownsCors = false;
   private readonly headers: readonly string[];
 
   constructor(method: string, path: string, query: string, headers: readonly string[]) {
@@ -38,23 +40,23 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
       try {
         v = filters[i].apply(req);
       } catch {
-        done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders);
+        done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders, req.ownsCors);
         return;
       }
       if (v instanceof Promise) {
         const next = i + 1;
         v.then(
-          (verdict) => (verdict !== undefined ? done(verdict, req.responseHeaders, req.upstreamHeaders) : step(next)),
-          () => done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders),
+          (verdict) => (verdict !== undefined ? done(verdict, req.responseHeaders, req.upstreamHeaders, req.ownsCors) : step(next)),
+          () => done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders, req.ownsCors),
         );
         return;
       }
       if (v !== undefined) {
-        done(v, req.responseHeaders, req.upstreamHeaders);
+        done(v, req.responseHeaders, req.upstreamHeaders, req.ownsCors);
         return;
       }
     }
-    done(undefined, req.responseHeaders, req.upstreamHeaders);
+    done(undefined, req.responseHeaders, req.upstreamHeaders, req.ownsCors);
   };
   step(0);
 }

@@ -5,7 +5,7 @@ import { matchRoute, normaliseHost } from '../config/route-table.js';
 import { normalisePath } from '../http/normalise-path.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { BodySource } from '../upstream/body-source.js';
-import { buildUpstreamHeaders, type ClientHeaderFacts } from './upstream-headers.js';
+import { buildUpstreamHeaders, readClientHead, HEAD_PROBLEMS, MAX_TARGET_BYTES, type HeadProblem } from './upstream-headers.js';
 import { runFilters } from '../pipeline/run-filters.js';
 
 /** A listener the request arrived on. */
@@ -35,9 +35,38 @@ function collectHeader(k: string, v: string): void {
   scratch.push(k, v);
 }
 
-function plain(res: HttpResponse, status: string, body: string, close = false): void {
-  res.cork(() => {
-    res.writeStatus(status).writeHeader('content-type', 'text/plain; charset=utf-8').end(body, close);
+const PLAIN_TARGET = /^[\x21-\x7e]*$/;
+const HEX = '0123456789ABCDEF';
+
+/** Percent-encodes (as UTF-8) every character of a request target outside printable ASCII. */
+function encodeTarget(s: string): string {
+  return s.replace(/[^\x21-\x7e]+/g, (run) => {
+    let out = '';
+    for (const b of Buffer.from(run, 'utf8')) out += '%' + HEX[b >> 4] + HEX[b & 15];
+    return out;
+  });
+}
+
+/**
+ * Refuses a request head: 4xx, then the connection closes. The answer waits for the end of the
+ * current event-loop turn: uWS goes on parsing whatever else arrived with this head (a request
+ * hidden behind ambiguous framing) after the handler returns, and even `end(body, true)` lets it
+ * reach the handler. With this response still pending, uWS instead aborts the connection as soon
+ * as it finds a second request (pipelining while a response is pending): nothing after a
+ * refused head is ever routed. Alone, the head gets its status and the connection is closed.
+ */
+function refuse(res: HttpResponse, p: HeadProblem, clientRequestId: string): void {
+  const requestId = REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
+  let gone = false;
+  res.onAborted(() => {
+    gone = true;
+  });
+  setImmediate(() => {
+    if (gone) return;
+    res.cork(() => {
+      res.writeStatus(p.status).writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('x-request-id', requestId)
+        .writeHeader('via', '1.1 edgeplane').end(p.body, true);
+    });
   });
 }
 
@@ -46,45 +75,28 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
   return (res, req) => {
     const start = performance.now();
     const method = req.getCaseSensitiveMethod().toUpperCase();
-    const url = req.getUrl();
-    const query = req.getQuery() ?? '';
+    let url = req.getUrl();
+    let query = req.getQuery() ?? '';
     scratch = [];
     req.forEach(collectHeader);
     const headers = scratch;
 
-    const facts: ClientHeaderFacts = { host: '', contentLength: -1, contentLengths: 0, chunked: false, transferEncoding: false,
-      requestId: '', xff: '', via: '', connection: '' };
-    for (let i = 0; i < headers.length; i += 2) {
-      const k = headers[i];
-      switch (k) {
-        case 'host': facts.host = headers[i + 1]; break;
-        case 'content-length': {
-          const n = /^[0-9]{1,15}$/.test(headers[i + 1]) ? Number(headers[i + 1]) : -2;
-          if (facts.contentLengths > 0 && n !== facts.contentLength) facts.contentLength = -2;
-          else facts.contentLength = n;
-          facts.contentLengths++;
-          break;
-        }
-        case 'transfer-encoding':
-          facts.transferEncoding = true;
-          facts.chunked = headers[i + 1].toLowerCase().trim() === 'chunked';
-          break;
-        case 'x-request-id': facts.requestId = headers[i + 1]; break;
-        case 'x-forwarded-for': facts.xff = facts.xff ? `${facts.xff}, ${headers[i + 1]}` : headers[i + 1]; break;
-        case 'via': facts.via = facts.via ? `${facts.via}, ${headers[i + 1]}` : headers[i + 1]; break;
-        case 'connection': facts.connection = facts.connection ? `${facts.connection}, ${headers[i + 1]}` : headers[i + 1]; break;
-      }
-    }
-
-    // Ambiguous framing is refused outright: nothing that could smuggle a request reaches a dyno.
-    if (facts.contentLength === -2 || (facts.transferEncoding && (facts.contentLengths > 0 || !facts.chunked))) {
-      plain(res, '400 Bad Request', 'Bad request framing (Content-Length / Transfer-Encoding)\n', true);
+    const facts = readClientHead(headers);
+    if (facts.problem) {
+      refuse(res, facts.problem, facts.requestId);
       return;
     }
     if (url.charCodeAt(0) !== 47 /* / */) {
-      plain(res, '400 Bad Request', 'Bad request target\n', true);
+      refuse(res, HEAD_PROBLEMS.target, facts.requestId);
       return;
     }
+    if (url.length + query.length > MAX_TARGET_BYTES) {
+      refuse(res, HEAD_PROBLEMS.uriTooLong, facts.requestId);
+      return;
+    }
+    // raw non-ASCII or DEL in the target (uWS passes them, decoded as UTF-8): sent percent-encoded
+    if (!PLAIN_TARGET.test(url)) url = encodeTarget(url);
+    if (!PLAIN_TARGET.test(query)) query = encodeTarget(query);
 
     const table = host.table;
     const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
@@ -142,10 +154,12 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
       proceed();
       return;
     }
-    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream) => {
+    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, ownsCors) => {
       ex.responseExtra = responseHeaders.length > 0 ? responseHeaders : null;
+      ex.ownsCors = ownsCors;
       if (verdict !== undefined) {
-        ex.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '');
+        // a body still coming is not read to its end for a refusal: the connection closes after it
+        ex.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '', ex.body !== null);
         return;
       }
       ex.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extraUpstream.length > 0 ? extraUpstream : null);

@@ -6,7 +6,7 @@ import type { Dyno } from './dyno.js';
 import type { BodySource } from './body-source.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { ERROR_BODY } from '../http/heroku-codes.js';
-import { classifyUpstreamError, isNeverSent } from './upstream-errors.js';
+import { classifyUpstreamError, isNeverSent, isRequestRefused } from './upstream-errors.js';
 import { copyResponseHeaders } from './response-headers.js';
 import { formatAccessLine } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
@@ -20,7 +20,8 @@ export interface ExchangeHost {
   recordOutcome?(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** DESIGN.md: the methods a bodyless request may be retried with (once) after a failed connection */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const STATUS_LINES = new Map<number, string>();
 function statusLine(status: number, text: string): string {
   let s = STATUS_LINES.get(status);
@@ -59,11 +60,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   upstreamPath = '';
   upstreamHeaders: string[] = [];
   responseExtra: readonly [string, string][] | null = null;
+  /** a CORS filter applied: the dyno's own Access-Control-* response headers are dropped */
+  ownsCors = false;
   body: BodySource | null = null;
 
   // progress
   private dyno: Dyno | null = null;
+  /** dynos tried, as a bit set of indexes below 31, and a set for the others (apps with many dynos) */
   private tried = 0;
+  private triedMore: Set<number> | null = null;
   private retried = false;
   private lastCode: HerokuCodeName = 'H10';
   private abortUpstream: ((err?: Error) => void) | null = null;
@@ -112,24 +117,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
   dispatch(): void {
     const app = this.app!;
     const now = performance.now();
-    const i = app.balancer.pick(this.tried, now);
+    const i = app.balancer.pick(this.tried, now, this.triedMore);
     if (i < 0) {
       this.fail(this.lastCode);
       return;
     }
     if (i < 31) this.tried |= 1 << i;
+    else (this.triedMore ??= new Set()).add(i);
     const dyno = app.balancer.dynos[i];
     this.dyno = dyno;
     this.abortUpstream = null;
     const t = this.table.timeouts;
-    dyno.pool.dispatch({
-      path: this.upstreamPath,
-      method: this.method,
-      headers: this.upstreamHeaders,
-      body: this.body ? this.body.stream() : null,
-      headersTimeout: t.firstByteMs,
-      bodyTimeout: t.idleMs,
-    }, this);
+    try {
+      dyno.pool.dispatch({
+        path: this.upstreamPath,
+        method: this.method,
+        headers: this.upstreamHeaders,
+        body: this.body ? this.body.stream() : null,
+        headersTimeout: t.firstByteMs,
+        bodyTimeout: t.idleMs,
+      }, this);
+    } catch (err) {
+      this.onError(err as Error);
+    }
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -161,7 +171,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.started = true;
     const res = this.res;
     res.writeStatus(statusLine(this.status, this.statusText));
-    this.contentLength = copyResponseHeaders(res, this.rawHeaders!);
+    this.contentLength = copyResponseHeaders(res, this.rawHeaders!, this.ownsCors);
     res.writeHeader('x-request-id', this.requestId);
     res.writeHeader('via', '1.1 edgeplane');
     const extra = this.responseExtra;
@@ -236,6 +246,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     if (this.clientGone) {
       this.finish(499, 'H27');
+      return;
+    }
+    if (this.status === 0 && isRequestRefused(err)) {
+      // undici would not send what the client sent (the router's own checks should have caught
+      // it): the client's fault, never the dyno's, so no ejection and no retry
+      this.answer(400, null, 'Bad request\n', this.body !== null);
       return;
     }
     const code = classifyUpstreamError(err);

@@ -23,11 +23,17 @@ function connectionNamed(value: string): Set<string> | null {
   return names;
 }
 
+/** `access-control-`, the prefix of the CORS response headers */
+const ACCESS_CONTROL = 'access-control-';
+
 /**
  * Copies the dyno's headers (raw Buffers, passed to uWS as they are) to the client, minus the
- * hop-by-hop ones and those named in Connection. Returns the dyno's Content-Length, -1 if none.
+ * hop-by-hop ones and those named in Connection, and minus its `Access-Control-*` headers when
+ * the router owns CORS for this response (`dropCors`: the app's CORS filter applied; the browser
+ * must never see two allow-origins, or the dyno's `*` for an origin the filter refused).
+ * Returns the dyno's Content-Length, -1 if none.
  */
-export function copyResponseHeaders(res: HttpResponse, raw: Buffer[]): number {
+export function copyResponseHeaders(res: HttpResponse, raw: Buffer[], dropCors = false): number {
   let contentLength = -1;
   let named: Set<string> | null = null;
   // Connection-named headers are rare: find the Connection header first only if there is one
@@ -39,8 +45,9 @@ export function copyResponseHeaders(res: HttpResponse, raw: Buffer[]): number {
   }
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i];
-    if (DROP_FIRST[k[0]] === 1 || named !== null) {
+    if (DROP_FIRST[k[0]] === 1 || named !== null || (dropCors && (k[0] | 0x20) === 0x61 /* a */)) {
       const name = k.toString('latin1').toLowerCase();
+      if (dropCors && name.startsWith(ACCESS_CONTROL)) continue;
       if (name === 'content-length') {
         const n = Number(raw[i + 1].toString('latin1'));
         if (Number.isSafeInteger(n) && n >= 0) contentLength = n;

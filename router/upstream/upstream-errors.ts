@@ -17,3 +17,12 @@ export function classifyUpstreamError(err: Error): HerokuCodeName {
 export function isNeverSent(code: HerokuCodeName): boolean {
   return code === 'H10' || code === 'H19';
 }
+
+/**
+ * undici refused the request itself before sending it (a header value or path it will not
+ * write, a body not matching its Content-Length): a bad request, not a dyno failure.
+ */
+export function isRequestRefused(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH';
+}
