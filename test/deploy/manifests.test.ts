@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../support/router-harness.js';
 import { schemaProblems } from '../../shared/config-file.js';
@@ -62,15 +62,54 @@ t.test('ports agree with the example configs', async (t) => {
   t.same(cports, [shuttle.listen.ingest.port, shuttle.listen.syslog_tcp.port, shuttle.listen.syslog_udp.port, shuttle.listen.http.port].sort());
 });
 
-t.test('Dockerfiles: slim bookworm Node 20, multi-stage, non-root, healthcheck, SIGTERM', async (t) => {
-  for (const f of ['Dockerfile.router', 'Dockerfile.logshuttle']) {
-    const text = readFileSync(join(ROOT, f), 'utf8');
-    t.equal(text.match(/^FROM node:20-bookworm-slim/gm)?.length, 2, `${f}: two stages on node:20-bookworm-slim`);
-    t.match(text, /npm ci --omit=dev/);
-    t.match(text, /^USER node$/m);
-    t.match(text, /^HEALTHCHECK .*\n?.*healthz/m);
-    t.match(text, /^STOPSIGNAL SIGTERM$/m);
-    t.match(text, /^EXPOSE /m);
-    t.notMatch(text, /curl|wget/);
+t.test('selectors match the pods they are meant for', async (t) => {
+  for (const name of ['edgeplane-router', 'edgeplane-logshuttle']) {
+    const labels = find('Deployment', name).spec.template.metadata.labels;
+    t.same(find('Deployment', name).spec.selector.matchLabels, labels, `${name}: Deployment selector`);
+    for (const svc of docs.filter((d) => d.kind === 'Service' && d.spec.selector['app.kubernetes.io/name'] === name)) {
+      t.same(svc.spec.selector, labels, `${svc.metadata.name}: Service selector`);
+      const containerPorts = find('Deployment', name).spec.template.spec.containers[0].ports;
+      for (const p of svc.spec.ports) {
+        const target = containerPorts.find((c: any) => c.containerPort === p.targetPort && (c.protocol ?? 'TCP') === (p.protocol ?? 'TCP'));
+        t.ok(target, `${svc.metadata.name} ${p.name}: targetPort ${p.targetPort}/${p.protocol ?? 'TCP'} is a container port`);
+      }
+    }
   }
+  const pdb = find('PodDisruptionBudget', 'edgeplane-router');
+  t.same(pdb.spec.selector.matchLabels, find('Deployment', 'edgeplane-router').spec.template.metadata.labels);
+  const hpa = find('HorizontalPodAutoscaler', 'edgeplane-router');
+  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'edgeplane-router' });
+  t.ok(hpa.spec.minReplicas > pdb.spec.minAvailable, 'the PDB still lets a node drain at the HPA minimum');
+  t.ok(find('Deployment', 'edgeplane-router').spec.replicas >= hpa.spec.minReplicas);
+});
+
+t.test('stop sequence: preStop delay + shutdownMs fit in the grace period', async (t) => {
+  const config = JSON.parse(find('ConfigMap', 'edgeplane-router').data['router.json']);
+  const pod = find('Deployment', 'edgeplane-router').spec.template.spec;
+  const cmd: string[] = pod.containers[0].lifecycle.preStop.exec.command;
+  t.equal(cmd[0], 'node', 'preStop runs node (the image has it; no shell tools needed)');
+  const delayMs = Number(/setTimeout\([^,]+,\s*(\d+)\)/.exec(cmd.join(' '))?.[1]);
+  t.ok(delayMs >= 5000, `preStop waits ${delayMs} ms for the load balancer to stop sending`);
+  t.ok(delayMs / 1000 + config.shutdownMs / 1000 < pod.terminationGracePeriodSeconds,
+    `${delayMs / 1000} s + shutdownMs ${config.shutdownMs / 1000} s < ${pod.terminationGracePeriodSeconds} s`);
+  t.equal(pod.containers[0].readinessProbe.httpGet.port, 'admin');
+});
+
+t.test('secrets: the admin token and TLS Secrets the router mounts exist, and the placeholders say so', async (t) => {
+  const pod = find('Deployment', 'edgeplane-router').spec.template.spec;
+  const config = JSON.parse(find('ConfigMap', 'edgeplane-router').data['router.json']);
+  const tlsVolume = pod.volumes.find((v: any) => v.secret);
+  const tls = find('Secret', tlsVolume.secret.secretName);
+  t.equal(tls.type, 'kubernetes.io/tls');
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === tlsVolume.name).mountPath;
+  for (const c of config.certificates) {
+    for (const f of [c.cert, c.key]) {
+      t.equal(dirname(f), mount, `${f} is in the TLS Secret's mount`);
+      t.ok(basename(f) in tls.stringData, `the Secret has ${basename(f)}`);
+    }
+  }
+  t.ok(find('Secret', 'edgeplane-router-admin').stringData.token);
+  const text = readFileSync(join(ROOT, 'deploy/router-secrets.yaml'), 'utf8');
+  t.match(text, /WARNING: edgeplane-router-tls below is EMPTY/, 'the empty TLS Secret is called out');
+  t.match(text, /exits with code 2/);
 });
