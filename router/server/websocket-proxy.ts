@@ -41,8 +41,8 @@ import type { ListenerInfo } from './request-handler.js';
  *
  * A reload does not touch open WebSockets: each holds its own `ws` connection to its dyno (not
  * the undici pool that a reload may close) and the table it was routed with.
- * `WebSocketRegistry.closeRemoved(table)` optionally closes (1012) those whose dyno left the
- * config; `closeAll(1001, …)` is the graceful stop.
+ * After each reload the worker calls `WebSocketRegistry.closeRemoved(table)`, which closes (1012)
+ * those whose dyno left the config; `closeAll(1001, …)` is the graceful stop (router-worker.ts).
  */
 
 /** Largest message accepted either way (uWS maxPayloadLength, ws maxPayload). */
