@@ -1,14 +1,14 @@
 /**
- * Router throughput with and without the JWT filter: the same dyno, the same request, the same
- * bearer token; one router process (workers: 1) serving two apps that differ only by the filter.
- * Rounds alternate so drift hits both sides. Prints a table with the ratio (target >= 0.9).
+ * Router throughput with and without the JWT filter: the same backend, the same request, the same
+ * bearer token (RS256, verified once then served from the filter's cache); one router process
+ * (workers: 1) serving two apps that differ only by the filter. Router + backend on CPU 0, load
+ * (autocannon, in this process, with the JWKS server) on CPU 1. Rounds alternate the order; the
+ * ratio is the median of the per-round ratios (each round runs both sides back to back).
+ * Target (issue 4): >= 0.9.
  *
- *   npm run build && node dist/bench/router-jwt.js [--duration 5] [--rounds 3] [--connections 32]
- *
- * Needs nothing beyond npm ci (autocannon is a dev dependency). Do not run beside other benches.
+ *   npm run build && node dist/bench/router-jwt.js [--duration 10] [--rounds 3] [--connections 50]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,38 +16,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { startBackend } from './lib/backend.js';
+import { autocannon, type LoadResult } from './lib/load.js';
+import { pinSelf, SUBJECT_CPU } from './lib/pinning.js';
+import { stopChild, treeRssMb } from './lib/processes.js';
+import { startRouter, type RouterProcess } from './lib/router-process.js';
+import { median, spread } from './lib/stats.js';
+import { okRow, renderTable, type Row } from './lib/table.js';
 
-interface AutocannonResult { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number }
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+export interface JwtBenchOptions { durationS?: number; rounds?: number; connections?: number; warmupS?: number; log?: (line: string) => void }
 
-export interface JwtBenchRow { case: string; reqPerSec: number; p50Ms: number; p99Ms: number; ratio: number; rounds: number[] }
-
-const MAIN = fileURLToPath(new URL('../router/main.js', import.meta.url));
-const DYNO = `import { createServer } from 'node:http';
-const body = JSON.stringify({ ok: true, items: [1, 2, 3] });
-const s = createServer((req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); res.end(body); });
-s.keepAliveTimeout = 60000;
-s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
-
-/** The router's http port from its `router ready` log line (config ports are 0). */
-function readyPort(router: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    router.stderr?.on('data', (c: Buffer) => {
-      pending += c.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const j = JSON.parse(line) as { msg?: string; ports?: { http?: number } };
-          if (j.msg === 'router ready' && j.ports?.http) resolve(j.ports.http);
-        } catch { /* not a JSON log line */ }
-      }
-    });
-    router.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
-    setTimeout(() => reject(new Error('router not ready within 20 s')), 20_000).unref();
-  });
-}
+const GROUP = 'jwt';
 
 function status(port: number, host: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -69,35 +48,32 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   }
 }
 
-export async function runRouterJwtBench(opts: { durationS?: number; rounds?: number; connections?: number } = {}): Promise<JwtBenchRow[]> {
-  const durationS = opts.durationS ?? 5;
+export async function runRouterJwtBench(opts: JwtBenchOptions = {}): Promise<Row[]> {
+  const durationS = opts.durationS ?? 10;
   const rounds = opts.rounds ?? 3;
-  const connections = opts.connections ?? 32;
-  const autocannon = ((await import('autocannon' as string)) as { default: Autocannon }).default;
-  const children: ChildProcess[] = [];
+  const connections = opts.connections ?? 50;
+  const warmupS = opts.warmupS ?? Math.min(3, durationS);
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-jwt-'));
   const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' };
   const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
+  const backend = await startBackend();
+  let router: RouterProcess | null = null;
   try {
-    const dyno = spawn(process.execPath, ['--input-type=module', '-e', DYNO], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(dyno);
-    const dynoPort = await new Promise<number>((resolve) => dyno.stdout?.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
     const issuer = 'https://idp.bench/';
-    const config = {
-      domain: 'bench.test', workers: 1,
-      listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-      apps: {
-        plain: { dynos: [`127.0.0.1:${dynoPort}`] },
-        secured: { dynos: [`127.0.0.1:${dynoPort}`], filters: [{ filter: 'auth' }] },
+    const dyno = `127.0.0.1:${backend.port}`;
+    router = await startRouter({
+      dir, name: 'router-jwt', cpu: SUBJECT_CPU,
+      config: {
+        domain: 'bench.test', workers: 1,
+        listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+        apps: { plain: { dynos: [dyno] }, secured: { dynos: [dyno], filters: [{ filter: 'auth' }] } },
+        filters: { auth: { type: 'jwt', jwks_uri: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`, issuer, audiences: ['api'] } },
       },
-      filters: { auth: { type: 'jwt', jwks_uri: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`, issuer, audiences: ['api'] } },
-    };
-    writeFileSync(join(dir, 'router.json'), JSON.stringify(config));
-    const router = spawn(process.execPath, [MAIN, '--config', join(dir, 'router.json')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
-    children.push(router);
-    const port = await readyPort(router);
+    });
+    const port = router.ports.http!;
     const token = await new SignJWT({ sub: 'bench-user', aud: 'api', iss: issuer }).setProtectedHeader({ alg: 'RS256', kid: 'bench' })
       .setIssuedAt().setExpirationTime('2h').sign(privateKey);
     const headers = { authorization: `Bearer ${token}` };
@@ -105,54 +81,48 @@ export async function runRouterJwtBench(opts: { durationS?: number; rounds?: num
     if ((await status(port, 'secured.bench.test', headers)) !== 200) throw new Error('the token is refused by the JWT filter');
     if ((await status(port, 'secured.bench.test', {})) !== 401) throw new Error('the JWT filter is not on');
 
-    const run = async (host: string, seconds: number): Promise<AutocannonResult> => {
-      const r = await autocannon({ url: `http://127.0.0.1:${port}/items`, connections, duration: seconds, headers: { host, ...headers } });
-      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${host}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-      return r;
-    };
-    await run('plain.bench.test', 2);
-    await run('secured.bench.test', 2);
-    const results: Record<'plain' | 'secured', AutocannonResult[]> = { plain: [], secured: [] };
+    const run = (name: 'plain' | 'secured', seconds: number): Promise<LoadResult> =>
+      autocannon({ url: `http://127.0.0.1:${port}/items`, host: `${name}.bench.test`, connections, durationS: seconds, headers });
+    await run('plain', warmupS);
+    await run('secured', warmupS);
+    const results: Record<'plain' | 'secured', LoadResult[]> = { plain: [], secured: [] };
     for (let i = 0; i < rounds; i++) {
       const order = i % 2 === 0 ? (['plain', 'secured'] as const) : (['secured', 'plain'] as const);
-      for (const name of order) results[name].push(await run(`${name}.bench.test`, durationS));
+      for (const name of order) {
+        const r = await run(name, durationS);
+        results[name].push(r);
+        log(`jwt round ${i + 1}/${rounds} ${name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99Ms.toFixed(2)} ms`);
+      }
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    // ratio: the median of the per-round ratios (each round runs both sides back to back)
-    const paired = results.secured.map((r, i) => r.requests.average / results.plain[i].requests.average);
-    const row = (name: string, rs: AutocannonResult[], ratio: number): JwtBenchRow => ({
-      case: name,
-      reqPerSec: median(rs.map((r) => r.requests.average)),
-      p50Ms: median(rs.map((r) => r.latency.p50)),
-      p99Ms: median(rs.map((r) => r.latency.p99)),
-      ratio,
-      rounds: rs.map((r) => Math.round(r.requests.average)),
+    const rssMb = treeRssMb(router.child.pid);
+    const paired = results.secured.map((r, i) => r.rps / results.plain[i].rps);
+    const row = (subject: string, rs: LoadResult[], ratio: number, note?: string): Row => okRow({
+      group: GROUP, subject, tool: 'autocannon', unit: 'req/s', value: spread(rs.map((r) => r.rps)),
+      p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)),
+      ratio, ratioTo: 'no filter (paired per round)', rssMb, note,
     });
-    return [row('router, no filter', results.plain, 1), row('router, JWT filter (cached token)', results.secured, median(paired))];
+    const ratio = median(paired);
+    return [
+      row('edgeplane router, 1 worker, no filter', results.plain, 1),
+      row('edgeplane router, 1 worker, JWT filter (same token, cached)', results.secured, ratio,
+        `target >= 0.9 (issue 4): ${ratio >= 0.9 ? 'met' : 'NOT met'}`),
+    ];
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    if (router) await stopChild(router.child);
+    await stopChild(backend.child);
     jwks.closeAllConnections();
     jwks.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function formatJwtBench(rows: readonly JwtBenchRow[]): string {
-  const lines = ['| case | req/s (median) | p50 ms | p99 ms | ratio | req/s per round |', '|---|---:|---:|---:|---:|---|'];
-  for (const r of rows) {
-    lines.push(`| ${r.case} | ${Math.round(r.reqPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${r.ratio.toFixed(3)} | ${r.rounds.join(' ')} |`);
-  }
-  return lines.join('\n');
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' } } });
+  pinSelf();
   const rows = await runRouterJwtBench({
     durationS: values.duration ? Number(values.duration) : undefined,
     rounds: values.rounds ? Number(values.rounds) : undefined,
     connections: values.connections ? Number(values.connections) : undefined,
   });
-  process.stdout.write(`${formatJwtBench(rows)}\n`);
-  const ratio = rows[1].ratio;
-  process.stdout.write(`JWT on / off throughput ratio ${ratio.toFixed(3)} (target >= 0.9): ${ratio >= 0.9 ? 'ok' : 'BELOW TARGET'}\n`);
+  process.stdout.write(`${renderTable(rows)}\n`);
 }

@@ -1,188 +1,146 @@
 /**
- * Router vs nginx vs HAProxy in front of the same fast backend, on this machine.
+ * The router vs nginx vs HAProxy vs @fastify/http-proxy vs the backend direct, in front of the
+ * same fast backend (bench/lib/backend.ts), one worker each, access logging on for all, the
+ * proxy + backend on CPU 0 and the load on CPU 1. Load from autocannon (driven in this process);
+ * wrk as a second opinion on the backend direct (where autocannon saturates), nginx and the
+ * router. Also the router with 2 workers (CPUs 0-1, sharing CPU 1 with the load generator).
+ * Every run is a fresh process: warm-up (discarded), then the measured run; rounds alternate the
+ * order; the rows show medians with min–max, and the ratio to nginx measured by the same tool.
  *
- *   npm run build && node dist/bench/router.js [--duration 10] [--connections 50] [--rounds 3]
- *
- * Pinning: the proxy under test and the backend share CPU 0; the load generator (wrk) runs on
- * CPU 1. Runs alternate between peers (round 1: router, nginx, haproxy; round 2: …) and the
- * table shows medians with min–max. Access logging is on for every peer (nginx: buffered
- * access_log to a file; HAProxy: httplog to stdout; the router: its access line on stdout),
- * each written to /dev/null or a temp file. Needs: apt-get install nginx haproxy wrk.
+ *   npm run build && node dist/bench/router.js [--duration 10] [--rounds 3] [--connections 50]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startBackend } from './lib/backend.js';
+import { runLoad, type LoadResult, type LoadTool } from './lib/load.js';
+import { startFastify, startHaproxy, startNginx } from './lib/peers.js';
+import { ALL_CPUS, pinSelf, SUBJECT_CPU } from './lib/pinning.js';
+import { stopChild, treeRssMb } from './lib/processes.js';
+import { BENCH_HOST, benchRouterConfig, startRouter } from './lib/router-process.js';
+import { ratio, spread } from './lib/stats.js';
+import { okRow, renderTable, statusRow, type Row } from './lib/table.js';
+import { hasTool, installHint, type Tool } from './lib/tools.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '3' },
-    only: { type: 'string' },
-    workers: { type: 'string', default: '1' },
-  },
-});
-const DURATION = Number(values.duration);
-const CONNS = Number(values.connections);
-const ROUNDS = Number(values.rounds);
-const BACKEND_PORT = 19100;
-const PORTS = { router: 19101, nginx: 19102, haproxy: 19103, backend: BACKEND_PORT, router2: 19104 };
-const HOST = 'bench.example.io';
-
-function need(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+export interface ProxyBenchOptions {
+  durationS?: number;
+  rounds?: number;
+  connections?: number;
+  warmupS?: number;
+  log?: (line: string) => void;
 }
 
-function waitPort(port: number, timeoutMs = 15000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      const s = createConnection(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(); });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > end) reject(new Error(`port ${port} not listening`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
-  });
+interface Subject {
+  name: string;
+  tool: LoadTool;
+  needs: Tool[];
+  /** the reference for ratios (nginx, per tool) */
+  reference?: boolean;
+  note?: string;
+  start: (backendPort: number, dir: string) => Promise<{ child: ChildProcess | null; port: number }>;
 }
 
-function pinned(cpu: string, cmd: string, args: string[], opts: { stdout?: 'ignore' | 'inherit' } = {}): ChildProcess {
-  return spawn('taskset', ['-c', cpu, cmd, ...args], { stdio: ['ignore', opts.stdout ?? 'ignore', 'ignore'] });
-}
+const GROUP = 'proxy';
 
-const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-'));
-
-/** The backend: a small uWS server answering 200 with a 13-byte body, keep-alive. */
-function startBackend(): ChildProcess {
-  const file = join(dir, 'backend.mjs');
-  writeFileSync(file, `import uWS from ${JSON.stringify(join(ROOT, 'node_modules/uWebSockets.js/src/uws.js'))};
-uWS.App().any('/*', (res) => { res.writeHeader('content-type', 'text/plain').end('Hello, world!'); }).listen('127.0.0.1', ${BACKEND_PORT}, () => {});\n`);
-  return pinned('0', process.execPath, [file]);
-}
-
-function startRouter(port: number, workers: number): ChildProcess {
-  const cfg = join(dir, `router-${port}.json`);
-  writeFileSync(cfg, JSON.stringify({
-    domain: 'example.io', workers,
-    listen: { http: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: port + 1000 } },
-    apps: { bench: { dynos: [`127.0.0.1:${BACKEND_PORT}`] } },
-  }));
-  return pinned(workers > 1 ? '0,1' : '0', process.execPath, [join(ROOT, 'dist/router/main.js'), '--config', cfg]);
-}
-
-function startNginx(): ChildProcess {
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log ${dir}/nginx-access.log combined buffer=64k flush=1s;
-  upstream backend { server 127.0.0.1:${BACKEND_PORT}; keepalive 64; }
-  server { listen 127.0.0.1:${PORTS.nginx}; server_name ${HOST};
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Request-Id $request_id; } } }\n`);
-  return pinned('0', 'nginx', ['-c', conf, '-p', dir]);
-}
-
-function startHaproxy(): ChildProcess {
-  const conf = join(dir, 'haproxy.cfg');
-  writeFileSync(conf, `global
-  nbthread 1
-  log stdout format raw local0
-defaults
-  mode http
-  log global
-  option httplog
-  timeout connect 5s
-  timeout client 55s
-  timeout server 30s
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:${PORTS.haproxy}
-  option forwardfor
-  default_backend be
-backend be
-  server s1 127.0.0.1:${BACKEND_PORT}\n`);
-  return pinned('0', 'haproxy', ['-f', conf]);
-}
-
-interface Run { rps: number; p99ms: number }
-
-function parseLatency(v: string, unit: string): number {
-  const n = Number(v);
-  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
-}
-
-function wrk(port: number, host: string): Run {
-  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNS}`, `-d${DURATION}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/bench`], { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
-  const m = /99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
-  if (non2xx) process.stderr.write(`warning: ${non2xx[1]} non-2xx responses on port ${port}\n`);
-  return { rps, p99ms: m ? parseLatency(m[1], m[2]) : NaN };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function main(): Promise<void> {
-  for (const cmd of ['wrk', 'taskset']) if (!need(cmd)) throw new Error(`${cmd} is missing: apt-get install wrk util-linux (see bench/README.md)`);
-  const peers: { name: string; port: number; host: string; start: () => ChildProcess }[] = [
-    { name: 'edgeplane router (1 worker)', port: PORTS.router, host: HOST, start: () => startRouter(PORTS.router, 1) },
+function subjects(): Subject[] {
+  const router = (workers: number) => async (backendPort: number, dir: string) => {
+    const r = await startRouter({
+      dir, name: `router-${workers}w`, cpu: workers > 1 ? ALL_CPUS : SUBJECT_CPU,
+      config: benchRouterConfig([`127.0.0.1:${backendPort}`], workers),
+    });
+    return { child: r.child, port: r.ports.http! };
+  };
+  const nginx = (backendPort: number, dir: string) => startNginx({ dir, backendPort, cpu: SUBJECT_CPU });
+  const direct = async (backendPort: number) => ({ child: null, port: backendPort });
+  return [
+    { name: 'edgeplane router, 1 worker', tool: 'autocannon', needs: [], start: router(1) },
+    { name: 'nginx, 1 worker', tool: 'autocannon', needs: ['nginx'], reference: true, start: nginx },
+    { name: 'HAProxy, 1 thread', tool: 'autocannon', needs: ['haproxy'], start: (p, d) => startHaproxy({ dir: d, backendPort: p, cpu: SUBJECT_CPU }) },
+    { name: '@fastify/http-proxy', tool: 'autocannon', needs: [], start: (p, d) => startFastify({ dir: d, backendPort: p, cpu: SUBJECT_CPU }) },
+    { name: 'backend direct (uWS, no proxy)', tool: 'autocannon', needs: [], note: 'autocannon-bound: see the wrk row', start: direct },
+    { name: 'edgeplane router, 2 workers', tool: 'autocannon', needs: [], note: 'router on CPUs 0-1: shares CPU 1 with the load generator', start: router(2) },
+    { name: 'edgeplane router, 1 worker', tool: 'wrk', needs: ['wrk'], start: router(1) },
+    { name: 'nginx, 1 worker', tool: 'wrk', needs: ['wrk', 'nginx'], reference: true, start: nginx },
+    { name: 'backend direct (uWS, no proxy)', tool: 'wrk', needs: ['wrk'], start: direct },
   ];
-  if (need('nginx')) peers.push({ name: 'nginx 1 worker', port: PORTS.nginx, host: HOST, start: startNginx });
-  if (need('haproxy')) peers.push({ name: 'HAProxy 1 thread', port: PORTS.haproxy, host: HOST, start: startHaproxy });
-  peers.push({ name: 'backend direct', port: BACKEND_PORT, host: HOST, start: () => spawn('true') });
-  if (Number(values.workers) > 1) peers.push({ name: `edgeplane router (${values.workers} workers, CPUs 0-1)`, port: PORTS.router2, host: HOST, start: () => startRouter(PORTS.router2, Number(values.workers)) });
-  const selected = values.only ? peers.filter((p) => p.name.startsWith(values.only!)) : peers;
-  if (!existsSync(join(ROOT, 'dist/router/main.js'))) throw new Error('run npm run build first');
+}
 
-  const backend = startBackend();
-  await waitPort(BACKEND_PORT);
-  const results = new Map<string, Run[]>();
+export async function runProxyBench(opts: ProxyBenchOptions = {}): Promise<Row[]> {
+  const durationS = opts.durationS ?? 10;
+  const rounds = opts.rounds ?? 3;
+  const connections = opts.connections ?? 50;
+  const warmupS = opts.warmupS ?? Math.min(3, durationS);
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const all = subjects();
+  const runnable = all.filter((s) => s.needs.every(hasTool));
+  const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-proxy-'));
+  const backend = await startBackend();
+  const results = new Map<Subject, LoadResult[]>();
+  const rss = new Map<Subject, number>();
+  const failures = new Map<Subject, string>();
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const p of selected) {
-        const proc = p.start();
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? runnable : [...runnable].reverse();
+      for (const s of order) {
+        if (failures.has(s)) continue;
+        let child: ChildProcess | null = null;
         try {
-          await waitPort(p.port);
-          wrk(p.port, p.host); // warm-up, discarded (JIT, pools)
-          const r = wrk(p.port, p.host);
-          process.stderr.write(`round ${round + 1} ${p.name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99ms.toFixed(2)} ms\n`);
-          results.set(p.name, [...(results.get(p.name) ?? []), r]);
+          const started = await s.start(backend.port, dir);
+          child = started.child;
+          const spec = { url: `http://127.0.0.1:${started.port}/bench`, host: BENCH_HOST, connections, durationS };
+          await runLoad(s.tool, { ...spec, durationS: warmupS });
+          const r = await runLoad(s.tool, spec);
+          rss.set(s, treeRssMb(child?.pid));
+          results.set(s, [...(results.get(s) ?? []), r]);
+          log(`proxy round ${round + 1}/${rounds} ${s.name} (${s.tool}): ${r.rps.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms`);
+        } catch (err) {
+          failures.set(s, (err as Error).message);
+          log(`proxy ${s.name} (${s.tool}) failed: ${(err as Error).message}`);
         } finally {
-          proc.kill('SIGTERM');
-          await new Promise((r) => setTimeout(r, 500));
-          proc.kill('SIGKILL');
+          if (child) await stopChild(child);
         }
       }
     }
   } finally {
-    backend.kill('SIGKILL');
+    await stopChild(backend.child);
+    rmSync(dir, { recursive: true, force: true });
   }
-  const nginx = results.get('nginx 1 worker');
-  const nginxRps = nginx ? median(nginx.map((r) => r.rps)) : NaN;
-  const nginxP99 = nginx ? median(nginx.map((r) => r.p99ms)) : NaN;
-  const rows = [`| peer | req/s median (min–max) | p99 ms median | req/s vs nginx | p99 vs nginx |`, `|---|---|---|---|---|`];
-  for (const [name, runs] of results) {
-    const rps = runs.map((r) => r.rps);
-    const p99 = runs.map((r) => r.p99ms);
-    rows.push(`| ${name} | ${median(rps).toFixed(0)} (${Math.min(...rps).toFixed(0)}–${Math.max(...rps).toFixed(0)}) | ${median(p99).toFixed(2)} | ${(median(rps) / nginxRps).toFixed(2)}x | ${(median(p99) / nginxP99).toFixed(2)}x |`);
-  }
-  const header = `wrk -t1 -c${CONNS} -d${DURATION}s on CPU 1; proxy + backend on CPU 0; ${ROUNDS} alternating rounds; ${new Date().toISOString()}`;
-  process.stdout.write(`${header}\n\n${rows.join('\n')}\n`);
+  const medianOf = (s: Subject | undefined, pick: (r: LoadResult) => number) => {
+    const rs = s ? results.get(s) : undefined;
+    return rs ? spread(rs.map(pick)).median : undefined;
+  };
+  return all.map((s): Row => {
+    if (!s.needs.every(hasTool)) {
+      const hint = installHint(s.needs);
+      return statusRow(GROUP, s.name, 'not installed', hint, s.tool, 'req/s');
+    }
+    const rs = results.get(s);
+    if (!rs || failures.has(s)) return statusRow(GROUP, s.name, 'failed', failures.get(s) ?? 'no run', s.tool, 'req/s');
+    const ref = all.find((x) => x.reference && x.tool === s.tool);
+    const refName = `nginx (${s.tool})`;
+    const rps = spread(rs.map((r) => r.rps));
+    const p99 = spread(rs.map((r) => r.p99Ms)).median;
+    const p99Ratio = ratio(p99, medianOf(ref, (r) => r.p99Ms));
+    const notes = [s.note, !s.reference && p99Ratio !== null ? `p99 ${p99Ratio.toFixed(2)}x nginx` : ''].filter(Boolean).join('; ');
+    return okRow({
+      group: GROUP, subject: s.name, tool: s.tool, unit: 'req/s', value: rps,
+      p50Ms: spread(rs.map((r) => r.p50Ms)).median, p99Ms: p99,
+      ratio: ratio(rps.median, medianOf(ref, (r) => r.rps)), ratioTo: refName,
+      rssMb: rss.get(s), note: notes || undefined,
+    });
+  });
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench failed: ${err.message}\n`);
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' } } });
+  pinSelf();
+  const rows = await runProxyBench({
+    durationS: values.duration ? Number(values.duration) : undefined,
+    rounds: values.rounds ? Number(values.rounds) : undefined,
+    connections: values.connections ? Number(values.connections) : undefined,
+  });
+  process.stdout.write(`${renderTable(rows)}\n`);
+}
