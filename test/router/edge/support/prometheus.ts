@@ -45,8 +45,10 @@ export function parsePrometheus(text: string): Scrape {
     if (line.startsWith('#')) continue;
     const m = SAMPLE.exec(line);
     if (m === null) throw new Error(`not a Prometheus sample: ${line}`);
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // as Go's ParseFloat (the Prometheus parser): NaN and Inf in any case (prom-client writes `Nan`)
+    const v = m[3].toLowerCase();
+    const value = v === 'nan' ? NaN : v === '+inf' || v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(m[3]);
+    if (Number.isNaN(value) && v !== 'nan') throw new Error(`bad value in: ${line}`);
     samples.push({ name: m[1], labels: m[2] ? parseLabels(m[2], line) : {}, value });
   }
   const matches = (s: Sample, name: string, labels: Record<string, string>): boolean =>
