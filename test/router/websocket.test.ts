@@ -343,7 +343,7 @@ t.test('the dyno receives forwarded headers, the rewritten path and the client h
   ws.close(1000);
   await closed;
   const line = await router.waitForLine((l) => l.includes('request_id=req-ws-1'));
-  t.match(line, /^at=info method=GET path=\/v3\/ws\/room\/7\?x=1 host=www\.example\.com request_id=req-ws-1 fwd="203\.0\.113\.9,%20127\.0\.0\.1" dyno=127\.0\.0\.1:\d+ .* status=101 /);
+  t.match(line, /^at=info method=GET path=\/v3\/ws\/room\/7\?x=1 host=www\.example\.com request_id=req-ws-1 fwd="203\.0\.113\.9, 127\.0\.0\.1" dyno=127\.0\.0\.1:\d+ .* status=101 /);
 });
 
 t.test('unknown host: 404 and no upgrade', async (t) => {
