@@ -16,7 +16,8 @@ async function serve(upstream: string): Promise<void> {
     req.log.info({ method: req.method, url: req.url, host: req.headers.host, status: reply.statusCode, ms: reply.elapsedTime }, 'access');
     done();
   });
-  await app.register(proxy, { upstream });
+  // reply-from's own two info lines per request off: the onResponse line above is the access log
+  await app.register(proxy, { upstream, disableRequestLogging: true });
   const addr = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stderr.write(`port ${new URL(addr).port}\n`);
 }

@@ -24,6 +24,8 @@ export interface Row {
   /** resident memory of the program under test at the end of the row's last run */
   rssMb?: number;
   status: RowStatus;
+  /** a result that is text rather than a number (e.g. "see below") */
+  text?: string;
   note?: string;
 }
 
@@ -50,7 +52,8 @@ function ms(n: number | undefined): string {
 }
 
 function result(r: Row): string {
-  if (r.status !== 'ok' || !r.value) return `**${r.status}**`;
+  if (r.status !== 'ok') return `**${r.status}**`;
+  if (!r.value) return r.text ?? '-';
   const v = r.value;
   const s = v.runs.length > 1 ? ` (${num(v.min)}–${num(v.max)})` : '';
   return `${num(v.median)} ${r.unit}${s}`;
