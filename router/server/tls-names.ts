@@ -10,11 +10,34 @@ export interface CertificateSpec {
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
+interface CertFiles {
+  readonly key: string;
+  readonly cert: string;
+}
+
+const filesId = (f: CertFiles): string => `${f.cert}|${f.key}`;
+
+/** host (lower case, no trailing dot) -> the files of the first certificate naming it. */
+function wantedNames(certs: readonly CertificateSpec[], baseDir: string): Map<string, CertFiles> {
+  const wanted = new Map<string, CertFiles>();
+  for (const c of certs) {
+    const files = { key: resolve(baseDir, c.key), cert: resolve(baseDir, c.cert) };
+    for (const h of c.hosts) {
+      const host = h.toLowerCase().replace(/\.$/, '');
+      if (!wanted.has(host)) wanted.set(host, files); // the first certificate naming a host wins
+    }
+  }
+  return wanted;
+}
+
 /**
  * The SNI names of one uWS SSLApp. Each certificate serves the hosts it lists (uWS matches
- * exact names before wildcards); the first certificate is the app's default for unknown
- * names. A reload adds and removes server names by difference, without a restart.
- * Note: this uWS build prints a debug line on stdout for each server name it adds.
+ * exact names before wildcards); the app's own certificate (the first one, defaultOptions)
+ * serves unknown names. Names are only ever added to a live app: uWS 20.30's
+ * removeServerName frees the name's router while connections that negotiated that name may
+ * still use it, and the next request on such a connection crashes the process (SIGSEGV, seen
+ * in a test). A config that removes a name or changes its files needs a new app: TlsListener
+ * (tls-listener.ts) builds one; `inPlace` tells whether it must.
  */
 export class TlsNames {
   /** host -> "cert|key" currently registered */
@@ -26,21 +49,32 @@ export class TlsNames {
     return { key_file_name: resolve(baseDir, certs[0].key), cert_file_name: resolve(baseDir, certs[0].cert) };
   }
 
-  apply(certs: readonly CertificateSpec[], baseDir: string): void {
-    const wanted = new Map<string, { key: string; cert: string }>();
-    for (const c of certs) {
-      const files = { key: resolve(baseDir, c.key), cert: resolve(baseDir, c.cert) };
-      for (const h of c.hosts) {
-        const host = h.toLowerCase().replace(/\.$/, '');
-        if (!wanted.has(host)) wanted.set(host, files); // the first certificate naming a host wins
-      }
-    }
+  /** Identifies the default certificate (its files): a new default needs a new app. */
+  static defaultId(certs: readonly CertificateSpec[], baseDir: string): string {
+    return certs.length === 0 ? '' : filesId({ cert: resolve(baseDir, certs[0].cert), key: resolve(baseDir, certs[0].key) });
+  }
+
+  /** True when `certs` only adds names to this app (no name removed, none with other files). */
+  inPlace(certs: readonly CertificateSpec[], baseDir: string): boolean {
+    const wanted = wantedNames(certs, baseDir);
     for (const [host, id] of this.names) {
       const w = wanted.get(host);
-      if (!w || `${w.cert}|${w.key}` !== id) {
-        this.app.removeServerName(host);
-        this.names.delete(host);
-      }
+      if (w === undefined || filesId(w) !== id) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Registers the names `certs` adds. Returns the names it left as they were although `certs`
+   * removes them or gives them other files (never removed from a live app, see above): empty
+   * whenever `inPlace` was true.
+   */
+  apply(certs: readonly CertificateSpec[], baseDir: string): string[] {
+    const wanted = wantedNames(certs, baseDir);
+    const stale: string[] = [];
+    for (const [host, id] of this.names) {
+      const w = wanted.get(host);
+      if (w === undefined || filesId(w) !== id) stale.push(host);
     }
     for (const [host, files] of wanted) {
       if (this.names.has(host)) continue;
@@ -48,7 +82,8 @@ export class TlsNames {
       const scoped = this.app.domain(host);
       scoped.any('/*', this.handler);
       this.wsAttach?.(scoped);
-      this.names.set(host, `${files.cert}|${files.key}`);
+      this.names.set(host, filesId(files));
     }
+    return stale;
   }
 }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync, mkdtempSync, copyFileSync } from 'node:fs';
-import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer, type PeerCertificate } from 'node:tls';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { baseConfig, echoDyno, startRouter, ROOT, until, type Dyno, type RunningRouter } from '../support/router-harness.js';
@@ -44,7 +45,7 @@ function config(certs: unknown[]): Record<string, unknown> {
 t.before(async () => {
   dyno = await echoDyno('d');
   dir = mkdtempSync(join(tmpdir(), 'edgeplane-tls-'));
-  for (const f of ['wildcard-example-io', 'exact-api', 'other-site']) {
+  for (const f of ['wildcard-example-io', 'exact-api', 'other-site', 'default-a']) {
     copyFileSync(join(FIX, `${f}.pem`), join(dir, `${f}.pem`));
     copyFileSync(join(FIX, `${f}.key`), join(dir, `${f}.key`));
   }
@@ -80,10 +81,44 @@ t.test('unknown names get the first certificate (and fail verification for that 
   t.equal(r.cert.subject.CN, 'wildcard-example-io');
 });
 
-t.test('TLS 1.2 and 1.3 only', async (t) => {
+/** A TLS 1.0-1.1 client: OpenSSL 3 needs security level 0 to offer them at all. */
+const OLD_TLS = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
+
+t.test('TLS 1.2 and 1.3 only; a client limited to TLS 1.0-1.1 is refused', async (t) => {
   const r = await tlsGet(router.ports.https, 'api-prod.example.io');
   t.ok(r.protocol === 'TLSv1.2' || r.protocol === 'TLSv1.3', `negotiated ${r.protocol}`);
-  await t.rejects(tlsGet(router.ports.https, 'api-prod.example.io', '/', { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
+  // the control: the same client completes a TLS 1.1 handshake with a server that allows it,
+  // so the refusal below comes from the router's policy, not from the client
+  const permissive = createTlsServer({ key: readFileSync(join(FIX, 'exact-api.key')), cert: readFileSync(join(FIX, 'exact-api.pem')), minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+    (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'));
+  await new Promise<void>((resolve) => permissive.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => permissive.close());
+  const control = await tlsGet((permissive.address() as AddressInfo).port, 'api-prod.example.io', '/', OLD_TLS);
+  t.equal(control.protocol, 'TLSv1.1', 'the client can speak TLS 1.1');
+  t.equal(control.status, 200);
+  await t.rejects(tlsGet(router.ports.https, 'api-prod.example.io', '/', OLD_TLS), /protocol|version/i, 'the router refuses it');
+  await t.rejects(tlsGet(router.ports.https, 'api-prod.example.io', '/', { ...OLD_TLS, maxVersion: 'TLSv1' }), /protocol|version/i, 'and TLS 1.0');
+});
+
+t.test('the wildcard certificate is not the first one: exact, then wildcard, then the first for unknown names', async (t) => {
+  const file = join(dir, 'wildcard-second.json');
+  writeFileSync(file, JSON.stringify(config([
+    { hosts: ['default-a.test'], cert: 'default-a.pem', key: 'default-a.key' },
+    { hosts: ['api-prod.example.io'], cert: 'exact-api.pem', key: 'exact-api.key' },
+    { hosts: ['*.example.io', 'www.example.com'], cert: 'wildcard-example-io.pem', key: 'wildcard-example-io.key' },
+  ])));
+  const r2 = await startRouter(file);
+  t.teardown(() => r2.stop());
+  const exact = await tlsGet(r2.ports.https, 'api-prod.example.io');
+  t.equal(exact.cert.subject.CN, 'exact-api', 'an exact name wins over the wildcard');
+  t.equal(exact.status, 200);
+  const wild = await tlsGet(r2.ports.https, 'ui-prod.example.io');
+  t.equal(wild.cert.subject.CN, 'wildcard-example-io', 'a wildcard match, not the default');
+  t.equal(wild.status, 200);
+  t.equal((await tlsGet(r2.ports.https, 'www.example.com')).cert.subject.CN, 'wildcard-example-io');
+  const unknown = await tlsGet(r2.ports.https, 'shop.other.test', '/', { rejectUnauthorized: false });
+  t.equal(unknown.cert.subject.CN, 'default-a', 'an unknown name gets the first certificate');
+  t.equal((await tlsGet(r2.ports.https, 'a.b.example.io', '/', { rejectUnauthorized: false })).cert.subject.CN, 'default-a', 'a wildcard covers one label');
 });
 
 t.test('a reload adds a certificate without a restart; a bad certificate file refuses the config', async (t) => {
