@@ -7,7 +7,7 @@ import type { Dyno } from '../upstream/dyno.js';
 import type { DynoRegistry } from '../upstream/dyno-registry.js';
 import { normalisePath } from '../http/normalise-path.js';
 import type { AppRoute, HostEntry, RouteTable, SiteRoute } from './route-table.js';
-import { normaliseHost } from './route-table.js';
+import { lowerAscii, normaliseHost } from './route-table.js';
 
 export interface CompileOptions {
   version: string;
@@ -50,7 +50,6 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
     route.canary = Object.freeze({
       app: bare.get(app.canary.app)!,
       weight: app.canary.weight,
-      sticky: app.canary.sticky === true,
       slot: opts.canarySlots?.[name] ?? -1,
     });
   }
@@ -64,9 +63,10 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
   }
   for (const [host, site] of Object.entries(config.sites ?? {})) {
     const routes: SiteRoute[] = site.routes.map((r) => {
-      let prefix = normalisePath(r.path).toLowerCase();
+      let prefix = lowerAscii(normalisePath(r.path));
       while (prefix.endsWith('/')) prefix = prefix.slice(0, -1);
-      return Object.freeze({ prefix, target: r.target ?? normalisePath(r.path), app: apps.get(r.app)! });
+      // the target is normalised too: the dyno receives a normalised path (DESIGN.md)
+      return Object.freeze({ prefix, target: normalisePath(r.target ?? r.path), app: apps.get(r.app)! });
     });
     routes.sort((a, b) => b.prefix.length - a.prefix.length);
     // a site is internal when it says so (its routes' apps are reached through it)

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../../shared/config-file.js';
 import { RouterConfigSchema, type RouterConfig } from './schema.js';
+import { AppFilterRefSchema, FilterDefSchema, type FilterDef } from './filter-schema.js';
+import { lowerAscii } from './route-table.js';
 import { normalisePath } from '../http/normalise-path.js';
 import { filterProblems, filterRefProblems } from '../pipeline/filter-factory.js';
-import { canariesFromApps, type AppWithCanary } from '../canary/canary-schema.js';
+import { prefixProblem } from '../pipeline/path-scope.js';
+import { CanaryDefSchema, canariesFromApps, type AppWithCanary } from '../canary/canary-schema.js';
+
+const FilterRefsSchema = Type.Array(AppFilterRefSchema);
 
 /** A validated, frozen config document with its version and the directory relative paths resolve against. */
 export interface LoadedConfig {
@@ -18,61 +25,106 @@ export interface LoadedConfig {
   readonly baseDir: string;
 }
 
-/** Problems the schema cannot see: cross references, listener needs, readable files. */
-function semanticProblems(c: RouterConfig, baseDir: string): string[] {
+/** Longest certificate or key file read (a PEM chain is a few KiB). */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Problems the schema cannot see: cross references, listener needs, readable files. Runs on a
+ * document of any shape (the schema's own problems are reported beside these): each check only
+ * reads the parts that have the shape it needs, so no input throws anything but ConfigError.
+ * References use own keys only (`"app": "toString"` names no app).
+ */
+function semanticProblems(c: Record<string, unknown>, baseDir: string): string[] {
   const problems: string[] = [];
-  const apps = c.apps ?? {};
-  const filters = c.filters ?? {};
-  if (c.filters && typeof c.filters === 'object') problems.push(...filterProblems(c.filters));
-  if (c.listen?.https && (!c.certificates || c.certificates.length === 0)) {
+  const apps = isObject(c.apps) ? c.apps : {};
+  const filters: Record<string, FilterDef> = {};
+  if (isObject(c.filters)) {
+    for (const [name, def] of Object.entries(c.filters)) if (Value.Check(FilterDefSchema, def)) filters[name] = def;
+    problems.push(...filterProblems(filters));
+  }
+  const listen = c.listen as { https?: unknown } | undefined;
+  const certificates = Array.isArray(c.certificates) ? c.certificates : [];
+  if (isObject(listen) && listen.https !== undefined && certificates.length === 0) {
     problems.push('listen.https: needs at least one entry in certificates');
   }
+  // the canary module reads apps of the right shape: others are kept (they exist) without their canary
+  const canaryApps: Record<string, AppWithCanary> = {};
   for (const [name, app] of Object.entries(apps)) {
-    if (Array.isArray(app?.filters)) problems.push(...filterRefProblems(name, app.filters, filters));
+    if (!isObject(app)) {
+      canaryApps[name] = {};
+      continue;
+    }
+    if (Value.Check(FilterRefsSchema, app.filters)) problems.push(...filterRefProblems(name, app.filters, filters));
+    const canary = Value.Check(CanaryDefSchema, app.canary) ? app.canary : undefined;
+    if (canary !== undefined && !Object.hasOwn(apps, canary.app)) {
+      problems.push(`apps.${name}.canary.app: no app named "${canary.app}"`);
+      canaryApps[name] = {};
+    } else {
+      canaryApps[name] = canary === undefined ? {} : { canary };
+    }
   }
-  if (apps && typeof apps === 'object') problems.push(...canariesFromApps(apps as Record<string, AppWithCanary>).problems);
-  for (const [host, site] of Object.entries(c.sites ?? {})) {
+  problems.push(...canariesFromApps(canaryApps).problems);
+  for (const [host, site] of Object.entries(isObject(c.sites) ? c.sites : {})) {
+    if (!isObject(site) || !Array.isArray(site.routes)) continue;
     const seen = new Set<string>();
-    (site.routes ?? []).forEach((route, i) => {
-      if (!route || typeof route.path !== 'string') return;
-      if (!(route.app in apps)) problems.push(`sites.${host}.routes[${i}].app: no app named "${route.app}"`);
-      const key = normalisePath(route.path).toLowerCase().replace(/\/+$/, '');
-      if (seen.has(key)) problems.push(`sites.${host}.routes[${i}].path: duplicate route "${route.path}"`);
+    site.routes.forEach((route: unknown, i: number) => {
+      if (!isObject(route)) return;
+      const at = `sites.${host}.routes[${i}]`;
+      if (typeof route.app === 'string' && !Object.hasOwn(apps, route.app)) problems.push(`${at}.app: no app named "${route.app}"`);
+      for (const field of ['path', 'target'] as const) {
+        const value = route[field];
+        if (typeof value !== 'string') continue;
+        const why = prefixProblem(value);
+        if (why !== undefined) problems.push(`${at}.${field}: ${why.replace('path prefix', 'path')}`);
+      }
+      if (typeof route.path !== 'string') return;
+      const key = lowerAscii(normalisePath(route.path)).replace(/\/+$/, '');
+      if (seen.has(key)) problems.push(`${at}.path: duplicate route "${route.path}"`);
       seen.add(key);
     });
   }
-  (c.certificates ?? []).forEach((cert, i) => {
+  certificates.forEach((cert: unknown, i: number) => {
+    if (!isObject(cert)) return;
+    const pems: Partial<Record<'cert' | 'key', Buffer>> = {};
     for (const field of ['cert', 'key'] as const) {
-      const file = cert?.[field];
-      if (typeof file !== 'string') continue;
-      try {
-        const pem = readFileSync(resolve(baseDir, file), 'utf8');
-        if (!pem.includes('-----BEGIN ')) problems.push(`certificates[${i}].${field}: ${file} is not a PEM file`);
-      } catch (err) {
-        problems.push(`certificates[${i}].${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
+      const file = cert[field];
+      if (typeof file !== 'string' || file === '') continue;
+      const why = pemProblem(resolve(baseDir, file));
+      if (typeof why === 'string') problems.push(`certificates[${i}].${field}: ${file} ${why}`);
+      else pems[field] = why;
     }
-    if (typeof cert?.cert === 'string' && typeof cert?.key === 'string') {
+    if (pems.cert && pems.key) {
       try {
-        createSecureContext({ cert: readFileSync(resolve(baseDir, cert.cert)), key: readFileSync(resolve(baseDir, cert.key)) });
+        createSecureContext({ cert: pems.cert, key: pems.key });
       } catch (err) {
-        if (!problems.some((p) => p.startsWith(`certificates[${i}].`))) {
-          problems.push(`certificates[${i}]: certificate and key are not usable together (${(err as Error).message})`);
-        }
+        problems.push(`certificates[${i}]: certificate and key are not usable together (${(err as Error).message})`);
       }
     }
   });
   return problems;
 }
 
+/** The PEM file's bytes, or why it cannot be one (never a device, a directory or a huge file). */
+function pemProblem(path: string): Buffer | string {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return 'is not a regular file';
+    if (st.size > MAX_PEM_BYTES) return `is larger than ${MAX_PEM_BYTES} bytes`;
+    const pem = readFileSync(path);
+    return pem.includes('-----BEGIN ') ? pem : 'is not a PEM file';
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+}
+
 /** Validates a parsed document whole (schema, then cross references); every problem is listed. */
 export function validateRouterConfig(doc: unknown, source: string, baseDir: string): LoadedConfig {
   const problems = schemaProblems(RouterConfigSchema, doc);
   // cross-reference checks only make sense on a document of the right shape at the top
-  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
-    problems.push(...semanticProblems(doc as RouterConfig, baseDir));
-  }
-  if (problems.length > 0) throw new ConfigError(problems, source);
+  if (isObject(doc)) problems.push(...semanticProblems(doc, baseDir));
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   const canonical = JSON.stringify(doc);
   const version = createHash('sha256').update(canonical).digest('hex').slice(0, 12);
   return Object.freeze({ config: deepFreeze(doc as RouterConfig), version, baseDir });

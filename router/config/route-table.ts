@@ -16,12 +16,11 @@ export interface AppRoute {
 export interface CanaryRoute {
   readonly app: AppRoute;
   readonly weight: number;
-  readonly sticky: boolean;
   /** slot in the shared canary board, -1 when not tracked */
   readonly slot: number;
 }
 
-/** One site route: lower-case prefix without trailing slash ('' for the root). */
+/** One site route: normalised, ASCII-lower-case prefix without trailing slash ('' for the root); normalised target. */
 export interface SiteRoute {
   readonly prefix: string;
   readonly target: string;
@@ -52,6 +51,24 @@ export interface RouteTable {
   readonly dynos: ReadonlySet<Dyno>;
 }
 
+/**
+ * ASCII letters lower-cased, nothing else: paths compare case-insensitively on A-Z only, so no
+ * other character (`İ`, the Kelvin sign) can fold into a configured prefix or change its length.
+ */
+export function lowerAscii(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) | 32)) : s;
+}
+
+/** does `path` start with `lowerPrefix`, ASCII letters compared case-insensitively? (no allocation) */
+function startsWithFolded(path: string, lowerPrefix: string): boolean {
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let c = path.charCodeAt(i);
+    if (c >= 65 && c <= 90) c |= 32;
+    if (c !== lowerPrefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Lower-cased host without port and trailing dot ('' when empty). */
 export function normaliseHost(host: string): string {
   let h = host;
@@ -74,20 +91,19 @@ export interface RouteMatch {
 
 /**
  * Finds the route of a normalised path on a host entry. Longest prefix on segment boundaries,
- * case-insensitive; the matched prefix is replaced by `target`, the rest is kept as written.
+ * case-insensitive (ASCII); the matched prefix is replaced by `target` (normalised), the rest is
+ * kept as written, joined without doubling the slash.
  */
 export function matchRoute(entry: HostEntry, path: string): RouteMatch | null {
   if (entry.app) return { app: entry.app, path };
   const routes = entry.routes!;
-  let lower: string | null = null;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i];
     const plen = r.prefix.length;
     if (plen !== 0) {
       if (path.length < plen) continue;
       if (path.length > plen && path.charCodeAt(plen) !== 47 /* / */) continue;
-      if (lower === null) lower = path.toLowerCase();
-      if (!lower.startsWith(r.prefix)) continue;
+      if (!startsWithFolded(path, r.prefix)) continue;
     }
     const rest = path.slice(plen);
     const target = r.target;

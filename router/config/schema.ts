@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AppFilterRefSchema, FilterDefSchema } from './filter-schema.js';
+import { CanaryDefSchema } from '../canary/canary-schema.js';
 
 /** Router configuration document (DESIGN.md "Router configuration"). Unknown keys are errors. */
 
@@ -10,21 +11,11 @@ const Listen = Type.Object({
 
 const Dyno = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'host:port of a dyno' });
 
-const Canary = Type.Object({
-  app: Type.String({ minLength: 1 }),
-  weight: Type.Number({ minimum: 0, maximum: 100 }),
-  abort: Type.Optional(Type.Object({
-    minRequests: Type.Optional(Type.Integer({ minimum: 1 })),
-    confidence: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
-    statuses: Type.Optional(Type.Union([Type.Literal('5xx'), Type.Literal('4xx+5xx')])),
-  }, { additionalProperties: false })),
-  sticky: Type.Optional(Type.Boolean({ description: 'keep a client on the side it first got (cookie)' })),
-}, { additionalProperties: false });
-
 export const AppSchema = Type.Object({
   dynos: Type.Array(Dyno),
   filters: Type.Optional(Type.Array(AppFilterRefSchema)),
-  canary: Type.Optional(Canary),
+  // the canary module's own schema: one definition of its bounds (confidence in (0.5, 1)), no sticky mode
+  canary: Type.Optional(CanaryDefSchema),
   internal: Type.Optional(Type.Boolean()),
   maintenance: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });

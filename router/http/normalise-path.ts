@@ -1,7 +1,9 @@
 /**
  * Path normalisation before routing (DESIGN.md): unreserved percent-escapes decoded (`%2E` is a
- * dot; `%2F` stays encoded and is never a separator; other escapes kept, hex upper-cased),
- * `.` and `..` segments resolved (never above the root), `//` collapsed. A trailing slash is kept.
+ * dot; `%2F` stays encoded and is never a separator; other escapes kept, hex upper-cased), a `%`
+ * that starts no escape encoded as `%25` (so `%%32%45` cannot become `%2E` for the dyno to
+ * decode again), `.` and `..` segments resolved (never above the root), `//` collapsed. A
+ * trailing slash is kept. The result is canonical: normalising it again changes nothing.
  * The common case (nothing to do) returns the input string itself, without allocating.
  */
 
@@ -25,7 +27,12 @@ function decodeUnreserved(path: string): string {
   for (let i = path.indexOf('%'); i !== -1 && i < path.length; i = path.indexOf('%', i + 1)) {
     const hi = hexValue(path.charCodeAt(i + 1));
     const lo = hexValue(path.charCodeAt(i + 2));
-    if (hi < 0 || lo < 0) continue; // a stray '%' stays as it is
+    if (hi < 0 || lo < 0) {
+      // a stray '%' is data, not an escape: encode it
+      out += path.slice(from, i) + '%25';
+      from = i + 1;
+      continue;
+    }
     const c = hi * 16 + lo;
     out += path.slice(from, i) + (isUnreserved(c) ? String.fromCharCode(c) : '%' + HEX[hi] + HEX[lo]);
     from = i + 3;
