@@ -1,6 +1,7 @@
 // Faults under load: a dyno that answers garbage, alone and beside a healthy dyno.
 import t from 'tap';
-import { baseConfig, echoDyno, startRawDyno, startRouter, until, writeConfig } from '../support/router-harness.js';
+import { baseConfig, echoDyno, startRawDyno, until, writeConfig } from '../support/router-harness.js';
+import { startRouterProcess } from './support/router-process.js';
 import { LoadLoop, byStatus } from './support/load-loop.js';
 import { linesById } from './support/access-lines.js';
 import { report } from './support/report.js';
@@ -35,11 +36,10 @@ t.test('a dyno that answers garbage: 503 H17, logged; the other dyno serves', as
   t.teardown(() => garbage.close());
   const good = await echoDyno('good');
   t.teardown(() => good.close());
-  const router = await startRouter(writeConfig(baseConfig({
+  const router = await startRouterProcess(t, writeConfig(baseConfig({
     workers: 2,
     apps: { mixed: { dynos: [garbage.address, good.address] }, bad: { dynos: [garbage.address] } },
   })));
-  t.teardown(() => router.stop());
   const origin = `http://127.0.0.1:${router.ports.http}`;
 
   const mixed = new LoadLoop({ origin, host: 'mixed.example.io', concurrency: 8, idPrefix: 'mixed', pauseMs: 5 }).start();
@@ -94,8 +94,7 @@ t.test('malformed after valid headers, conflicting Content-Length: 503 H17, logg
     sock.once('data', () => sock.write(text, 'latin1'));
   });
   t.teardown(() => garbage.close());
-  const router = await startRouter(writeConfig(baseConfig({ apps: { bad: { dynos: [garbage.address] } } })));
-  t.teardown(() => router.stop());
+  const router = await startRouterProcess(t, writeConfig(baseConfig({ apps: { bad: { dynos: [garbage.address] } } })));
   const load = new LoadLoop({ origin: `http://127.0.0.1:${router.ports.http}`, host: 'bad.example.io', concurrency: 1, idPrefix: 'todo' });
   const out = [];
   for (let i = 0; i < 4 * GARBAGE_TODO.length; i++) out.push(await load.once(i));

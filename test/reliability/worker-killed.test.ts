@@ -3,7 +3,8 @@
 // sending on keep-alive and on new connections.
 import t from 'tap';
 import { request } from 'undici';
-import { baseConfig, startDyno, startRouter, until, writeConfig } from '../support/router-harness.js';
+import { baseConfig, startDyno, until, writeConfig } from '../support/router-harness.js';
+import { startRouterProcess } from './support/router-process.js';
 import { LoadLoop, byStatus, type Outcome } from './support/load-loop.js';
 import { linesById } from './support/access-lines.js';
 import { report } from './support/report.js';
@@ -26,8 +27,7 @@ t.test('a worker thread killed under load: only requests in flight on it fail, i
   // each answer waits 20 ms: requests are in flight on the worker when it dies
   const dyno = await startDyno((_req, res) => setTimeout(() => res.end('ok'), 20));
   t.teardown(() => dyno.close());
-  const router = await startRouter(writeConfig(baseConfig({ workers: 2, apps: { api: { dynos: [dyno.address] } } })), [], { ROUTER_TEST_HOOKS: '1' });
-  t.teardown(() => router.stop());
+  const router = await startRouterProcess(t, writeConfig(baseConfig({ workers: 2, apps: { api: { dynos: [dyno.address] } } })), { ROUTER_TEST_HOOKS: '1' });
   const origin = `http://127.0.0.1:${router.ports.http}`;
   const admin = `http://127.0.0.1:${router.ports.admin}`;
   const metrics = async (): Promise<string> => (await (await request(`${admin}/metrics`)).body.text());

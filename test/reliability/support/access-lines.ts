@@ -42,3 +42,10 @@ export function l10Total(lines: readonly string[]): number {
   }
   return n;
 }
+
+/** Sum of N over `Error L11 (tail buffer overflow): N messages dropped since …` lines of a tail. */
+export function l11Total(text: string): number {
+  let n = 0;
+  for (const m of text.matchAll(/Error L11 \(tail buffer overflow\): (\d+) messages dropped since /g)) n += Number(m[1]);
+  return n;
+}
