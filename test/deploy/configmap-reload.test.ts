@@ -38,6 +38,7 @@ function localised(tlsDir: string, dynos: Record<string, string>): any {
   const c = JSON.parse(configMap.data['router.json']);
   for (const l of Object.values(c.listen) as { host: string; port: number }[]) Object.assign(l, { host: '127.0.0.1', port: 0 });
   delete c.logshuttle; // the shuttle's cluster DNS name: lines to stdout instead
+  c.workers = 1; // the pod's CPU count is not this machine's; one thread starts fastest
   for (const cert of c.certificates) {
     cert.cert = join(tlsDir, 'tls.crt');
     cert.key = join(tlsDir, 'tls.key');
