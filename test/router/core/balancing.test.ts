@@ -1,6 +1,6 @@
 import t from 'tap';
 import { request } from 'undici';
-import { baseConfig, deadAddress, echoDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { baseConfig, deadAddress, echoDyno, startDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 
 let router: RunningRouter;
 const dynos: Dyno[] = [];
@@ -12,11 +12,24 @@ async function dyno(name: string, port = 0): Promise<Dyno> {
   return d;
 }
 
-let a: Dyno, b: Dyno, c: Dyno, d: Dyno, e: Dyno;
+let a: Dyno, b: Dyno, c: Dyno, d: Dyno, e: Dyno, flaky: Dyno;
+let flakyCalls = 0;
+let manyDead: string[];
 
 t.before(async () => {
   [a, b, c, d, e] = await Promise.all([dyno('a'), dyno('b'), dyno('c'), dyno('d'), dyno('e')]);
-  dead = await Promise.all([deadAddress(), deadAddress(), deadAddress(), deadAddress()]);
+  dead = await Promise.all([deadAddress(), deadAddress(), deadAddress(), deadAddress(), deadAddress()]);
+  manyDead = await Promise.all(Array.from({ length: 33 }, () => deadAddress()));
+  // closes the connection on its first request, answers every later one
+  flaky = await startDyno((req, res) => {
+    if (flakyCalls++ === 0) {
+      req.socket.destroy();
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ dyno: 'flaky' }));
+  });
+  dynos.push(flaky);
   router = await startRouter(writeConfig(baseConfig({
     timeouts: { connectMs: 1000, firstByteMs: 5000, idleMs: 5000 },
     apps: {
@@ -25,6 +38,8 @@ t.before(async () => {
       'dead-first': { dynos: [dead[1], e.address] },
       'all-dead': { dynos: [dead[2], dead[3]] },
       none: { dynos: [] },
+      'dead-and-flaky': { dynos: [dead[4], flaky.address] },
+      'many-dead': { dynos: manyDead },
     },
   })));
 });
@@ -130,4 +145,23 @@ t.test('an app with no dynos: 503 H14', async (t) => {
   t.equal(r.headers['x-request-id'], r.requestId);
   const line = await lineOf(r.requestId);
   t.match(line, /^at=error code=H14 desc="No web dynos running" method=GET path=\/y host=none\.example\.io .* dyno= connect=\d+ms .* status=503 bytes=0 protocol=http$/);
+});
+
+t.test('ejection never takes every dyno out: with all of them ejected, a request still reaches the live one', async (t) => {
+  // the dead dyno refuses (ejected), the live one closes on its first request (ejected too): 503
+  const first = await get('dead-and-flaky', '/first');
+  t.equal(first.status, 503);
+  t.match(await lineOf(first.requestId), /^at=error code=H13 /);
+  // both are ejected now; the next request must not be refused for that
+  const second = await get('dead-and-flaky', '/second');
+  t.equal(second.status, 200, 'served by the live dyno although it is ejected');
+  t.equal(second.dyno, 'flaky');
+  t.match(await lineOf(second.requestId), new RegExp(`^at=info .* dyno=${flaky.address} .* status=200 `));
+});
+
+t.test('an app with more dynos than the retry bit set (33, all refusing): each tried once, then H10', async (t) => {
+  const r = await get('many-dead', '/many'); // before the fix, a dyno past the 31st was retried forever
+  t.equal(r.status, 503);
+  t.equal(r.body, 'App crashed (H10)\n');
+  t.match(await lineOf(r.requestId), /^at=error code=H10 desc="App crashed" method=GET path=\/many /);
 });

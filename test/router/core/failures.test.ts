@@ -21,6 +21,7 @@ async function track<T extends Dyno | RawDyno>(p: Promise<T>): Promise<T> {
 const held: ServerResponse[] = [];
 let silent: Dyno, closer: Dyno, staller: Dyno, garbage: RawDyno, slow: Dyno, maint: Dyno;
 let closerGet: Dyno, goodGet: Dyno, closerPost: Dyno, goodPost: Dyno, goodAfterDead: Dyno, goodAfterBlackhole: Dyno;
+let closerOne: Dyno, closerTwo: Dyno, goodThird: Dyno, closerTrace: Dyno, goodTrace: Dyno;
 let slowClosed = false;
 
 t.before(async () => {
@@ -43,6 +44,11 @@ t.before(async () => {
   goodPost = await track(echoDyno('good-post'));
   goodAfterDead = await track(hashDyno('after-dead'));
   goodAfterBlackhole = await track(echoDyno('after-blackhole'));
+  closerOne = await track(startDyno((req) => req.socket.destroy()));
+  closerTwo = await track(startDyno((req) => req.socket.destroy()));
+  goodThird = await track(echoDyno('good-third'));
+  closerTrace = await track(startDyno((req) => req.socket.destroy()));
+  goodTrace = await track(echoDyno('good-trace'));
   blackhole = await blackholeAddress();
   router = await startRouter(writeConfig(baseConfig({
     timeouts: { connectMs: 300, firstByteMs: 500, idleMs: 500 },
@@ -58,6 +64,8 @@ t.before(async () => {
       'retry-get': { dynos: [closerGet.address, goodGet.address] },
       'retry-post': { dynos: [closerPost.address, goodPost.address] },
       'post-dead-first': { dynos: [await deadAddress(), goodAfterDead.address] },
+      'retry-twice': { dynos: [closerOne.address, closerTwo.address, goodThird.address] },
+      'retry-trace': { dynos: [closerTrace.address, goodTrace.address] },
     },
   })));
 });
@@ -181,4 +189,23 @@ t.test('a never-sent POST (first dyno refused) goes to the next dyno with its bo
     await new Promise((res) => setTimeout(res, 1200));
   }
   t.equal(goodAfterDead.hits, 2);
+});
+
+t.test('a retry happens at most once: a second dyno closing without a response is not retried again', async (t) => {
+  // round robin starts at the first dyno: closes, retried on the second: closes, and that is all
+  const r = await send('retry-twice', { path: '/twice' });
+  t.equal(r.status, 503);
+  t.equal(r.body, 'Connection closed without response (H13)\n');
+  t.equal(closerOne.hits, 1, 'first attempt');
+  t.equal(closerTwo.hits, 1, 'the one retry');
+  t.equal(goodThird.hits, 0, 'no second retry, even with a good dyno left');
+  t.match(await lineOf(r.requestId), new RegExp(`^at=error code=H13 .* method=GET path=/twice .* dyno=${closerTwo.address} .* status=503 `));
+});
+
+t.test('TRACE is not retried (DESIGN.md: GET, HEAD, OPTIONS, PUT, DELETE)', async (t) => {
+  const r = await send('retry-trace', { method: 'TRACE', path: '/trace' });
+  t.equal(r.status, 503);
+  t.equal(closerTrace.hits, 1);
+  t.equal(goodTrace.hits, 0, 'never sent to a second dyno');
+  t.match(await lineOf(r.requestId), /^at=error code=H13 .* method=TRACE path=\/trace .* status=503 /);
 });
