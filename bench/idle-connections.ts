@@ -6,7 +6,8 @@
  * limit when that cannot be raised, as in a container without CAP_SYS_RESOURCE).
  * uWS closes HTTP connections idle for 10 s (not configurable), so each open connection sends a
  * request every ~6 s (10,000 connections: ~1,700 req/s, mostly idle) until the figure is taken;
- * the row says how many were open at that moment.
+ * a request goes only once the previous answer is in (uWS drops a connection that pipelines
+ * behind a pending response); the row says how many were open at that moment.
  *
  *   npm run build && node dist/bench/idle-connections.js [--connections 10000]
  */
@@ -43,23 +44,34 @@ function hardNofile(): number {
 }
 const REQUEST = Buffer.from(`GET /idle HTTP/1.1\r\nHost: ${BENCH_HOST}\r\n\r\n`);
 
-/** One keep-alive connection that has had one full answer. */
-function openOne(port: number, closed: { n: number }): Promise<net.Socket> {
+/** A keep-alive client connection; `busy` while a request is waiting for its answer. */
+interface Conn { socket: net.Socket; busy: boolean }
+
+/** One keep-alive connection that has had one full answer (one request at a time: never pipelined). */
+function openOne(port: number, closed: { n: number }): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(REQUEST));
+    const conn: Conn = { socket: net.connect(port, '127.0.0.1', () => conn.socket.write(REQUEST)), busy: true };
     let got = '';
-    const onData = (c: Buffer): void => {
+    conn.socket.on('data', (c: Buffer) => {
       got += c.toString('latin1');
       if (got.endsWith('Hello, world!')) {
-        s.off('data', onData);
-        s.on('data', () => {});
-        resolve(s);
+        got = '';
+        if (conn.busy) {
+          conn.busy = false;
+          resolve(conn);
+        }
       }
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-    s.once('close', () => closed.n++);
+    });
+    conn.socket.once('error', reject);
+    conn.socket.once('close', () => closed.n++);
   });
+}
+
+/** Sends the next request on an open connection whose last answer has arrived. */
+function ping(conn: Conn): void {
+  if (conn.busy || conn.socket.destroyed) return;
+  conn.busy = true;
+  conn.socket.write(REQUEST);
 }
 
 export async function measureIdleConnections(connections = 10_000, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<IdleConnectionFigures> {
@@ -74,19 +86,19 @@ export async function measureIdleConnections(connections = 10_000, log: (l: stri
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-idle-'));
   const backend = await startBackend(SUBJECT_CPU, NOFILE);
   let router: RouterProcess | null = null;
-  const sockets: net.Socket[] = [];
+  const sockets: Conn[] = [];
   let ticker: NodeJS.Timeout | null = null;
   try {
     router = await startRouter({ dir, name: 'router-idle', cpu: SUBJECT_CPU, nofile: NOFILE, config: benchRouterConfig([`127.0.0.1:${backend.port}`], 1) });
     const port = router.ports.http!;
     const closed = { n: 0 };
-    (await openOne(port, closed)).destroy();
+    (await openOne(port, closed)).socket.destroy();
     await new Promise((r) => setTimeout(r, 1000));
     const rssBeforeMb = treeRssMb(router.child.pid);
     // a request on every open connection every ~6 s (60 slices, one each 100 ms): under uWS's 10 s idle cut
     let slice = 0;
     ticker = setInterval(() => {
-      for (let i = slice % 60; i < sockets.length; i += 60) if (!sockets[i].destroyed) sockets[i].write(REQUEST);
+      for (let i = slice % 60; i < sockets.length; i += 60) ping(sockets[i]);
       slice++;
     }, 100);
     const t0 = performance.now();
@@ -103,7 +115,7 @@ export async function measureIdleConnections(connections = 10_000, log: (l: stri
     return { wanted: connections, open, rssBeforeMb, rssAfterMb, kbPerConnection: ((rssAfterMb - rssBeforeMb) * 1024) / Math.max(1, open), openSeconds, nofile: NOFILE };
   } finally {
     if (ticker) clearInterval(ticker);
-    for (const s of sockets) s.destroy();
+    for (const c of sockets) c.socket.destroy();
     if (router) await stopChild(router.child);
     await stopChild(backend.child);
     rmSync(dir, { recursive: true, force: true });

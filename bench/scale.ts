@@ -58,7 +58,7 @@ function shuttleMemory(log: (l: string) => void): { row: Row; section: string | 
   }
   return {
     row: okRow({ group: GROUP, subject, tool: 'bench/shuttle-memory.ts', unit: '', value: null, text: 'see its output below the table' }),
-    section: `### Shuttle memory (node dist/bench/shuttle-memory.js)\n\n${r.stdout.trim()}\n`,
+    section: `### Shuttle memory (node dist/bench/shuttle-memory.js)\n\n${r.stdout.trim().split('\n').filter((l) => !/^\s*[[{]/.test(l)).join('\n')}\n`,
   };
 }
 

@@ -30,13 +30,16 @@ export class LoadError extends Error {
   readonly code = 'E_BENCH_LOAD';
 }
 
-/** Latencies in 10 µs buckets up to 2 s (autocannon's own histogram keeps whole milliseconds). */
+/**
+ * Latencies in 10 µs buckets up to 100 ms, then 1 ms buckets up to 60 s (autocannon's own
+ * histogram keeps whole milliseconds).
+ */
 class LatencyRecorder {
-  private static readonly BUCKET_US = 10;
-  private readonly buckets = new Uint32Array(200_000);
+  private static readonly FINE = 10_000; // 10 µs buckets: 0-100 ms
+  private readonly buckets = new Uint32Array(LatencyRecorder.FINE + 60_000);
   private count = 0;
   record(ms: number): void {
-    const i = Math.min(this.buckets.length - 1, Math.floor((ms * 1000) / LatencyRecorder.BUCKET_US));
+    const i = ms < 100 ? Math.floor(ms * 100) : Math.min(this.buckets.length - 1, LatencyRecorder.FINE + Math.floor(ms - 100));
     this.buckets[i]++;
     this.count++;
   }
@@ -45,7 +48,7 @@ class LatencyRecorder {
     let seen = 0;
     for (let i = 0; i < this.buckets.length; i++) {
       seen += this.buckets[i];
-      if (seen >= want && seen > 0) return ((i + 0.5) * LatencyRecorder.BUCKET_US) / 1000;
+      if (seen >= want && seen > 0) return i < LatencyRecorder.FINE ? (i + 0.5) / 100 : 100 + (i - LatencyRecorder.FINE) + 0.5;
     }
     return NaN;
   }

@@ -4,7 +4,7 @@
  * versions, peer versions, pinning, the exact command.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { PINNING_TEXT } from './pinning.js';
 import { npmVersion, toolVersion } from './tools.js';
 
@@ -21,18 +21,23 @@ function kernel(): string {
   try { return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch { return '?'; }
 }
 
+/** Online CPUs of the machine (not this process's affinity: the bench pins itself to one). */
+function cpuCount(): number {
+  return cpus().length;
+}
+
 export function machineFacts(): string[] {
-  const n = availableParallelism();
+  const n = cpuCount();
   return [
-    `machine: nproc ${n}, ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${kernel()}`,
+    `machine: ${n} CPUs online (nproc), ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${kernel()}`,
     `node ${process.version}; autocannon ${npmVersion('autocannon')}; undici ${npmVersion('undici')}; uWebSockets.js ${npmVersion('uWebSockets.js')}; fastify ${npmVersion('fastify')}; @fastify/http-proxy ${npmVersion('@fastify/http-proxy')}`,
-    `peers: nginx ${toolVersion('nginx')}; ${toolVersion('haproxy')}; ${toolVersion('wrk')}; ${toolVersion('rsyslogd')}`,
+    `peers: ${toolVersion('nginx')}; ${toolVersion('haproxy')}; ${toolVersion('wrk')}; ${toolVersion('rsyslogd')}`,
   ];
 }
 
 /** True when the machine is too busy for numbers of record (1-min load average above half the cores). */
 export function isBusy(load: number): boolean {
-  return load > availableParallelism() / 2;
+  return load > cpuCount() / 2;
 }
 
 export function renderResults(facts: RunFacts, table: string, sections: readonly string[]): string {
@@ -40,7 +45,7 @@ export function renderResults(facts: RunFacts, table: string, sections: readonly
   const warnings: string[] = [];
   if (facts.quick) warnings.push('a **quick validation run** (`--quick`: short runs, 1 round)');
   if (isBusy(facts.loadBefore) || isBusy(loadAfter)) {
-    warnings.push(`taken on a **busy machine** (1-min load average ${facts.loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${availableParallelism()} cores)`);
+    warnings.push(`taken on a **busy machine** (1-min load average ${facts.loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${cpuCount()} cores)`);
   }
   const head = warnings.length ? `> **Not numbers of record**: ${warnings.join(', ')}. They show the harness works, not how fast anything is; the run of record is \`npm run bench\` on a quiet machine.\n\n` : '';
   return `# Bench results

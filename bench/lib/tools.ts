@@ -53,7 +53,7 @@ export function toolVersion(tool: Tool): string {
   const r = spawnSync(tool, VERSION_ARGS[tool], { encoding: 'utf8' });
   const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   const line = text.split('\n').map((l) => l.trim()).find((l) => /\d+\.\d+/.test(l)) ?? '?';
-  return line.replace(/^nginx version: /, '').replace(/ - https?:.*$/, '').replace(/, compiled .*$/, '').slice(0, 80);
+  return line.replace(/^nginx version: /, '').replace(/ - https?:.*$/, '').replace(/,? compiled with:?.*$/, '').replace(/ Copyright .*$/, '').replace(/\s+/g, ' ').trim().slice(0, 80);
 }
 
 /** The version of an npm package the bench loads (from its package.json). */
