@@ -16,9 +16,8 @@ import { listenHttp } from './http/http-server.js';
 import type { IngestContext, Listening } from './ingest/ingest-context.js';
 
 const USAGE = 'usage: edgeplane-logshuttle --config FILE';
-/** SIGTERM: time given to the drains to flush what is held */
-const SHUTDOWN_FLUSH_MS = 10_000;
-const EVICT_EVERY_MS = 60_000;
+/** share of `shutdownMs` that open ingest connections get to deliver what they sent */
+const INGEST_GRACE_SHARE = 0.25;
 
 function parseCommandLine(argv: string[]): { config: string } {
   let values: { config?: string; help?: boolean };
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
   const args = parseCommandLine(process.argv.slice(2));
   const config = loadShuttleConfig(args.config);
   const logger = createLogger('logshuttle');
-  const core = new ShuttleCore({ history: config.history });
+  const core = new ShuttleCore({ history: config.history, idleMs: config.appIdleMs, maxApps: config.maxApps, maxRingBytes: config.maxRingBytes });
   const bad = new BadInput(logger);
   const registry = createShuttleMetrics(core, bad);
   const seedFromConfig = !(config.stateFile && existsSync(config.stateFile));
@@ -67,22 +66,32 @@ async function main(): Promise<void> {
   if (listen.http) {
     await start('http', () => listenHttp({ address: listen.http!, ctx, history: config.history, drains, registry, token: process.env.LOGSHUTTLE_TOKEN || undefined }), listen.http);
   }
+  // idle apps are looked for four times per appIdleMs (at most once a minute, at least every 50 ms)
   const evict = setInterval(() => {
     const n = core.evictIdle();
     if (n > 0) logger.info({ apps: n }, 'idle apps evicted');
-  }, EVICT_EVERY_MS);
+  }, Math.min(60_000, Math.max(50, Math.floor(config.appIdleMs / 4))));
   evict.unref();
-  logger.info({ history: config.history, drainBuffer: config.drainBuffer }, 'log shuttle ready');
+  logger.info({ history: config.history, drainBuffer: config.drainBuffer, maxApps: config.maxApps, maxRingBytes: config.maxRingBytes }, 'log shuttle ready');
 
   let stopping = false;
+  /**
+   * SIGTERM/SIGINT, within `shutdownMs` in all: stop accepting; open ingest connections are
+   * half-closed and read until their sender closes (or a quarter of the deadline), so bytes
+   * already sent are ingested; POST /ingest answers 503; then live tails end and the drains
+   * flush what they hold to the peers that are reachable, for the rest of the deadline.
+   */
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: listeners closed, flushing drains');
+    const deadline = Date.now() + config.shutdownMs;
+    logger.info({ signal, shutdownMs: config.shutdownMs }, 'stopping: no new connections; reading what open ingest connections sent');
     clearInterval(evict);
     void (async () => {
-      await Promise.all(listeners.map(([, l]) => l.close(true)));
-      await drains.close(SHUTDOWN_FLUSH_MS);
+      await Promise.all(listeners.map(([, l]) => l.close(Math.floor(config.shutdownMs * INGEST_GRACE_SHARE))));
+      core.tails.endAll();
+      logger.info({ msLeft: Math.max(0, deadline - Date.now()) }, 'ingest closed; flushing drains');
+      await drains.close(Math.max(0, deadline - Date.now()));
       logger.info('stopped');
       logger.flush?.();
       setTimeout(() => process.exit(0), 50);

@@ -3,12 +3,14 @@ import type { ShuttleCore } from './shuttle-core.js';
 import type { BadInput } from './ingest/bad-input.js';
 
 /**
- * The shuttle's Prometheus metrics on its own Registry. Hot-path counts live in plain numbers
- * in the core; they are copied into the metrics when scraped.
+ * The shuttle's Prometheus metrics on its own Registry, every name prefixed `edgeplane_shuttle_`
+ * (process metrics `edgeplane_shuttle_process_`, drains `edgeplane_shuttle_drain_`; the router
+ * uses `edgeplane_router_`). Hot-path counts live in plain numbers in the core; they are copied
+ * into the metrics when scraped.
  */
 export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'logshuttle_' });
+  collectDefaultMetrics({ register: registry, prefix: 'edgeplane_shuttle_process_' });
   const reported = new Map<string, number>();
   const catchUp = (counter: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
     const delta = total - (reported.get(key) ?? 0);
@@ -18,7 +20,7 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     }
   };
   new Counter({
-    name: 'logshuttle_lines_in_total',
+    name: 'edgeplane_shuttle_lines_in_total',
     help: 'Lines accepted, by ingest and source (after splitting at 10,000 bytes)',
     labelNames: ['ingest', 'source'],
     registers: [registry],
@@ -27,7 +29,7 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     },
   });
   new Counter({
-    name: 'logshuttle_bad_input_total',
+    name: 'edgeplane_shuttle_bad_input_total',
     help: 'Input skipped as invalid, by ingest and reason',
     labelNames: ['ingest', 'reason'],
     registers: [registry],
@@ -36,7 +38,7 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     },
   });
   new Gauge({
-    name: 'logshuttle_tails_open',
+    name: 'edgeplane_shuttle_tails_open',
     help: 'Live tails open',
     registers: [registry],
     collect() {
@@ -44,7 +46,7 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     },
   });
   new Counter({
-    name: 'logshuttle_tail_dropped_total',
+    name: 'edgeplane_shuttle_tail_dropped_total',
     help: 'Lines dropped for tail clients that did not keep up (reported to them as L11)',
     registers: [registry],
     collect() {
@@ -52,15 +54,33 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     },
   });
   new Gauge({
-    name: 'logshuttle_apps',
+    name: 'edgeplane_shuttle_apps',
     help: 'Apps with a ring buffer',
     registers: [registry],
     collect() {
       this.set(core.rings.appCount);
     },
   });
+  new Counter({
+    name: 'edgeplane_shuttle_apps_evicted_total',
+    help: 'App ring buffers dropped: idle (appIdleMs), or least recently written past maxApps / maxRingBytes',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const ev = core.rings.evictedApps;
+      for (const reason of Object.keys(ev) as Array<keyof typeof ev>) catchUp(this, `ev\0${reason}`, { reason }, ev[reason]);
+    },
+  });
+  new Counter({
+    name: 'edgeplane_shuttle_evicted_app_lines_total',
+    help: 'Lines that were held in the ring buffers of evicted apps',
+    registers: [registry],
+    collect() {
+      catchUp(this, 'ev-lines', {}, core.rings.evictedLines);
+    },
+  });
   new Gauge({
-    name: 'logshuttle_ring_lines',
+    name: 'edgeplane_shuttle_ring_lines',
     help: 'Lines held in ring buffers',
     registers: [registry],
     collect() {
@@ -68,7 +88,7 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
     },
   });
   new Gauge({
-    name: 'logshuttle_ring_bytes',
+    name: 'edgeplane_shuttle_ring_bytes',
     help: 'Ring buffer memory: bytes of the lines held (held) and bytes allocated for them (allocated)',
     labelNames: ['kind'],
     registers: [registry],

@@ -5,13 +5,21 @@ import { TailHub } from './tail/tail-hub.js';
 import { formatTailLine } from './tail/format-line.js';
 import { splitMessage } from './ingest/split-message.js';
 import { INGEST_NAMES, type IngestName } from './ingest/bad-input.js';
+import { DEFAULT_APP_IDLE_MS } from './config/schema.js';
 
 const SOURCES: readonly LogSource[] = ['app', 'router', 'build', 'platform'];
 const SOURCE_INDEX: Record<LogSource, number> = { app: 0, router: 1, build: 2, platform: 3 };
 const INGEST_INDEX: Record<IngestName | 'internal', number> = { msgpack: 0, syslog_tcp: 1, syslog_udp: 2, http: 3, internal: 4 };
 
-/** An app idle this long (no lines, no tail) is forgotten. */
-export const DEFAULT_IDLE_MS = 6 * 60 * 60 * 1000;
+
+export interface ShuttleCoreOptions {
+  history: number;
+  /** an app with no line for this long (and no tail) is forgotten by `evictIdle` */
+  idleMs?: number;
+  /** bounds of the ring memory (AppRings) */
+  maxApps?: number;
+  maxRingBytes?: number;
+}
 
 /**
  * The path of every accepted line: split at 10,000 bytes, then the app's ring buffer, then its
@@ -24,21 +32,30 @@ export class ShuttleCore {
   /** lines in by [ingest * 4 + source] */
   readonly linesIn = new Float64Array(5 * 4);
 
-  constructor(options: { history: number; idleMs?: number }) {
-    this.rings = new AppRings({ history: options.history, idleMs: options.idleMs ?? DEFAULT_IDLE_MS });
+  constructor(options: ShuttleCoreOptions) {
+    this.rings = new AppRings({
+      history: options.history,
+      idleMs: options.idleMs ?? DEFAULT_APP_IDLE_MS,
+      ...(options.maxApps !== undefined ? { maxApps: options.maxApps } : {}),
+      ...(options.maxRingBytes !== undefined ? { maxBytes: options.maxRingBytes } : {}),
+    });
   }
 
   setDrains(drains: DrainSet): void {
     this.drains = drains;
   }
 
-  /** Takes one valid record (checked by the ingest); never throws for a valid record. */
-  accept(record: LogRecord, ingest: IngestName): void {
+  /**
+   * Takes one valid record (checked by the ingest); never throws for a valid record. `raw`:
+   * the RFC 5424 message the record was parsed from (syslog and logplex ingest), which the
+   * drains may pass through unchanged (DrainSet.deliverRaw) when the line is not split.
+   */
+  accept(record: LogRecord, ingest: IngestName, raw?: Buffer): void {
     const pieces = splitMessage(record.message);
     const now = Date.now();
     this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[record.source]] += pieces.length;
     if (pieces.length === 1) {
-      this.one(record, now);
+      this.one(record, now, true, raw);
       return;
     }
     for (const message of pieces) this.one({ ...record, message }, now);
@@ -53,11 +70,14 @@ export class ShuttleCore {
     this.one(record, Date.now(), false);
   }
 
-  private one(record: LogRecord, now: number, toDrains = true): void {
+  private one(record: LogRecord, now: number, toDrains = true, raw?: Buffer): void {
     const line = formatTailLine(record);
     this.rings.append(record.app, line, now);
     this.tails.publish(record.app, line, now);
-    if (toDrains && this.drains !== null) this.drains.deliver(record);
+    const drains = this.drains;
+    if (!toDrains || drains === null) return;
+    if (raw !== undefined && drains.deliverRaw !== undefined) drains.deliverRaw(record, raw);
+    else drains.deliver(record);
   }
 
   /** Forgets apps idle too long that nobody tails. */

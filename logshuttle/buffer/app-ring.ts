@@ -1,33 +1,51 @@
-const MIN_BYTES = 512;
+/** smallest byte store; the first line gets room for itself and half as much again */
+const MIN_BYTES = 64;
+const FIRST_ROOM = 1.5;
+/** growth while the ring fills, and once it holds `capacity` lines (line sizes drift slowly) */
 const GROW = 1.25;
-/** Shrink once the held lines use less than this share of the storage. */
+const GROW_FULL = 1.06;
+/** shrink once the held lines use less than this share of the storage, to this much above them */
 const SHRINK_BELOW = 0.6;
+const SHRINK_BELOW_FULL = 0.8;
 const SHRINK_TO = 1.15;
+const SHRINK_TO_FULL = 1.06;
+/** index slots of a new ring; doubled as lines come, up to `capacity` */
+const FIRST_SLOTS = 4;
 
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The newest `capacity` lines of one app, as UTF-8 bytes in one circular byte store with an
- * Int32 index of line starts: O(1) amortised append, no object per line, storage within ~1.25x
- * of the bytes held. Lines are opaque byte strings (the formatted tail line, LF included).
+ * Int32 index of line starts: O(1) amortised append, no object per line. Both grow with the
+ * lines held, so an app with one line costs a few hundred bytes; a full ring's storage stays
+ * within ~1.06x of the bytes held plus 4 bytes of index per line. Lines are opaque byte strings
+ * (the formatted tail line, LF included).
  */
 export class AppRing {
   readonly capacity: number;
   private store: Buffer;
-  /** start offset of each held line in `store`, circular over `capacity` slots */
-  private readonly starts: Int32Array;
+  /** start offset of each held line in `store`, circular over `starts.length` slots */
+  private starts: Int32Array;
   private first = 0; // slot of the oldest line
   private count = 0;
   private byteHead = 0; // offset of the oldest line's first byte
   private byteTail = 0; // offset one past the newest line's last byte
   private used = 0;
+  private full = false;
   /** lines pushed out by newer ones since the ring was created */
   evicted = 0;
+  /** epoch ms of the last line (kept here: one object per app) */
+  lastLineAt = 0;
+  /** the app's name, and its neighbours in the least-recently-written list (app-rings.ts) */
+  app = '';
+  older: AppRing | null = null;
+  newer: AppRing | null = null;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.starts = new Int32Array(capacity);
-    this.store = Buffer.allocUnsafeSlow(MIN_BYTES);
+    this.starts = new Int32Array(Math.min(capacity, FIRST_SLOTS));
+    this.store = EMPTY;
   }
 
   get length(): number {
@@ -56,14 +74,18 @@ export class AppRing {
   pushBytes(src: Buffer, from: number, to: number): void {
     const n = to - from;
     if (this.count === this.capacity) this.dropOldest();
-    if (this.store.length - this.used < n) this.resize(Math.max(Math.ceil(this.store.length * GROW), this.used + n));
-    else if (this.count > 8 && this.store.length > MIN_BYTES * 4 && (this.used + n) < this.store.length * SHRINK_BELOW) {
-      this.resize(Math.ceil((this.used + n) * SHRINK_TO));
+    else if (this.count === this.starts.length) this.growIndex();
+    const size0 = this.store.length;
+    if (size0 - this.used < n) {
+      const grown = this.store === EMPTY ? Math.ceil(n * FIRST_ROOM) : Math.ceil(size0 * (this.full ? GROW_FULL : GROW));
+      this.resize(Math.max(grown, this.used + n));
+    } else if (this.count > 8 && size0 > MIN_BYTES * 4 && (this.used + n) < size0 * (this.full ? SHRINK_BELOW_FULL : SHRINK_BELOW)) {
+      this.resize(Math.ceil((this.used + n) * (this.full ? SHRINK_TO_FULL : SHRINK_TO)));
     }
     const size = this.store.length;
     let at = this.byteTail;
     if (this.count === 0) at = this.byteHead = 0;
-    const slot = (this.first + this.count) % this.capacity;
+    const slot = (this.first + this.count) % this.starts.length;
     this.starts[slot] = at;
     const room = size - at;
     if (n <= room) {
@@ -77,13 +99,19 @@ export class AppRing {
     this.byteTail = at === size ? 0 : at;
     this.used += n;
     this.count++;
+    if (!this.full && this.count === this.capacity) {
+      // full for the first time: from now on the storage follows the bytes held closely
+      this.full = true;
+      if (this.store.length > this.used * SHRINK_TO_FULL) this.resize(Math.ceil(this.used * SHRINK_TO_FULL));
+    }
   }
 
   private lineLength(i: number): number {
     // i-th held line, 0 = oldest
-    const slot = (this.first + i) % this.capacity;
+    const slots = this.starts.length;
+    const slot = (this.first + i) % slots;
     const start = this.starts[slot];
-    const end = i + 1 < this.count ? this.starts[(slot + 1) % this.capacity] : this.byteTail;
+    const end = i + 1 < this.count ? this.starts[(slot + 1) % slots] : this.byteTail;
     const len = end - start;
     return len > 0 || (len === 0 && this.used === 0) ? len : len + this.store.length;
   }
@@ -91,10 +119,19 @@ export class AppRing {
   private dropOldest(): void {
     const len = this.lineLength(0);
     this.used -= len;
-    this.first = (this.first + 1) % this.capacity;
+    this.first = (this.first + 1) % this.starts.length;
     this.count--;
     this.evicted++;
     this.byteHead = this.count === 0 ? this.byteTail : this.starts[this.first];
+  }
+
+  /** Doubles the index (up to `capacity` slots), oldest line in slot 0. */
+  private growIndex(): void {
+    const old = this.starts;
+    const next = new Int32Array(Math.min(this.capacity, old.length * 2));
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.first + i) % old.length];
+    this.starts = next;
+    this.first = 0;
   }
 
   private resize(size: number): void {
@@ -105,7 +142,7 @@ export class AppRing {
     const lens: number[] = [];
     for (let i = 0; i < this.count; i++) lens.push(this.lineLength(i));
     for (let i = 0; i < this.count; i++) {
-      this.starts[(this.first + i) % this.capacity] = off;
+      this.starts[(this.first + i) % this.starts.length] = off;
       off += lens[i];
     }
     this.store = next;
@@ -117,7 +154,7 @@ export class AppRing {
   private copyOut(i: number, j: number, dst: Buffer, at: number): number {
     if (i >= j) return 0;
     const size = this.store.length;
-    const start = this.starts[(this.first + i) % this.capacity];
+    const start = this.starts[(this.first + i) % this.starts.length];
     let total = 0;
     for (let k = i; k < j; k++) total += this.lineLength(k);
     if (start + total <= size) {

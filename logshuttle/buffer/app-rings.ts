@@ -1,50 +1,125 @@
 import { AppRing } from './app-ring.js';
 
-interface Entry {
-  ring: AppRing;
-  lastLineAt: number;
+/** Why an app's ring was dropped. */
+export type EvictReason = 'idle' | 'max_apps' | 'max_bytes';
+
+export interface AppRingsOptions {
+  /** lines per app */
+  history: number;
+  /** an app with no line for this long (and no tail) is forgotten by `evictIdle` */
+  idleMs: number;
+  /** at most this many apps; more evict the least recently written */
+  maxApps?: number;
+  /** at most this many bytes allocated by all rings (lines + index); more evict the least recently written */
+  maxBytes?: number;
 }
 
 /**
- * The ring of every app. An app exists from its first line; an app with no line for
- * `idleMs` is forgotten by `evictIdle` unless `isPinned(app)` (someone is tailing it).
+ * The ring of every app. An app exists from its first line. Memory is bounded twice: at most
+ * `maxApps` rings and `maxBytes` bytes allocated by them; past either bound the least recently
+ * written app is dropped (never the one being written), counted by reason. Apps idle for
+ * `idleMs` go too (`evictIdle`), unless someone tails them. The rings form a list from least to
+ * most recently written: a line moves its app to the newest end (a few pointer writes, none
+ * when the app was already there), so eviction is exact LRU in O(1).
  */
 export class AppRings {
-  private readonly apps = new Map<string, Entry>();
+  private readonly apps = new Map<string, AppRing>();
   private readonly history: number;
   private readonly idleMs: number;
+  private readonly maxApps: number;
+  private readonly maxBytes: number;
+  private oldest: AppRing | null = null;
+  private newest: AppRing | null = null;
+  private allocated = 0;
+  /** rings dropped, by reason; and the lines they held */
+  readonly evictedApps: Record<EvictReason, number> = { idle: 0, max_apps: 0, max_bytes: 0 };
+  evictedLines = 0;
 
-  constructor(options: { history: number; idleMs: number }) {
+  constructor(options: AppRingsOptions) {
     this.history = options.history;
     this.idleMs = options.idleMs;
+    this.maxApps = options.maxApps ?? Infinity;
+    this.maxBytes = options.maxBytes ?? Infinity;
   }
 
   append(app: string, line: string, now: number): void {
-    let e = this.apps.get(app);
-    if (e === undefined) {
-      e = { ring: new AppRing(this.history), lastLineAt: now };
-      this.apps.set(app, e);
+    let ring = this.apps.get(app);
+    let before = 0;
+    if (ring === undefined) {
+      ring = new AppRing(this.history);
+      ring.app = app;
+      this.apps.set(app, ring);
+      this.link(ring);
+    } else {
+      before = ring.bytesAllocated;
+      if (ring !== this.newest) {
+        this.unlink(ring);
+        this.link(ring);
+      }
     }
-    e.lastLineAt = now;
-    e.ring.push(line);
+    ring.lastLineAt = now;
+    ring.push(line);
+    this.allocated += ring.bytesAllocated - before;
+    if (this.apps.size > this.maxApps) this.evictLru('max_apps');
+    if (this.allocated > this.maxBytes) this.evictLru('max_bytes');
   }
 
   get(app: string): AppRing | undefined {
-    return this.apps.get(app)?.ring;
+    return this.apps.get(app);
   }
 
   get appCount(): number {
     return this.apps.size;
   }
 
-  /** Forgets apps idle for longer than `idleMs`; returns how many went. */
+  /** bytes allocated by all rings (kept up to date on every line) */
+  get bytesAllocated(): number {
+    return this.allocated;
+  }
+
+  /** Drops least recently written apps (never the newest: the one being written) until within the bounds. */
+  private evictLru(reason: EvictReason): void {
+    while (this.oldest !== null && this.oldest !== this.newest && (this.apps.size > this.maxApps || this.allocated > this.maxBytes)) {
+      this.drop(this.oldest, reason);
+    }
+  }
+
+  private link(ring: AppRing): void {
+    ring.older = this.newest;
+    ring.newer = null;
+    if (this.newest !== null) this.newest.newer = ring;
+    else this.oldest = ring;
+    this.newest = ring;
+  }
+
+  private unlink(ring: AppRing): void {
+    if (ring.older !== null) ring.older.newer = ring.newer;
+    else this.oldest = ring.newer;
+    if (ring.newer !== null) ring.newer.older = ring.older;
+    else this.newest = ring.older;
+    ring.older = ring.newer = null;
+  }
+
+  private drop(ring: AppRing, reason: EvictReason): void {
+    this.apps.delete(ring.app);
+    this.unlink(ring);
+    this.allocated -= ring.bytesAllocated;
+    this.evictedApps[reason]++;
+    this.evictedLines += ring.length;
+  }
+
+  /** Forgets apps idle for longer than `idleMs` unless `isPinned(app)`; returns how many went. */
   evictIdle(now: number, isPinned: (app: string) => boolean): number {
     let n = 0;
-    for (const [app, e] of this.apps) {
-      if (now - e.lastLineAt > this.idleMs && !isPinned(app)) {
-        this.apps.delete(app);
+    // oldest first: the first app written within idleMs ends the walk
+    for (let ring = this.oldest; ring !== null;) {
+      const next = ring.newer;
+      if (now - ring.lastLineAt <= this.idleMs) break;
+      if (!isPinned(ring.app)) {
+        this.drop(ring, 'idle');
         n++;
       }
+      ring = next;
     }
     return n;
   }
@@ -53,12 +128,10 @@ export class AppRings {
   totals(): { lines: number; bytesHeld: number; bytesAllocated: number } {
     let lines = 0;
     let bytesHeld = 0;
-    let bytesAllocated = 0;
-    for (const e of this.apps.values()) {
-      lines += e.ring.length;
-      bytesHeld += e.ring.bytesHeld;
-      bytesAllocated += e.ring.bytesAllocated;
+    for (const ring of this.apps.values()) {
+      lines += ring.length;
+      bytesHeld += ring.bytesHeld;
     }
-    return { lines, bytesHeld, bytesAllocated };
+    return { lines, bytesHeld, bytesAllocated: this.allocated };
   }
 }

@@ -6,6 +6,10 @@ import {
   DEFAULT_DRAIN_BUFFER,
   DEFAULT_HISTORY,
   DEFAULT_WORKERS,
+  DEFAULT_SHUTDOWN_MS,
+  DEFAULT_APP_IDLE_MS,
+  DEFAULT_MAX_APPS,
+  DEFAULT_MAX_RING_BYTES,
   type ShuttleConfig,
   type ShuttleConfigDocument,
 } from './schema.js';
@@ -46,6 +50,10 @@ export function validateShuttleConfig(value: unknown, source = 'config'): Shuttl
     workers: doc.workers ?? DEFAULT_WORKERS,
     drains,
     ...(doc.stateFile !== undefined ? { stateFile: doc.stateFile } : {}),
+    shutdownMs: doc.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
+    appIdleMs: doc.appIdleMs ?? DEFAULT_APP_IDLE_MS,
+    maxApps: doc.maxApps ?? DEFAULT_MAX_APPS,
+    maxRingBytes: doc.maxRingBytes ?? DEFAULT_MAX_RING_BYTES,
   };
   return deepFreeze(config);
 }

@@ -26,6 +26,13 @@ export const ShuttleConfigSchema = Type.Object(
     drains: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String()))),
     /** Optional: where the drain set is persisted across restarts (passed to the drain manager). */
     stateFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** SIGTERM: the whole stop (ingest grace + drain flush) takes at most this long */
+    shutdownMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000 })),
+    /** an app with no line for this long (and no tail) is forgotten */
+    appIdleMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 * 1000 })),
+    /** ring memory bounds: past either, the least recently written app is dropped */
+    maxApps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000000 })),
+    maxRingBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 50 })),
   },
   { additionalProperties: false },
 );
@@ -50,8 +57,16 @@ export interface ShuttleConfig {
   readonly workers: number;
   readonly drains: Readonly<Record<string, readonly string[]>>;
   readonly stateFile?: string;
+  readonly shutdownMs: number;
+  readonly appIdleMs: number;
+  readonly maxApps: number;
+  readonly maxRingBytes: number;
 }
 
 export const DEFAULT_HISTORY = 1500;
 export const DEFAULT_DRAIN_BUFFER = 1024;
 export const DEFAULT_WORKERS = 0;
+export const DEFAULT_SHUTDOWN_MS = 10_000;
+export const DEFAULT_APP_IDLE_MS = 6 * 3600 * 1000;
+export const DEFAULT_MAX_APPS = 50_000;
+export const DEFAULT_MAX_RING_BYTES = 2 * 1024 ** 3;

@@ -14,18 +14,18 @@ export interface DrainView {
 /**
  * Per-drain metrics, computed at scrape time from plain counters (no label lookups on the
  * per-line path). Labels: app, drain (id), scheme.
- *   edgeplane_drain_delivered_total        lines handed to the drain
- *   edgeplane_drain_dropped_total{reason}  overflow (queue full, reported by L10), rejected (HTTPS 4xx)
- *   edgeplane_drain_truncated_total        UDP lines cut to 2,048 bytes
- *   edgeplane_drain_retries_total          reconnects and HTTPS retries
- *   edgeplane_drain_queue_depth            lines waiting in the drain's queue
- *   edgeplane_drain_connected              1 when connected
+ *   edgeplane_shuttle_drain_delivered_total        lines handed to the drain
+ *   edgeplane_shuttle_drain_dropped_total{reason}  overflow (queue full, reported by L10), rejected (HTTPS 4xx)
+ *   edgeplane_shuttle_drain_truncated_total        UDP lines cut to 2,048 bytes
+ *   edgeplane_shuttle_drain_retries_total          reconnects and HTTPS retries
+ *   edgeplane_shuttle_drain_queue_depth            lines waiting in the drain's queue
+ *   edgeplane_shuttle_drain_connected              1 when connected
  */
 export function registerDrainMetrics(registry: Registry, views: () => Iterable<DrainView>): void {
   const labelNames = ['app', 'drain', 'scheme'] as const;
   const labels = (v: DrainView) => ({ app: v.app, drain: v.id, scheme: v.scheme });
   new Counter({
-    name: 'edgeplane_drain_delivered_total',
+    name: 'edgeplane_shuttle_drain_delivered_total',
     help: 'Log lines delivered to a drain',
     labelNames,
     registers: [registry],
@@ -35,7 +35,7 @@ export function registerDrainMetrics(registry: Registry, views: () => Iterable<D
     },
   });
   new Counter({
-    name: 'edgeplane_drain_dropped_total',
+    name: 'edgeplane_shuttle_drain_dropped_total',
     help: 'Log lines a drain lost: overflow of its queue (reported by L10) or rejected by the peer (HTTPS 4xx)',
     labelNames: [...labelNames, 'reason'],
     registers: [registry],
@@ -48,7 +48,7 @@ export function registerDrainMetrics(registry: Registry, views: () => Iterable<D
     },
   });
   new Counter({
-    name: 'edgeplane_drain_truncated_total',
+    name: 'edgeplane_shuttle_drain_truncated_total',
     help: 'Log lines cut to the UDP datagram limit (2,048 bytes)',
     labelNames,
     registers: [registry],
@@ -58,7 +58,7 @@ export function registerDrainMetrics(registry: Registry, views: () => Iterable<D
     },
   });
   new Counter({
-    name: 'edgeplane_drain_retries_total',
+    name: 'edgeplane_shuttle_drain_retries_total',
     help: 'Drain reconnects and HTTPS retries',
     labelNames,
     registers: [registry],
@@ -68,7 +68,7 @@ export function registerDrainMetrics(registry: Registry, views: () => Iterable<D
     },
   });
   new Gauge({
-    name: 'edgeplane_drain_queue_depth',
+    name: 'edgeplane_shuttle_drain_queue_depth',
     help: 'Log lines waiting in a drain queue',
     labelNames,
     registers: [registry],
@@ -78,7 +78,7 @@ export function registerDrainMetrics(registry: Registry, views: () => Iterable<D
     },
   });
   new Gauge({
-    name: 'edgeplane_drain_connected',
+    name: 'edgeplane_shuttle_drain_connected',
     help: '1 when the drain is connected',
     labelNames,
     registers: [registry],

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { LogRecord } from '../../shared/log-record.js';
 
 /**
@@ -144,7 +145,8 @@ export function encodeFrame(record: LogRecord): Buffer {
  * Pass-through: when `raw` (an RFC5424 message as the shuttle received it, from which `record`
  * was parsed with MSG unchanged) starts with exactly the header the drains would write for
  * `record`, the frame is `LEN SP raw`: the bytes are copied, the message is not re-encoded.
- * Returns null when the header differs (the caller encodes the record instead).
+ * Returns null when the header differs, or MSG is not exactly the record's message as valid
+ * UTF-8 (the caller encodes the record instead).
  */
 export function passThroughFrame(record: LogRecord, raw: Buffer): Buffer | null {
   const header = cachedHeader(record);
@@ -154,6 +156,9 @@ export function passThroughFrame(record: LogRecord, raw: Buffer): Buffer | null 
   for (let i = 0; i < hl; i++) if (raw[i] !== header.charCodeAt(i)) return null;
   // MSG as received: the parser strips a trailing LF and a BOM, so such messages are re-encoded
   if (n > hl && (raw[n - 1] === 0x0a || (raw[hl] === 0xef && n >= hl + 3 && raw[hl + 1] === 0xbb && raw[hl + 2] === 0xbf))) return null;
+  // MSG must be the record's message byte for byte: valid UTF-8 (else the record holds U+FFFD
+  // where the bytes were bad) of the same length (a parser that changed the text is caught)
+  if (!isUtf8(raw) || Buffer.byteLength(record.message, 'utf8') !== n - hl) return null;
   const prefix = `${n} `;
   const total = prefix.length + n;
   let buf: Buffer;

@@ -9,6 +9,7 @@ import { logsRoute } from './logs-route.js';
 import { addDrain, listDrains, removeDrain } from './drains-routes.js';
 import { ingestRoute } from './ingest-route.js';
 import { respond, respondError } from './respond.js';
+import { ServerState } from './server-state.js';
 
 export interface HttpServerOptions {
   address: ListenAddress;
@@ -31,8 +32,9 @@ function param(req: HttpRequest, i: number): string | null {
 /** The shuttle's HTTP API on uWebSockets.js (DESIGN.md "HTTP API"). */
 export function listenHttp(o: HttpServerOptions): Promise<Listening> {
   const authorized = bearerCheck(o.token);
-  const logs = logsRoute(o.ctx.core, o.history);
-  const ingest = ingestRoute(o.ctx);
+  const state = new ServerState();
+  const logs = logsRoute(o.ctx.core, o.history, state);
+  const ingest = ingestRoute(o.ctx, state);
   /** wraps a handler with the token check and app-parameter decoding */
   const guarded = (handler: (res: HttpResponse, req: HttpRequest, app: string) => void) => (res: HttpResponse, req: HttpRequest) => {
     if (!authorized(req.getHeader('authorization'))) {
@@ -66,8 +68,12 @@ export function listenHttp(o: HttpServerOptions): Promise<Listening> {
       if (!socket) return reject(new Error(`cannot listen on ${o.address.host}:${o.address.port}`));
       resolve({
         port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
-        close: async () => {
+        // stop: no new connections; POST /ingest answers 503 on open keep-alive connections;
+        // ingest bodies being read get up to `graceMs` to finish
+        close: async (graceMs: number) => {
+          state.stopping = true;
           uWS.us_listen_socket_close(socket);
+          await state.whenIdle(graceMs);
         },
       });
     });

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ShuttleCore } from '../shuttle-core.js';
 import { TailStream, type TailFormat, type TailLimits, DEFAULT_TAIL_LIMITS } from '../tail/tail-stream.js';
 import { respond, respondError } from './respond.js';
+import type { ServerState } from './server-state.js';
 
 /** Lines of history sent when the request does not say (`?lines=N`). */
 export const DEFAULT_TAIL_LINES = 100;
@@ -16,7 +17,7 @@ function queryValue(req: HttpRequest, key: string): string {
  * a `data:` event) when the Accept header asks for it. `X-History-Lines` says how many of the
  * first lines are history (the tail CLI resumes after a reconnect with it).
  */
-export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
+export function logsRoute(core: ShuttleCore, history: number, state: ServerState, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
   return (res: HttpResponse, req: HttpRequest, app: string): void => {
     const linesRaw = queryValue(req, 'lines');
     let lines = DEFAULT_TAIL_LINES;
@@ -26,6 +27,7 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
     }
     const tailRaw = queryValue(req, 'tail');
     const follow = tailRaw === 'true' || tailRaw === '1';
+    if (follow && state.stopping) return respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
     const format: TailFormat = /text\/event-stream/i.test(req.getHeader('accept')) ? 'sse' : 'text';
     const contentType = format === 'sse' ? 'text/event-stream; charset=utf-8' : 'text/plain; charset=utf-8';
     const ring = core.rings.get(app);
@@ -40,6 +42,11 @@ export function logsRoute(core: ShuttleCore, history: number, limits: TailLimits
         // an empty cork/uncork makes uWS send what it holds (it does not on its own while
         // an onWritable handler is set)
         if (!res.aborted) res.cork(() => {});
+      },
+      end() {
+        if (res.aborted || res.done) return;
+        res.done = true;
+        res.cork(() => res.end());
       },
     }, format, limits);
     const body = past.map((l) => stream.frame(l)).join('');

@@ -22,15 +22,16 @@ export function respondError(res: HttpResponse, status: string, code: string, me
 
 /**
  * Reads a request body of at most `limit` bytes; `done(null)` when it is too long (the
- * response is then already 413) or the request was aborted.
+ * response is then already 413). When the client goes away first, `aborted` is called instead.
  */
-export function readBody(res: HttpResponse, limit: number, done: (body: Buffer | null) => void): void {
+export function readBody(res: HttpResponse, limit: number, done: (body: Buffer | null) => void, aborted?: () => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
   res.onAborted(() => {
     res.done = true;
     res.aborted = true;
+    if (!over) aborted?.();
   });
   res.onData((ab: ArrayBuffer, isLast: boolean) => {
     if (over || res.aborted) return;

@@ -3,6 +3,7 @@ import type { IngestContext } from './ingest-context.js';
 import { recordProblem, cleanRecord } from './record-check.js';
 import { SyslogFramer } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
+import { MAX_RECORD_BYTES } from './record-limits.js';
 
 /** Counts of one POST /ingest body. */
 export interface IngestResult {
@@ -28,7 +29,7 @@ export function ingestNdjson(body: Buffer, ctx: IngestContext): IngestResult {
       result.rejected++;
       continue;
     }
-    const problem = recordProblem(value);
+    const problem = recordProblem(value) ?? messageTooLong((value as LogRecord).message);
     if (problem) {
       ctx.bad.report('http', problem, text.slice(0, 120));
       result.rejected++;
@@ -38,6 +39,12 @@ export function ingestNdjson(body: Buffer, ctx: IngestContext): IngestResult {
     result.accepted++;
   }
   return result;
+}
+
+/** The same cap as the other ingests (1 MiB, record-limits.ts). */
+function messageTooLong(message: string): string | null {
+  if (message.length * 3 <= MAX_RECORD_BYTES || Buffer.byteLength(message, 'utf8') <= MAX_RECORD_BYTES) return null;
+  return 'record over 1 MiB';
 }
 
 /** `application/logplex-1`: octet-counted RFC 5424 frames, as logplex-compatible senders POST. */
@@ -51,7 +58,7 @@ export function ingestLogplex(body: Buffer, ctx: IngestContext): IngestResult {
         ctx.bad.report('http', r, buf.toString('utf8', start, Math.min(end, start + 120)));
         result.rejected++;
       } else {
-        ctx.core.accept(r, 'http');
+        ctx.core.accept(r, 'http', buf.subarray(start, end));
         result.accepted++;
       }
     },

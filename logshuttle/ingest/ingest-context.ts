@@ -12,6 +12,9 @@ export interface IngestContext {
 /** A started listener: its bound port, and how to stop it. */
 export interface Listening {
   readonly port: number;
-  /** Stops accepting; with `force`, also ends open connections. */
-  close(force?: boolean): Promise<void>;
+  /**
+   * Stops accepting. Open connections get up to `graceMs` to deliver what they already sent
+   * (until the sender closes); then they are cut. Everything read by then is ingested.
+   */
+  close(graceMs: number): Promise<void>;
 }

@@ -4,19 +4,25 @@ import { listenTcp } from './tcp-listener.js';
 import { SyslogFramer } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
 
-/** Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). */
+/**
+ * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). A
+ * partial frame when the connection ends is counted (`truncated frame at end of stream`).
+ */
 export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   return listenTcp(address, (socket) => {
     const framer = new SyslogFramer({
       frame(buf, start, end) {
         const r = parseSyslogMessage(buf, start, end, Date.now());
         if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
-        else ctx.core.accept(r, 'syslog_tcp');
+        else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
       },
       bad(reason) {
         ctx.bad.report('syslog_tcp', reason);
       },
     });
     socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    socket.on('close', () => {
+      if (framer.pending) ctx.bad.report('syslog_tcp', 'truncated frame at end of stream');
+    });
   });
 }

@@ -10,7 +10,7 @@ export function listenSyslogUdp(address: ListenAddress, ctx: IngestContext): Pro
   socket.on('message', (msg: Buffer) => {
     const r = parseSyslogMessage(msg, 0, msg.length, Date.now());
     if (typeof r === 'string') ctx.bad.report('syslog_udp', r, msg.toString('utf8', 0, Math.min(msg.length, 120)));
-    else ctx.core.accept(r, 'syslog_udp');
+    else ctx.core.accept(r, 'syslog_udp', msg);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -19,7 +19,7 @@ export function listenSyslogUdp(address: ListenAddress, ctx: IngestContext): Pro
       socket.on('error', (err) => ctx.logger.warn({ err }, 'syslog udp socket error'));
       resolve({
         port: socket.address().port,
-        close: () => new Promise<void>((done) => socket.close(() => done())),
+        close: () => new Promise<void>((done) => socket.close(() => done())), // datagrams: nothing to wait for
       });
     });
   });

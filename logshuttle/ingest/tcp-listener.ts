@@ -3,8 +3,10 @@ import type { ListenAddress } from '../config/schema.js';
 import type { Listening } from './ingest-context.js';
 
 /**
- * A TCP listener that hands each connection to `onConnection` and remembers open sockets so
- * `close(true)` can end them. Socket errors never reach the process.
+ * A TCP listener that hands each connection to `onConnection`. Socket errors never reach the
+ * process. `close(graceMs)` stops accepting and half-closes every open connection (our FIN
+ * tells the sender to stop), then reads on until the sender closes its side, so bytes already
+ * on their way are ingested; connections still open after `graceMs` are destroyed.
  */
 export function listenTcp(address: ListenAddress, onConnection: (socket: Socket) => void): Promise<Listening> {
   const sockets = new Set<Socket>();
@@ -21,10 +23,17 @@ export function listenTcp(address: ListenAddress, onConnection: (socket: Socket)
       const port = (server.address() as { port: number }).port;
       resolve({
         port,
-        close: (force = false) =>
+        close: (graceMs) =>
           new Promise<void>((done) => {
-            server.close(() => done());
-            if (force) for (const s of sockets) s.destroy();
+            // the callback runs once every open connection has closed
+            const timer = setTimeout(() => {
+              for (const s of sockets) s.destroy();
+            }, Math.max(0, graceMs));
+            server.close(() => {
+              clearTimeout(timer);
+              done();
+            });
+            for (const s of sockets) s.end();
           }),
       });
     });

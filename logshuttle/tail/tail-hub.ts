@@ -29,6 +29,16 @@ export class TailHub {
     stream.close();
   }
 
+  /** Ends every open tail (the shuttle is stopping). */
+  endAll(now = Date.now()): void {
+    for (const set of this.byApp.values()) {
+      for (const s of [...set]) {
+        s.end(now);
+        this.remove(s);
+      }
+    }
+  }
+
   hasTails(app: string): boolean {
     return this.byApp.has(app);
   }

@@ -6,6 +6,8 @@ export interface TailSink {
   write(chunk: string): boolean;
   /** Asks the sink to send bytes it still holds (called when the peer is writable again). */
   drain?(): void;
+  /** Ends the response (the shuttle is stopping). */
+  end?(): void;
 }
 
 export type TailFormat = 'text' | 'sse';
@@ -131,6 +133,13 @@ export class TailStream {
 
   get isBlocked(): boolean {
     return this.blocked;
+  }
+
+  /** Writes what is queued (if the client takes it) and ends the response. */
+  end(now: number): void {
+    this.flush(now);
+    this.close();
+    this.sink.end?.();
   }
 
   close(): void {

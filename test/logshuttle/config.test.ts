@@ -3,6 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { validateShuttleConfig } from '../../logshuttle/config/load-config.js';
 import { MAIN, writeConfig } from './helpers/shuttle-process.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 t.test('defaults and freezing', async (t) => {
   const c = validateShuttleConfig({ listen: { http: { host: '127.0.0.1', port: 5000 } } });
   t.equal(c.history, 1500);

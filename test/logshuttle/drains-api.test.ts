@@ -5,6 +5,9 @@ import { httpRequest } from './helpers/http-client.js';
 import { postNdjson } from './helpers/send.js';
 import { waitFor } from './helpers/wait.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 t.test('drain API: add, list, delete; bad URL 400; lines reach an added drain', async (t) => {
   let received = '';
   const receiver = createServer((s) => {

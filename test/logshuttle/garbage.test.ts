@@ -8,6 +8,9 @@ import { httpRequest } from './helpers/http-client.js';
 import { postNdjson, sendTcp, syslogFrame } from './helpers/send.js';
 import { waitFor } from './helpers/wait.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 function blast(port: number, data: Buffer): Promise<void> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => s.end(data));
@@ -49,10 +52,10 @@ t.test('garbage on every port: the shuttle keeps serving every path', async (t) 
   for (const m of ['msgpack ok', 'syslog tcp ok', 'new syslog connection ok', 'udp ok', 'http ok']) t.ok(body.includes(`: ${m}\n`), m);
   t.equal((await httpRequest(`${sh.base}/healthz`)).status, 200);
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="msgpack"/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_tcp"/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_udp"/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="http"/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="msgpack"/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_tcp"/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_udp"/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="http"/);
   t.equal(sh.proc.exitCode, null, 'still running');
   t.equal(await sh.stop('SIGTERM'), 0, 'SIGTERM: clean exit');
 });

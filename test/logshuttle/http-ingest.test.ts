@@ -2,6 +2,9 @@ import t from 'tap';
 import { startShuttle } from './helpers/shuttle-process.js';
 import { httpRequest } from './helpers/http-client.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 t.test('POST /ingest: ndjson records, bad lines counted and skipped', async (t) => {
   const sh = await startShuttle(t);
   const body = [
@@ -17,8 +20,8 @@ t.test('POST /ingest: ndjson records, bad lines counted and skipped', async (t) 
   t.same(JSON.parse(r.body), { accepted: 2, rejected: 3 });
   t.equal((await httpRequest(`${sh.base}/apps/nd/logs`)).body, '2026-11-25T09:46:40.000Z nd app[web.1]: one\n2026-11-25T09:46:40.001Z nd akkeris/build: two\n');
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="http",reason="not valid JSON"\} 1/);
-  t.match(metrics, /logshuttle_lines_in_total\{ingest="http",source="build"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="http",reason="not valid JSON"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_lines_in_total\{ingest="http",source="build"\} 1/);
 });
 
 t.test('POST /ingest: application/logplex-1 frames (with and without STRUCTURED-DATA)', async (t) => {

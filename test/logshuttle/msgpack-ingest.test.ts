@@ -7,6 +7,9 @@ import { startShuttle } from './helpers/shuttle-process.js';
 import { httpRequest } from './helpers/http-client.js';
 import { waitFor } from './helpers/wait.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 const records = [
   { app: 'api-prod', source: 'router', process: 'router', stream: 'stdout', time: 1795600000123, message: 'at=info method=GET path=/ status=200' },
   { app: 'api-prod', source: 'app', process: 'web.1562910588-cg82f', stream: 'stderr', time: 1795600000124, message: 'Entering api.getTheme ☃ for user 339910' },
@@ -74,5 +77,5 @@ t.test('msgpack over TCP: byte-by-byte writes, many records per write, garbage c
   const other = (await httpRequest(`${sh.base}/apps/other/logs`)).body;
   t.equal(other, '2026-11-25T09:46:40.125Z other akkeris/build: \n'.repeat(2), 'one from each connection: the record before the garbage counts');
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="msgpack",reason="undecodable msgpack, connection closed"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="msgpack",reason="undecodable msgpack, connection closed"\} 1/);
 });

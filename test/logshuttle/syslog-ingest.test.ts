@@ -6,6 +6,9 @@ import { startShuttle } from './helpers/shuttle-process.js';
 import { httpRequest } from './helpers/http-client.js';
 import { waitFor } from './helpers/wait.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 async function logsOf(base: string, app: string, lines = 1500): Promise<string[]> {
   const r = await httpRequest(`${base}/apps/${app}/logs?lines=${lines}`);
   return r.body.split('\n').filter((l) => l !== '');
@@ -79,11 +82,11 @@ t.test('bad syslog input is counted and skipped; the connection and other apps g
   const lines = (await logsOf(sh.base, 'good-app')).map((l) => l.replace(/^\S+ /, ''));
   t.same(lines.sort(), ['good-app app[web.1]: after', 'good-app app[web.1]: before', 'good-app app[web.2]: via udp']);
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_tcp",reason="not a syslog frame"\} [1-9]/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_tcp",reason="bad PRI"\} 1/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_tcp",reason="bad TIMESTAMP"\} 1/);
-  t.match(metrics, /logshuttle_bad_input_total\{ingest="syslog_udp",reason="does not start with <PRI>"\} 1/);
-  t.match(metrics, /logshuttle_lines_in_total\{ingest="syslog_tcp",source="app"\} 2/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_tcp",reason="not a syslog frame"\} [1-9]/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_tcp",reason="bad PRI"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_tcp",reason="bad TIMESTAMP"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_bad_input_total\{ingest="syslog_udp",reason="does not start with <PRI>"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_lines_in_total\{ingest="syslog_tcp",source="app"\} 2/);
   t.ok(sh.log.some((l) => l.includes('bad input skipped')), 'a reason is logged');
   t.equal((await httpRequest(`${sh.base}/healthz`)).status, 200);
 });

@@ -5,6 +5,9 @@ import { httpRequest, openTail } from './helpers/http-client.js';
 import { postNdjson, sendTcp, syslogFrame } from './helpers/send.js';
 import { waitFor } from './helpers/wait.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 const T0 = Date.UTC(2026, 10, 25, 10, 0, 0, 0);
 
 t.test('history: newest N lines, ring capped at `history`, one tail line per record', async (t) => {
@@ -68,7 +71,7 @@ t.test('live tail: history then lines sent after it opened; a tail of an unknown
   await postNdjson(sh.base, [{ app: 'later', time: T0, message: 'first ever' }]);
   t.same(await waiting.waitForLines(1), ['2026-11-25T10:00:00.000Z later app[web.1]: first ever']);
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, /logshuttle_tails_open 2/);
+  t.match(metrics, /edgeplane_shuttle_tails_open 2/);
 });
 
 t.test('text/event-stream when asked', async (t) => {
@@ -119,7 +122,7 @@ t.test('a stalled tail client gets L11 with the exact count; ingest and other ta
   });
   const fast = openTail(`${sh.base}/apps/slow/logs?lines=0&tail=true`);
   t.teardown(() => fast.close());
-  await waitFor(async () => (await httpRequest(`${sh.base}/metrics`)).body.includes('logshuttle_tails_open 2'), 'two tails');
+  await waitFor(async () => (await httpRequest(`${sh.base}/metrics`)).body.includes('edgeplane_shuttle_tails_open 2'), 'two tails');
   const pad = 'p'.repeat(700);
   let frames = '';
   for (let i = 0; i < total; i++) frames += syslogFrame('slow', 'web.1', `n=${i} ${pad}`);
@@ -136,7 +139,7 @@ t.test('a stalled tail client gets L11 with the exact count; ingest and other ta
   };
   // all lines are in (the shuttle read the connection to its end); keep the stall short: uWS
   // closes a connection that takes nothing for 10 s
-  await waitFor(async () => /logshuttle_tail_dropped_total [1-9]/.test((await httpRequest(`${sh.base}/metrics`)).body), 'drops');
+  await waitFor(async () => /edgeplane_shuttle_tail_dropped_total [1-9]/.test((await httpRequest(`${sh.base}/metrics`)).body), 'drops');
   const newest = (await httpRequest(`${sh.base}/apps/slow/logs?lines=1`)).body;
   t.match(newest, new RegExp(`: n=${total - 1} `), 'ingest went on while a tail was stalled');
   paused = false;
@@ -152,5 +155,5 @@ t.test('a stalled tail client gets L11 with the exact count; ingest and other ta
   const f = count(fast.text());
   t.equal(f.got + f.dropped, total, 'the other tail: delivered + reported dropped = sent');
   const metrics = (await httpRequest(`${sh.base}/metrics`)).body;
-  t.match(metrics, new RegExp(`logshuttle_tail_dropped_total ${c.dropped + f.dropped}\\b`));
+  t.match(metrics, new RegExp(`edgeplane_shuttle_tail_dropped_total ${c.dropped + f.dropped}\\b`));
 });

@@ -36,7 +36,7 @@ t.test('HTTPS drain: logplex batch with headers, basic auth and octet-counted fr
   t.same(frames.map((f) => f.msg), recs.map((r) => r.message));
   t.same(frames.map((f) => [f.pri, f.hostname, f.appName, f.procid]), [[14, 'api-prod', 'app', 'web.1'], [11, 'api-prod', 'app', 'web.1'], [14, 'api-prod', 'akkeris', 'router']]);
   t.same(frames.map((f) => f.timestamp), recs.map((r) => new Date(r.time).toISOString()));
-  await waitFor(async () => /edgeplane_drain_delivered_total\{app="api-prod",[^}]*\} 3/.test(await metricsOf(h)), 'delivered metric');
+  await waitFor(async () => /edgeplane_shuttle_drain_delivered_total\{app="api-prod",[^}]*\} 3/.test(await metricsOf(h)), 'delivered metric');
 });
 
 let metricsText = '';
@@ -60,7 +60,7 @@ t.test('HTTPS drain: a 4xx drops the batch (counted) and the next batch goes', a
   await waitFor(() => rx.requests.length >= 2, 'the second POST');
   t.same(framesOf(rx.requests[1]).map((f) => parseSyslog(f).msg), ['accepted'], 'the refused batch is not sent again');
   t.notOk(rx.requests[0].headers.authorization, 'no auth without user-info');
-  await waitFor(async () => /edgeplane_drain_dropped_total\{app="app4",[^}]*reason="rejected"\} 3/.test(await metricsOf(h)), 'rejected metric 3');
+  await waitFor(async () => /edgeplane_shuttle_drain_dropped_total\{app="app4",[^}]*reason="rejected"\} 3/.test(await metricsOf(h)), 'rejected metric 3');
   t.ok(h.logs.some((l) => l.msg === 'drain refused a batch; dropped' && l.status === 400), 'program log');
 });
 
@@ -80,9 +80,9 @@ t.test('HTTPS drain: 429 and 5xx are retried with the same Logplex-Frame-Id and 
   t.equal(new Set(ids).size, 1, 'same frame id on every retry');
   t.ok(rx.requests.slice(1, 4).every((r) => r.body.equals(rx.requests[0].body)), 'same body');
   t.same(framesOf(rx.requests[3]).map((f) => parseSyslog(f).msg), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
-  await waitFor(async () => /edgeplane_drain_delivered_total\{app="app5",[^}]*\} 5/.test(await metricsOf(h)), 'delivered 5');
-  t.match(metricsText, /edgeplane_drain_retries_total\{app="app5",[^}]*\} 3/);
-  t.match(metricsText, /edgeplane_drain_dropped_total\{app="app5",[^}]*reason="rejected"\} 0/);
+  await waitFor(async () => /edgeplane_shuttle_drain_delivered_total\{app="app5",[^}]*\} 5/.test(await metricsOf(h)), 'delivered 5');
+  t.match(metricsText, /edgeplane_shuttle_drain_retries_total\{app="app5",[^}]*\} 3/);
+  t.match(metricsText, /edgeplane_shuttle_drain_dropped_total\{app="app5",[^}]*reason="rejected"\} 0/);
 });
 
 t.test('HTTP drain: plain http works; overflow while the collector is down is reported by L10', async (t) => {
@@ -100,7 +100,7 @@ t.test('HTTP drain: plain http works; overflow while the collector is down is re
   for (let i = 0; i < 30; i++) h.manager.deliver(line('app6', `late ${i}`));
   down = false;
   await waitFor(() => rx.requests.filter((r) => r.status === 200).length >= 3, 'the three batches delivered');
-  await waitFor(async () => h.manager.list('app6').length === 1 && /edgeplane_drain_queue_depth\{app="app6",[^}]*\} 0/.test(await metricsOf(h)), 'an empty queue');
+  await waitFor(async () => h.manager.list('app6').length === 1 && /edgeplane_shuttle_drain_queue_depth\{app="app6",[^}]*\} 0/.test(await metricsOf(h)), 'an empty queue');
   const msgs = rx.requests.filter((r) => r.status === 200).flatMap((r) => framesOf(r).map((f) => parseSyslog(f).msg));
   t.same(msgs[0], 'early 0');
   const l10 = msgs.find((m) => m.startsWith('Error L10'));

@@ -6,6 +6,9 @@ import { httpRequest } from '../helpers/http-client.js';
 import { sendTcp, syslogFrame } from '../helpers/send.js';
 import { fixture, parseSyslog, startStreamReceiver, waitFor } from './receivers.js';
 
+// spawned processes on a loaded 2-core machine: more than tap's default 120 s per file
+t.setTimeout(600_000);
+
 const FIXTURE_CA = new URL('../../fixtures/drains/ca.pem', import.meta.url).pathname;
 
 async function logsOf(base: string, app: string): Promise<string[]> {
@@ -40,7 +43,7 @@ t.test('drain API: POST, GET, DELETE; lines from the syslog TCP ingest reach the
   t.match(a.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
   const metrics = await httpRequest(`${sh.base}/metrics`);
-  t.match(metrics.body, new RegExp(`edgeplane_drain_delivered_total\\{app="web",drain="${drain.id}",scheme="syslog\\+tcp"\\} 2`));
+  t.match(metrics.body, new RegExp(`edgeplane_shuttle_drain_delivered_total\\{app="web",drain="${drain.id}",scheme="syslog\\+tcp"\\} 2`));
 
   const del = await httpRequest(`${sh.base}/apps/web/drains/${drain.id}`, { method: 'DELETE' });
   t.equal(del.status, 204);
@@ -79,7 +82,7 @@ t.test('SIGTERM: the shuttle flushes what it holds to a drain that was stalled, 
   await sendTcp(sh.ports.syslog_tcp!, data);
   await waitFor(async () => (await logsOf(sh.base, 'flush')).some((l) => l.includes(`n${N - 1} `)), 'every line ingested', 20_000);
   const held = await httpRequest(`${sh.base}/metrics`);
-  t.match(held.body, /edgeplane_drain_queue_depth\{app="flush",[^}]*\} [1-9]\d*/, 'lines still held by the shuttle at SIGTERM');
+  t.match(held.body, /edgeplane_shuttle_drain_queue_depth\{app="flush",[^}]*\} [1-9]\d*/, 'lines still held by the shuttle at SIGTERM');
   const exited = sh.stop('SIGTERM');
   await new Promise((r) => setTimeout(r, 200));
   rx.resume();
@@ -90,4 +93,22 @@ t.test('SIGTERM: the shuttle flushes what it holds to a drain that was stalled, 
   t.equal(nums.length, N, 'every line, no L10');
   t.ok(nums.every((n, i) => n === i), 'in order');
   t.same(rx.errors, []);
+});
+
+t.test('syslog ingest to a drain: canonical messages pass through byte for byte; others are re-encoded', async (t) => {
+  const rx = await startStreamReceiver();
+  t.teardown(() => rx.close());
+  const sh = await startShuttle(t, { drains: { raw: [`syslog://127.0.0.1:${rx.port}`] } });
+  const canonical = '<14>1 2026-11-25T10:00:00.123Z raw app web.1 - - passed through ✓';
+  const frame = (m: Buffer): Buffer => Buffer.concat([Buffer.from(`${m.length} `), m]);
+  const badUtf8 = Buffer.concat([Buffer.from('<14>1 2026-11-25T10:00:00.124Z raw app web.1 - - bad '), Buffer.from([0xff, 0xfe]), Buffer.from(' bytes')]);
+  await sendTcp(sh.ports.syslog_tcp!, Buffer.concat([
+    frame(Buffer.from(canonical)),
+    frame(badUtf8),
+    frame(Buffer.from('<14>1 2026-11-25T10:00:00.125+00:00 raw app web.1 - [sd@1 a="b"] other header')),
+  ]));
+  await waitFor(() => rx.raw.length >= 3, 'three lines at the drain');
+  t.same(rx.raw[0], Buffer.from(canonical), 'the same bytes');
+  t.equal(rx.messages[1], '<14>1 2026-11-25T10:00:00.124Z raw app web.1 - - bad \ufffd\ufffd bytes', 'invalid UTF-8 is never passed on: re-encoded as the tail shows it');
+  t.equal(rx.messages[2], '<14>1 2026-11-25T10:00:00.125Z raw app web.1 - - other header', 'a different header: re-encoded');
 });

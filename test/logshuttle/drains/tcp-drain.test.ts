@@ -84,10 +84,10 @@ t.test('dead drain then revived: the first line is L10 with the exact count', as
   const rest = rx.messages.slice(1).map((s) => parseSyslog(s).msg);
   t.same(rest, Array.from({ length: 100 }, (_, i) => `line ${150 + i}`), 'the newest 100 lines, in order');
   const metrics = await h.registry.metrics();
-  t.match(metrics, /edgeplane_drain_delivered_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} 100/);
-  t.match(metrics, /edgeplane_drain_dropped_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp",reason="overflow"\} 150/);
-  t.match(metrics, /edgeplane_drain_connected\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} 1/);
-  t.match(metrics, /edgeplane_drain_retries_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} [1-9]/);
+  t.match(metrics, /edgeplane_shuttle_drain_delivered_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} 100/);
+  t.match(metrics, /edgeplane_shuttle_drain_dropped_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp",reason="overflow"\} 150/);
+  t.match(metrics, /edgeplane_shuttle_drain_connected\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} 1/);
+  t.match(metrics, /edgeplane_shuttle_drain_retries_total\{app="app-a",drain="[^"]+",scheme="syslog\+tcp"\} [1-9]/);
 });
 
 t.test('a peer that closed is detected and a new connection carries the next lines', async (t) => {
@@ -101,7 +101,7 @@ t.test('a peer that closed is detected and a new connection carries the next lin
   h.manager.deliver(line('app-c', 'before'));
   await waitFor(() => rx.messages.length === 1, 'first line');
   for (const s of rx.sockets) s.end();
-  await waitFor(async () => /edgeplane_drain_connected\{[^}]*\} 0/.test(await h.registry.metrics()), 'the drain to notice the closed peer');
+  await waitFor(async () => /edgeplane_shuttle_drain_connected\{[^}]*\} 0/.test(await h.registry.metrics()), 'the drain to notice the closed peer');
   h.manager.deliver(line('app-c', 'after'));
   await waitFor(() => rx.messages.length === 2, 'second line');
   t.equal(parseSyslog(rx.messages[1]).msg, 'after');
@@ -134,8 +134,8 @@ t.test('a stalled receiver (never reads) does not slow another app\'s drain; cou
   t.same(rx.messages.map((m) => parseSyslog(m).msg), Array.from({ length: sentFast }, (_, i) => `fast ${i}`));
   t.equal(stalled.messages.length, 0, 'the stalled receiver has read nothing yet');
   const m1 = await h.registry.metrics();
-  t.match(m1, /edgeplane_drain_dropped_total\{app="slow-app",[^}]*reason="overflow"\} [1-9]/, 'the slow drain dropped lines');
-  t.match(m1, /edgeplane_drain_dropped_total\{app="fast-app",[^}]*reason="overflow"\} 0/, 'the fast one none');
+  t.match(m1, /edgeplane_shuttle_drain_dropped_total\{app="slow-app",[^}]*reason="overflow"\} [1-9]/, 'the slow drain dropped lines');
+  t.match(m1, /edgeplane_shuttle_drain_dropped_total\{app="fast-app",[^}]*reason="overflow"\} 0/, 'the fast one none');
   // now let the stalled receiver read: app lines received + lines reported by L10 = lines sent
   stalled.resume();
   h.manager.deliver(line('slow-app', 'last'));

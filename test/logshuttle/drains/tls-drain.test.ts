@@ -55,8 +55,8 @@ t.test('a TLS drain whose certificate names another host gets nothing; L14 in th
   t.match(l14.message, /^Error L14 \(certificate validation error\): ERR_TLS_CERT_ALTNAME_INVALID for drain syslog\+tls:\/\/localhost:\d+/);
   t.ok(h.logs.some((l) => l.msg === 'drain certificate verification failed; nothing sent, will retry' && l.code === 'ERR_TLS_CERT_ALTNAME_INVALID'), 'program log');
   const m = await h.registry.metrics();
-  t.match(m, /edgeplane_drain_connected\{app="victim",[^}]*\} 0/);
-  t.match(m, /edgeplane_drain_queue_depth\{app="victim",[^}]*\} 10/, 'the lines wait in the queue');
+  t.match(m, /edgeplane_shuttle_drain_connected\{app="victim",[^}]*\} 0/);
+  t.match(m, /edgeplane_shuttle_drain_queue_depth\{app="victim",[^}]*\} 10/, 'the lines wait in the queue');
 });
 
 t.test('a TLS drain signed by an unknown CA gets nothing', async (t) => {

@@ -29,6 +29,6 @@ t.test('syslog UDP drain: one RFC5424 message per datagram, no octet count, ≤2
   t.equal(Buffer.from(c.toString('utf8'), 'utf8').length, c.length, 'cut on a UTF-8 character boundary');
   t.ok(long.startsWith(parseSyslog(texts[2]).msg), 'a prefix of the line');
   const m = await h.registry.metrics();
-  t.match(m, /edgeplane_drain_truncated_total\{app="web",[^}]*\} 1/);
-  t.match(m, /edgeplane_drain_delivered_total\{app="web",[^}]*\} 3/);
+  t.match(m, /edgeplane_shuttle_drain_truncated_total\{app="web",[^}]*\} 1/);
+  t.match(m, /edgeplane_shuttle_drain_delivered_total\{app="web",[^}]*\} 3/);
 });

@@ -67,14 +67,14 @@ export async function startShuttle(t: Teardown, extra: Record<string, unknown> =
   const exit = new Promise<number | null>((res) => proc.on('exit', (code) => { exited = true; res(code); }));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
     if (!exited) proc.kill(signal);
-    const timer = setTimeout(() => { if (!exited) proc.kill('SIGKILL'); }, 15000);
+    const timer = setTimeout(() => { if (!exited) proc.kill('SIGKILL'); }, 70_000);
     const code = await exit;
     clearTimeout(timer);
     return code;
   };
   t.teardown(() => stop('SIGKILL'));
   const want = Object.keys((doc.listen ?? {}) as object).length;
-  await waitFor(() => exited || log.some((l) => l.includes('log shuttle ready')) && Object.keys(ports).length >= want, 'shuttle ready');
+  await waitFor(() => exited || log.some((l) => l.includes('log shuttle ready')) && Object.keys(ports).length >= want, 'shuttle ready', 90_000);
   if (exited) throw new Error(`shuttle exited: ${log.join('\n')}`);
   return { proc, ports, log, base: `http://127.0.0.1:${ports.http}`, stop };
 }
