@@ -12,18 +12,23 @@ t.test('defaults and freezing', async (t) => {
   t.equal(c.drainBuffer, 1024);
   t.equal(c.workers, 0);
   t.same(c.drains, {});
+  t.equal(c.shutdownMs, 10000);
+  t.equal(c.appIdleMs, 6 * 3600 * 1000);
+  t.equal(c.maxApps, 50000);
+  t.equal(c.maxRingBytes, 2 * 1024 ** 3);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.listen.http), 'frozen');
 });
 
 t.test('every bad field is named', async (t) => {
   try {
-    validateShuttleConfig({ listen: { http: { host: '', port: 70000 }, tcp: {} }, history: 0, drainBuffer: 'x', workers: -1, drains: { 'api-prod': ['ftp://x', 'syslog+tls://logs.example.com:6514'] }, extra: true });
+    validateShuttleConfig({ listen: { http: { host: '', port: 70000 }, tcp: {} }, history: 0, drainBuffer: 'x', workers: -1, drains: { 'api-prod': ['ftp://x', 'syslog+tls://logs.example.com:6514'] }, extra: true,
+      shutdownMs: -1, appIdleMs: 0, maxApps: 1.5, maxRingBytes: 'big' });
     t.fail('should throw');
   } catch (err) {
     const e = err as { code: string; problems: string[] };
     t.equal(e.code, 'E_CONFIG');
     const text = e.problems.join('\n');
-    for (const field of ['listen.http.host', 'listen.http.port', 'listen.tcp: unknown key', 'history', 'drainBuffer', 'workers', 'drains.api-prod[0]', 'extra: unknown key']) {
+    for (const field of ['listen.http.host', 'listen.http.port', 'listen.tcp: unknown key', 'history', 'drainBuffer', 'workers', 'drains.api-prod[0]', 'extra: unknown key', 'shutdownMs', 'appIdleMs', 'maxApps', 'maxRingBytes']) {
       t.ok(text.includes(field), `names ${field}`);
     }
     t.notOk(text.includes('drains.api-prod[1]'), 'a good drain URL is not a problem');
