@@ -8,6 +8,7 @@ import { createLogger } from '../shared/logger.js';
 import { loadRouterConfigFile, parseRouterConfigText, type LoadedConfig } from './config/load.js';
 import { DEFAULTS } from './config/schema.js';
 import { ConfigReloader, type ReloadTrigger } from './config/config-reloader.js';
+import { certificateDirs, certificateFingerprint } from './config/certificate-fingerprint.js';
 import { WorkerPool } from './worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { renderWorkerMetrics } from './admin/worker-metrics.js';
@@ -64,12 +65,15 @@ async function main(): Promise<void> {
   await pool.start();
   let draining = false;
 
+  const reloader = new ConfigReloader(cli.config, (trigger) => reload(() => loadRouterConfigFile(cli.config), trigger), logger);
+  let serial: Promise<unknown> = Promise.resolve();
+  let runningCertificates = certificateFingerprint(loaded);
   /**
    * Every reload takes this path, one at a time: validate the whole document (refused: the
-   * running config stays), skip it when unchanged, apply it to every worker (all or none),
-   * then count and log the outcome with what triggered it.
+   * running config stays), skip it when neither the document nor its certificate files
+   * changed, apply it to every worker (all or none), then count and log the outcome with what
+   * triggered it.
    */
-  let serial: Promise<unknown> = Promise.resolve();
   const reload = (read: () => LoadedConfig, trigger: ReloadTrigger): Promise<LoadedConfig> => {
     const run = serial.then(async () => {
       const reason = REASONS[trigger];
@@ -82,7 +86,10 @@ async function main(): Promise<void> {
         throw err;
       }
       const running = pool.config.version;
-      if (next.version === running) {
+      // the version hashes the document; certificates renewed in place change the fingerprint only
+      const fingerprint = certificateFingerprint(next);
+      const certificates = fingerprint === runningCertificates ? 'unchanged' : 'changed';
+      if (next.version === running && certificates === 'unchanged') {
         if (trigger !== 'watch') logger.info({ version: running, reason }, 'config unchanged');
         return next;
       }
@@ -95,7 +102,9 @@ async function main(): Promise<void> {
         throw err;
       }
       reloads.inc({ result: 'applied', trigger });
-      logger.info({ version: next.version, previous: running, reason }, 'config applied');
+      runningCertificates = fingerprint;
+      reloader.watchAlso(certificateDirs(next));
+      logger.info({ version: next.version, previous: running, certificates, reason }, 'config applied');
       return next;
     });
     serial = run.catch(() => undefined);
@@ -116,8 +125,8 @@ async function main(): Promise<void> {
   const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
   const adminPort = await admin.listen(adminSpec.host, adminSpec.port);
 
-  const reloader = new ConfigReloader(cli.config, (trigger) => reload(() => loadRouterConfigFile(cli.config), trigger), logger);
   reloader.start();
+  reloader.watchAlso(certificateDirs(loaded));
   if (testHooks) logger.warn('ROUTER_TEST_HOOKS=1: fault injection routes are open on the admin listener');
   logger.info({ version: loaded.version, workers, ports: { ...pool.ports, admin: adminPort } }, 'router ready');
 

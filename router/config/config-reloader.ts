@@ -12,11 +12,14 @@ const WATCH_SETTLE_MS = 100;
  * Re-reads the config file on SIGHUP (at once) and when its directory changes (after 100 ms
  * without further changes). The directory is watched, not the file, so Kubernetes-style
  * symlink swaps (`config.json -> ..data/config.json`, `..data` renamed to a new timestamped
- * directory) are seen too. Reading, validating, applying, logging and counting is `reload`'s
+ * directory) are seen too, and so are the directories of the certificate files (watchAlso).
+ * Reading, validating, applying, logging and counting is `reload`'s
  * job (main.ts); one reload runs at a time.
  */
 export class ConfigReloader {
   private watcher: FSWatcher | null = null;
+  /** directories of the running config's certificate files, watched for renewals */
+  private readonly extra = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | null = null;
   private readonly file: string;
   private running: Promise<void> = Promise.resolve();
@@ -42,6 +45,31 @@ export class ConfigReloader {
     }
   }
 
+  /**
+   * Also watches these directories (the running config's certificate files: a certificate
+   * renewed in place, e.g. a Kubernetes secret volume swap, reloads too). Replaces the last set.
+   */
+  watchAlso(dirs: readonly string[]): void {
+    const own = dirname(this.file);
+    const wanted = new Set(dirs.filter((d) => d !== own));
+    for (const [dir, w] of this.extra) {
+      if (!wanted.has(dir)) {
+        w.close();
+        this.extra.delete(dir);
+      }
+    }
+    for (const dir of wanted) {
+      if (this.extra.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, () => this.schedule());
+        w.on('error', (err) => this.logger.warn({ err, dir }, 'certificate directory watch failed; SIGHUP still reloads'));
+        this.extra.set(dir, w);
+      } catch (err) {
+        this.logger.warn({ err, dir }, 'cannot watch a certificate directory; SIGHUP still reloads');
+      }
+    }
+  }
+
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -58,6 +86,8 @@ export class ConfigReloader {
   stop(): void {
     process.off('SIGHUP', this.onSighup);
     this.watcher?.close();
+    for (const w of this.extra.values()) w.close();
+    this.extra.clear();
     if (this.timer) clearTimeout(this.timer);
   }
 }

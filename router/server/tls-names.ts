@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
@@ -13,15 +15,32 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void;
 interface CertFiles {
   readonly key: string;
   readonly cert: string;
+  /** the paths and what they hold now: a certificate renewed in place is another certificate */
+  readonly id: string;
 }
 
-const filesId = (f: CertFiles): string => `${f.cert}|${f.key}`;
+function certFiles(spec: CertificateSpec, baseDir: string): CertFiles {
+  const key = resolve(baseDir, spec.key);
+  const cert = resolve(baseDir, spec.cert);
+  const hash = createHash('sha256');
+  for (const file of [cert, key]) {
+    try {
+      hash.update(readFileSync(file));
+    } catch {
+      hash.update('unreadable');
+    }
+    hash.update('\0');
+  }
+  return { key, cert, id: `${cert}|${key}|${hash.digest('hex').slice(0, 16)}` };
+}
+
+const filesId = (f: CertFiles): string => f.id;
 
 /** host (lower case, no trailing dot) -> the files of the first certificate naming it. */
 function wantedNames(certs: readonly CertificateSpec[], baseDir: string): Map<string, CertFiles> {
   const wanted = new Map<string, CertFiles>();
   for (const c of certs) {
-    const files = { key: resolve(baseDir, c.key), cert: resolve(baseDir, c.cert) };
+    const files = certFiles(c, baseDir);
     for (const h of c.hosts) {
       const host = h.toLowerCase().replace(/\.$/, '');
       if (!wanted.has(host)) wanted.set(host, files); // the first certificate naming a host wins
@@ -36,7 +55,8 @@ function wantedNames(certs: readonly CertificateSpec[], baseDir: string): Map<st
  * serves unknown names. Names are only ever added to a live app: uWS 20.30's
  * removeServerName frees the name's router while connections that negotiated that name may
  * still use it, and the next request on such a connection crashes the process (SIGSEGV, seen
- * in a test). A config that removes a name or changes its files needs a new app: TlsListener
+ * in a test). A config that removes a name or changes its files (their paths or contents: a
+ * certificate renewed in place) needs a new app: TlsListener
  * (tls-listener.ts) builds one; `inPlace` tells whether it must.
  */
 export class TlsNames {
@@ -49,9 +69,9 @@ export class TlsNames {
     return { key_file_name: resolve(baseDir, certs[0].key), cert_file_name: resolve(baseDir, certs[0].cert) };
   }
 
-  /** Identifies the default certificate (its files): a new default needs a new app. */
+  /** Identifies the default certificate (its files and their contents): a new default needs a new app. */
   static defaultId(certs: readonly CertificateSpec[], baseDir: string): string {
-    return certs.length === 0 ? '' : filesId({ cert: resolve(baseDir, certs[0].cert), key: resolve(baseDir, certs[0].key) });
+    return certs.length === 0 ? '' : filesId(certFiles(certs[0], baseDir));
   }
 
   /** True when `certs` only adds names to this app (no name removed, none with other files). */

@@ -1,5 +1,7 @@
 import t from 'tap';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ROOT } from '../../support/router-harness.js';
@@ -99,6 +101,28 @@ t.test('the default certificate follows the config; additions stay in place', as
   t.equal(await cnFor(port, 'shop.other.test'), 'other-site');
   t.equal(listener.generations, 2);
   t.equal(listener.apply([DEFAULT_B, WILDCARD, OTHER], FIX), 'in-place', 'the same certificates again');
+});
+
+t.test('a certificate renewed in place (same paths, new contents) is a new certificate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeplane-renew-'));
+  const put = (from: string): void => {
+    copyFileSync(join(FIX, `${from}.pem`), join(dir, 'site.pem'));
+    copyFileSync(join(FIX, `${from}.key`), join(dir, 'site.key'));
+  };
+  put('default-a');
+  const site: CertificateSpec = { hosts: ['site.test'], cert: 'site.pem', key: 'site.key' };
+  const wildcard: CertificateSpec = { ...WILDCARD, cert: join(FIX, WILDCARD.cert), key: join(FIX, WILDCARD.key) };
+  const listener = new TlsListener(handler);
+  t.teardown(() => listener.close());
+  const port = listener.listen('127.0.0.1', await fixedPort(), [wildcard, site], dir);
+  const open = await tlsConnect(port, 'site.test');
+  t.equal(open.cn, 'default-a');
+  t.equal(listener.apply([wildcard, site], dir), 'in-place', 'same paths, same contents');
+  put('default-b');
+  t.equal(listener.apply([wildcard, site], dir), 'new-generation', 'same paths, new contents');
+  t.equal(await cnFor(port, 'site.test'), 'default-b');
+  t.equal((await open.get('site.test')).status, 200, 'the connection on the old certificate goes on');
+  open.close();
 });
 
 t.test('beyond 8 retired generations the oldest are closed; close() ends everything', async (t) => {

@@ -1,9 +1,11 @@
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, baseConfig, echoDyno, startRouter, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { putConfig } from './support/admin-client.js';
+import { scrape } from './support/prometheus.js';
+import { waitForLog } from './support/router-logs.js';
 import { tlsConnect, type TlsConnection } from './support/tls-client.js';
 
 // Certificates through reloads, in the router process: a reload that removes a certificate
@@ -99,4 +101,45 @@ t.test('the default certificate follows the config', async (t) => {
   t.equal((await wild.get('api-prod.example.io')).status, 200);
   wild.close();
   t.equal(await router.stop(), 0, 'the router stops cleanly');
+});
+
+t.test('a certificate renewed in place is reloaded when its directory changes', async (t) => {
+  // certificates in their own directory (as a Kubernetes secret volume), the config elsewhere
+  const certDir = mkdtempSync(join(tmpdir(), 'edgeplane-certs-'));
+  const renew = (from: string): void => {
+    for (const ext of ['pem', 'key']) {
+      copyFileSync(join(FIX, `${from}.${ext}`), join(certDir, `.tmp-site.${ext}`));
+      renameSync(join(certDir, `.tmp-site.${ext}`), join(certDir, `site.${ext}`));
+    }
+  };
+  renew('default-a');
+  const confDir = mkdtempSync(join(tmpdir(), 'edgeplane-conf-'));
+  const file = join(confDir, 'router.json');
+  writeFileSync(file, JSON.stringify({
+    ...config([]),
+    workers: 1,
+    certificates: [
+      { hosts: ['*.example.io'], cert: join(FIX, 'wildcard-example-io.pem'), key: join(FIX, 'wildcard-example-io.key') },
+      { hosts: ['site.test'], cert: join(certDir, 'site.pem'), key: join(certDir, 'site.key') },
+    ],
+  }));
+  const r = await startRouter(file);
+  t.teardown(() => r.stop());
+  const open = await tlsConnect(r.ports.https, 'site.test');
+  t.equal(open.cn, 'default-a');
+  t.equal((await open.get('api-prod.example.io')).status, 200);
+
+  renew('default-b');
+  const applied = await waitForLog(r, (e) => e.msg === 'config applied', 'the renewal to be applied');
+  t.equal(applied.reason, 'file change');
+  t.equal(applied.certificates, 'changed');
+  t.equal(applied.version, applied.previous, 'the document did not change, its certificate did');
+  t.equal((await open.get('api-prod.example.io')).status, 200, 'the connection on the old certificate goes on');
+  const fresh = await tlsConnect(r.ports.https, 'site.test');
+  fresh.close();
+  t.equal(fresh.cn, 'default-b', 'a new connection gets the renewed certificate', { todo: PENDING });
+  open.close();
+  const m = await scrape(r.ports.admin);
+  t.equal(m.get('edgeplane_router_config_reloads_total', { result: 'applied', trigger: 'watch' }), 1);
+  t.equal(await r.stop(), 0);
 });
