@@ -61,9 +61,16 @@ export async function startRouter(configFile: string, args: string[] = [], env: 
       }
     });
     proc.once('exit', (code) => reject(new Error(`router exited with ${code} before ready:\n${errLines.join('\n')}${errBuf}`)));
-    setTimeout(() => reject(new Error(`router not ready in 20 s:\n${errLines.join('\n')}`)), 20000).unref();
+    setTimeout(() => reject(new Error(`router not ready in 60 s:\n${errLines.join('\n')}`)), 60000).unref();
   });
-  const ports = await ready;
+  let ports: Record<string, number>;
+  try {
+    ports = await ready;
+  } catch (err) {
+    // never leave a router behind: the test file would hang on it until tap's timeout
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    throw err;
+  }
   const exited = new Promise<number | null>((resolve) => {
     if (proc.exitCode !== null) resolve(proc.exitCode);
     else proc.once('exit', (code) => resolve(code));
