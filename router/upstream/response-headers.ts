@@ -6,16 +6,19 @@ import type { HttpResponse } from 'uWebSockets.js';
  */
 const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'content-length', 'date', 'x-request-id', 'proxy-authenticate']);
-// first letters of DROP names, lower and upper case: most headers are copied without a string
+// first letters (lower and upper case) and lengths of DROP names: most headers are copied
+// without making a string of their name
 const DROP_FIRST = new Uint8Array(256);
+const DROP_LENGTH = new Uint8Array(32);
 for (const n of DROP) {
   DROP_FIRST[n.charCodeAt(0)] = 1;
   DROP_FIRST[n.toUpperCase().charCodeAt(0)] = 1;
+  DROP_LENGTH[n.length] = 1;
 }
 
-/** Names listed in a Connection header value, lower-cased, without the standard tokens. */
-function connectionNamed(value: string): Set<string> | null {
-  let names: Set<string> | null = null;
+/** Names listed in a Connection header value (added to `into`), lower-cased, without the standard tokens. */
+function connectionNamed(value: string, into: Set<string> | null): Set<string> | null {
+  let names = into;
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
     if (t && t !== 'close' && t !== 'keep-alive') (names ??= new Set()).add(t);
@@ -40,12 +43,12 @@ export function copyResponseHeaders(res: HttpResponse, raw: Buffer[], dropCors =
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i];
     if (k.length === 10 && (k[0] | 0x20) === 0x63 && k.toString('latin1').toLowerCase() === 'connection') {
-      named = connectionNamed(raw[i + 1].toString('latin1'));
+      named = connectionNamed(raw[i + 1].toString('latin1'), named); // every Connection line counts
     }
   }
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i];
-    if (DROP_FIRST[k[0]] === 1 || named !== null || (dropCors && (k[0] | 0x20) === 0x61 /* a */)) {
+    if ((DROP_FIRST[k[0]] === 1 && k.length < 32 && DROP_LENGTH[k.length] === 1) || named !== null || (dropCors && (k[0] | 0x20) === 0x61 /* a */)) {
       const name = k.toString('latin1').toLowerCase();
       if (dropCors && name.startsWith(ACCESS_CONTROL)) continue;
       if (name === 'content-length') {

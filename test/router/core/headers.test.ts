@@ -15,11 +15,12 @@ let port: number;
 
 interface Seen { method: string; url: string; headers: Record<string, string | string[]>; rawHeaders: string[]; bodyBytes: number }
 
-/** The dyno's answer to every request: its own hop-by-hop headers and one named in its Connection. */
+/** The dyno's answer to every request: its own hop-by-hop headers and two named in its two Connection lines. */
 const HOPPY_RESPONSE = [
   'HTTP/1.1 200 OK',
   'Content-Type: text/plain',
   'Connection: keep-alive, X-Dyno-Hop',
+  'Connection: X-Dyno-Hop-Two',
   'Keep-Alive: timeout=5',
   'Proxy-Connection: keep-alive',
   'Proxy-Authenticate: Basic realm="dyno"',
@@ -27,6 +28,7 @@ const HOPPY_RESPONSE = [
   'Upgrade: h2c',
   'TE: trailers',
   'X-Dyno-Hop: secret',
+  'X-Dyno-Hop-Two: secret too',
   'X-Dyno-Kept: yes',
   'X-Request-Id: chosen-by-the-dyno',
   'Via: 1.1 dyno-side-proxy',
@@ -218,7 +220,7 @@ t.test('hop-by-hop response headers and those named in Connection never reach th
   const res = parseRawResponse(got.text);
   t.equal(res.status, 200);
   const names = res.headers.map((h) => h[0]);
-  for (const name of ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'trailer', 'upgrade', 'te', 'x-dyno-hop']) {
+  for (const name of ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'trailer', 'upgrade', 'te', 'x-dyno-hop', 'x-dyno-hop-two']) {
     t.notOk(names.includes(name), `${name} removed`);
   }
   t.notOk(res.headers.some((h) => h[0] === 'connection' && /x-dyno-hop/i.test(h[1])), "the dyno's Connection is not forwarded");
