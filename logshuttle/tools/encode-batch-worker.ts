@@ -4,13 +4,22 @@ import { encodeFrame } from '../drains/rfc5424.js';
 
 /**
  * piscina task for encode-offload-probe.ts: encodes a batch of records as octet-counted RFC5424
- * frames into one Buffer, handed back without a copy (transferred).
+ * frames and hands them back in one transferred buffer (no copy): `n` (uint32), the end offset
+ * of each frame (n uint32, relative to the frames), then the frames.
  */
-export default function encodeBatch(records: LogRecord[]): ArrayBufferView {
+export default function encodeBatch(records: LogRecord[]): Uint8Array {
   const frames = records.map(encodeFrame);
-  const out = Buffer.concat(frames);
-  // a Buffer from concat may share a pooled ArrayBuffer: copy into its own before transferring
-  const own = new Uint8Array(out.length);
-  own.set(out);
-  return move(own) as ArrayBufferView;
+  let total = 0;
+  for (const f of frames) total += f.length;
+  const head = 4 * (frames.length + 1);
+  const out = new Uint8Array(head + total);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, frames.length, true);
+  let at = 0;
+  for (let i = 0; i < frames.length; i++) {
+    out.set(frames[i], head + at);
+    at += frames[i].length;
+    view.setUint32(4 * (i + 1), at, true);
+  }
+  return move(out) as Uint8Array;
 }
