@@ -70,7 +70,7 @@ export interface WorkerStats {
 
 /**
  * The router's worker threads: N uWS apps on the same ports (SO_REUSEPORT; port 0 in the config
- * is resolved here once, so every thread and every replacement binds the same fixed port).
+ * is resolved here once, see pickPorts).
  *
  * Config: apply() is all or nothing. The new config goes to every worker; only when each has
  * confirmed does it become `config` (what GET /config shows and what a replacement starts
@@ -105,15 +105,48 @@ export class WorkerPool {
   }
 
   async start(): Promise<void> {
-    // uWS sets SO_REUSEPORT only on a fixed port: resolve port 0 here so that every worker (and
-    // every replacement) binds the same fixed port
+    for (let attempt = 1; ; attempt++) {
+      const picked = await this.pickPorts();
+      try {
+        await Promise.all(Array.from({ length: this.count }, (_, i) => this.spawn(i)));
+        break;
+      } catch (err) {
+        // a port picked for port 0 can be taken by someone else before the workers bind it
+        if (picked === 0 || attempt >= 3 || !/cannot listen/.test((err as Error).message)) throw err;
+        this.logger.warn({ err: (err as Error).message, attempt }, 'a port picked for port 0 was taken meanwhile; picking again');
+        await this.endAll();
+      }
+    }
+    this.started = true;
+  }
+
+  /**
+   * uWS sets SO_REUSEPORT only on a fixed port: port 0 is resolved here so that every worker,
+   * every replacement and every TLS generation binds the same fixed port. One worker too: its
+   * replacement must bind while the dead one's connections are in TIME_WAIT, which only
+   * SO_REUSEPORT on both allows.
+   */
+  private async pickPorts(): Promise<number> {
+    this.ports = {};
     const listen = this.current.config.listen;
+    let picked = 0;
     for (const name of ['http', 'https', 'internal'] as const) {
       const spec = listen[name];
-      if (spec && spec.port === 0) this.ports[name] = await freePort(spec.host);
+      if (spec && spec.port === 0) {
+        this.ports[name] = await freePort(spec.host);
+        picked++;
+      }
     }
-    await Promise.all(Array.from({ length: this.count }, (_, i) => this.spawn(i)));
-    this.started = true;
+    return picked;
+  }
+
+  /** Ends every thread started so far (a failed start), waiting for each to exit. */
+  private async endAll(): Promise<void> {
+    await Promise.all(this.slots.splice(0).map((s) => new Promise<void>((resolve) => {
+      if (!s || s.exited) return resolve();
+      s.worker.once('exit', () => resolve());
+      this.exit(s, 0);
+    })));
   }
 
   /** The config every worker runs (the last one applied by all). */

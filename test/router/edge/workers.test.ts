@@ -1,7 +1,8 @@
 import t from 'tap';
 import autocannon from 'autocannon';
-import { baseConfig, startDyno, startRouter, writeConfig, type Dyno } from '../../support/router-harness.js';
+import { baseConfig, startDyno, startRouter, until, writeConfig, type Dyno } from '../../support/router-harness.js';
 import { admin, putConfig } from './support/admin-client.js';
+import { get } from './support/http-get.js';
 import { scrape } from './support/prometheus.js';
 import { perWorker, threadOf } from './support/worker-probe.js';
 
@@ -39,4 +40,18 @@ t.test('test hooks are off by default', async (t) => {
   t.equal((await admin(router.ports.admin, 'POST', '/debug/workers/0/crash')).status, 404);
   t.equal((await admin(router.ports.admin, 'POST', '/debug/workers/0/fail-next-apply')).status, 404);
   t.equal((await putConfig(router.ports.admin, withOther())).status, 200);
+});
+
+t.test('one worker on port 0: its replacement serves on the same port', async (t) => {
+  const router = await startRouter(writeConfig(baseConfig({ workers: 1, apps: { web: { dynos: [dyno.address] } } })), [], { ROUTER_TEST_HOOKS: '1' });
+  t.teardown(() => router.stop());
+  t.equal((await get(router.ports.http, 'web.example.io')).status, 200);
+  const before = threadOf(await scrape(router.ports.admin), 0);
+  t.equal((await admin(router.ports.admin, 'POST', '/debug/workers/0/crash')).status, 202);
+  await until(async () => {
+    const now = threadOf(await scrape(router.ports.admin), 0);
+    return now !== undefined && now !== before;
+  }, 30000, 'the replacement');
+  t.equal((await get(router.ports.http, 'web.example.io')).status, 200, `served again on port ${router.ports.http}`);
+  t.equal(await router.stop(), 0);
 });
