@@ -258,3 +258,13 @@ t.test('references name own keys only: "toString" or "constructor" is no app', a
   }
 });
 
+
+t.test('route paths and targets are plain paths (no query, spaces or broken escapes reach the dyno)', async (t) => {
+  const err = outcome(() => loadRouter({ domain: 'x', listen: { http: { host: 'h', port: 1 } }, apps: { a: { dynos: [] } },
+    sites: { s: { routes: [{ path: '/a?b', app: 'a', target: '/x\r\nX: y' }, { path: '/%zz', app: 'a' }] } } }));
+  t.same(err?.problems, [
+    'sites.s.routes[0].path: must be a path without query or fragment',
+    'sites.s.routes[0].target: must not contain spaces or control characters',
+    'sites.s.routes[1].path: has a malformed percent-escape',
+  ]);
+});
