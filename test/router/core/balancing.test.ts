@@ -12,17 +12,17 @@ async function dyno(name: string, port = 0): Promise<Dyno> {
   return d;
 }
 
-let a: Dyno, b: Dyno, c: Dyno, d: Dyno, e: Dyno, flaky: Dyno;
+let a: Dyno, b: Dyno, c: Dyno, d: Dyno, e: Dyno, flaky: Dyno, closer: Dyno;
 let flakyCalls = 0;
 let manyDead: string[];
 
 t.before(async () => {
   [a, b, c, d, e] = await Promise.all([dyno('a'), dyno('b'), dyno('c'), dyno('d'), dyno('e')]);
-  dead = await Promise.all([deadAddress(), deadAddress(), deadAddress(), deadAddress(), deadAddress()]);
+  dead = await Promise.all([deadAddress(), deadAddress(), deadAddress(), deadAddress()]);
   manyDead = await Promise.all(Array.from({ length: 33 }, () => deadAddress()));
-  // closes the connection on its first request, answers every later one
+  // closes the connection on its first three requests, answers every later one
   flaky = await startDyno((req, res) => {
-    if (flakyCalls++ === 0) {
+    if (flakyCalls++ < 3) {
       req.socket.destroy();
       return;
     }
@@ -30,6 +30,9 @@ t.before(async () => {
     res.end(JSON.stringify({ dyno: 'flaky' }));
   });
   dynos.push(flaky);
+  // closes every connection without answering (a port nobody else can take over, unlike a dead one)
+  closer = await startDyno((req) => req.socket.destroy());
+  dynos.push(closer);
   router = await startRouter(writeConfig(baseConfig({
     timeouts: { connectMs: 1000, firstByteMs: 5000, idleMs: 5000 },
     apps: {
@@ -38,7 +41,7 @@ t.before(async () => {
       'dead-first': { dynos: [dead[1], e.address] },
       'all-dead': { dynos: [dead[2], dead[3]] },
       none: { dynos: [] },
-      'dead-and-flaky': { dynos: [dead[4], flaky.address] },
+      'closer-and-flaky': { dynos: [closer.address, flaky.address] },
       'many-dead': { dynos: manyDead },
     },
   })));
@@ -148,12 +151,17 @@ t.test('an app with no dynos: 503 H14', async (t) => {
 });
 
 t.test('ejection never takes every dyno out: with all of them ejected, a request still reaches the live one', async (t) => {
-  // the dead dyno refuses (ejected), the live one closes on its first request (ejected too): 503
-  const first = await get('dead-and-flaky', '/first');
-  t.equal(first.status, 503);
-  t.match(await lineOf(first.requestId), /^at=error code=H13 /);
+  // one dyno always closes without answering, the other on its first three requests: each GET
+  // fails on the first, is retried once on the second and fails there too; both are ejected, for
+  // longer each time (the second for 4 s after its third failure)
+  for (let i = 0; i < 3; i++) {
+    const failed = await get('closer-and-flaky', `/fail-${i}`);
+    t.equal(failed.status, 503, `request ${i}: 503`);
+    t.match(await lineOf(failed.requestId), /^at=error code=H13 /);
+  }
+  t.equal(flakyCalls, 3, 'the ejected live dyno was still tried each time');
   // both are ejected now; the next request must not be refused for that
-  const second = await get('dead-and-flaky', '/second');
+  const second = await get('closer-and-flaky', '/second');
   t.equal(second.status, 200, 'served by the live dyno although it is ejected');
   t.equal(second.dyno, 'flaky');
   t.match(await lineOf(second.requestId), new RegExp(`^at=info .* dyno=${flaky.address} .* status=200 `));

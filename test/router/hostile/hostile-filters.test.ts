@@ -101,9 +101,9 @@ t.test('a JWT with a huge header: refused at once, the key server untouched, the
   t.match(twelve.text, /\r\nwww-authenticate: Bearer error="invalid_token"\r\n/i);
   t.match(await router.waitForLine((l) => l.includes('request_id=jwt-12k ')), / status=401 /, 'logged');
 
-  const hundred = await rawSend(port, withToken('guarded.example.io', bigHeaderToken(100 * 1024), 'jwt-100k'), { untilClose: true, timeoutMs: 20000 });
-  t.equal(hundred.status, 431, '100 KiB: 431 before any filter');
-  t.ok(hundred.closed);
+  const forty = await rawSend(port, withToken('guarded.example.io', bigHeaderToken(40 * 1024), 'jwt-40k'), { untilClose: true, timeoutMs: 20000 });
+  t.equal(forty.status, 431, '40 KiB: 431 before any filter');
+  t.ok(forty.closed);
 
   const mega = await rawSend(port, withToken('guarded.example.io', bigHeaderToken(1 << 20), 'jwt-1m'), { timeoutMs: 20000 });
   t.comment(`1 MiB token header: closed=${mega.closed} in ${mega.ms} ms`);
@@ -120,6 +120,7 @@ t.test('a JWT with a huge header: refused at once, the key server untouched, the
 for (const [app, what, server] of [['keys-silent', 'never answers', () => silent], ['keys-trickle', 'sends headers then stalls', () => trickle]] as const) {
   t.test(`a key server that ${what}: 503 within the fetch deadline, never a hang`, async (t) => {
     const token = await mint(key);
+    const hitsBefore = server().hits;
     const t0 = Date.now();
     const answers = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
       const res = await request(router.url(`/private/${i}`), {
@@ -134,7 +135,9 @@ for (const [app, what, server] of [['keys-silent', 'never answers', () => silent
       t.equal(a.retryAfter, '5');
       t.equal(a.body, 'Service Unavailable: token keys unavailable\n');
     }
-    t.ok(server().hits >= 1 && server().hits <= 2, `the key server was asked once for all of them (${server().hits})`);
+    // they share the fetch in flight (a background retry may start one more), never one each
+    t.ok(server().hits - hitsBefore <= 2, `key fetches while 5 requests waited: ${server().hits - hitsBefore}`);
+    t.ok(server().hits >= 1, 'the key server was asked');
     for (let i = 0; i < 5; i++) t.match(await router.waitForLine((l) => l.includes(`request_id=${app}-${i} `)), / status=503 /);
     const again = await request(router.url('/private'), { headers: { host: `${app}.example.io`, authorization: `Bearer ${token}` }, headersTimeout: 30000 });
     t.equal(again.statusCode, 503, 'and the next one too');
