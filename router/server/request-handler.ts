@@ -35,11 +35,12 @@ function collectHeader(k: string, v: string): void {
   scratch.push(k, v);
 }
 
-const PLAIN_TARGET = /^[\x21-\x7e]*$/;
+/** a request target of printable ASCII only (the common case: nothing to encode) */
+export const PLAIN_TARGET = /^[\x21-\x7e]*$/;
 const HEX = '0123456789ABCDEF';
 
 /** Percent-encodes (as UTF-8) every character of a request target outside printable ASCII. */
-function encodeTarget(s: string): string {
+export function encodeTarget(s: string): string {
   return s.replace(/[^\x21-\x7e]+/g, (run) => {
     let out = '';
     for (const b of Buffer.from(run, 'utf8')) out += '%' + HEX[b >> 4] + HEX[b & 15];
@@ -55,7 +56,7 @@ function encodeTarget(s: string): string {
  * as it finds a second request (pipelining while a response is pending): nothing after a
  * refused head is ever routed. Alone, the head gets its status and the connection is closed.
  */
-function refuse(res: HttpResponse, p: HeadProblem, clientRequestId: string): void {
+export function refuse(res: HttpResponse, p: HeadProblem, clientRequestId: string): void {
   const requestId = REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
   let gone = false;
   res.onAborted(() => {
