@@ -45,11 +45,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const scored = files.map((f) => {
     const p = JSON.parse(readFileSync(f, 'utf8')) as Parameters<typeof topSelfTime>[0];
     const t = topSelfTime(p, Number(values.top));
-    const idle = t.rows.find((x) => x.fn === '(idle)')?.share ?? 0;
-    return { f, t, busy: t.total * (1 - idle) };
+    return { f, t, busy: t.total - t.idle };
   }).sort((a, b) => b.busy - a.busy);
   const best = scored[0];
-  process.stdout.write(`profile: ${best.f} (${(best.t.total / 1000).toFixed(2)} s sampled; ${files.length} profile(s) in ${profDir})\n\n`);
-  process.stdout.write('| # | function | where | self ms | share |\n|---:|---|---|---:|---:|\n');
+  process.stdout.write(`profile: ${best.f} (${(best.t.total / 1000).toFixed(2)} s sampled, ${((best.t.total - best.t.idle) / 1000).toFixed(2)} s busy; ${files.length} profile(s) in ${profDir})\n\n`);
+  process.stdout.write('| # | function | where | self ms | share of busy |\n|---:|---|---|---:|---:|\n');
   best.t.rows.forEach((x, i) => process.stdout.write(`| ${i + 1} | \`${x.fn}\` | ${x.where} | ${x.ms.toFixed(0)} | ${(100 * x.share).toFixed(1)}% |\n`));
 }
