@@ -10,7 +10,7 @@ import { DynoRegistry } from '../upstream/dyno-registry.js';
 import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
-import { TlsNames } from './tls-names.js';
+import { TlsListener } from './tls-listener.js';
 import { CanaryView, type CanaryAbortEvent } from '../canary/canary-view.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
@@ -45,7 +45,8 @@ class RouterWorker implements RequestHost, WebSocketHost {
   readonly webSockets = new WebSocketRegistry();
   private inFlight = 0;
   private canary!: CanaryView;
-  private tls: TlsNames | null = null;
+  /** the HTTPS listener across certificate generations (it owns its apps and listen sockets) */
+  private tls: TlsListener | null = null;
   private readonly stats = new WorkerStats();
   websockets = 0;
   private stopping = false;
@@ -161,22 +162,19 @@ class RouterWorker implements RequestHost, WebSocketHost {
       const port = this.start.ports[name] ?? spec.port;
       const listener: ListenerInfo = { protocol, port: String(port), internal };
       const handler = createRequestHandler(listener, this);
-      let app: TemplatedApp;
       if (protocol === 'https') {
-        const certs = this.start.config.certificates ?? [];
-        app = uWS.SSLApp(TlsNames.defaultOptions(certs, this.start.baseDir));
-        // the default (unknown names) handler first: domain() below scopes later registrations
-        app.any('/*', handler);
-        attachWebSocketProxy(app, listener, this);
-        // domain() scopes: each SNI name gets its own HTTP and WebSocket routes (also on reloads)
-        this.tls = new TlsNames(app, handler, (scoped) => attachWebSocketProxy(scoped, listener, this));
-        this.tls.apply(certs, this.start.baseDir);
-      } else {
-        app = uWS.App();
-        app.any('/*', handler);
-        // uWS hands only requests with Sec-WebSocket-Key to the ws route; the rest reach any('/*')
-        attachWebSocketProxy(app, listener, this);
+        // each generation (an SSLApp) gets the HTTP and WebSocket routes for its default
+        // certificate and for every SNI name, also on reloads
+        this.tls = new TlsListener(handler, (scoped) => attachWebSocketProxy(scoped, listener, this));
+        const actual = this.tls.listen(spec.host, port, this.start.config.certificates ?? [], this.start.baseDir);
+        (listener as { port: string }).port = String(actual);
+        ports[name] = actual;
+        continue; // the TlsListener owns its apps and listen sockets
       }
+      const app: TemplatedApp = uWS.App();
+      app.any('/*', handler);
+      // uWS hands only requests with Sec-WebSocket-Key to the ws route; the rest reach any('/*')
+      attachWebSocketProxy(app, listener, this);
       this.apps.push(app);
       const actual = await this.listen(app, name, spec.host, port);
       (listener as { port: string }).port = String(actual);
@@ -195,6 +193,7 @@ class RouterWorker implements RequestHost, WebSocketHost {
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
     for (const s of this.listenSockets.splice(0)) uWS.us_listen_socket_close(s);
+    this.tls?.stopListening();
     const wsClosed = this.webSockets.closeAll(1001, 'router stopping');
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -206,6 +205,7 @@ class RouterWorker implements RequestHost, WebSocketHost {
     // after the WebSocket closing handshakes (a forced close could overtake a client's close frame)
     await wsClosed;
     for (const app of this.apps.splice(0)) app.close?.();
+    this.tls?.close();
     this.filters.close();
     await this.accessLog.close?.();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);

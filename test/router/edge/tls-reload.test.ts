@@ -1,5 +1,5 @@
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, baseConfig, echoDyno, startRouter, type Dyno, type RunningRouter } from '../../support/router-harness.js';
@@ -12,14 +12,8 @@ import { tlsConnect, type TlsConnection } from './support/tls-client.js';
 // while clients hold connections that negotiated it (uWS 20.30's removeServerName freed their
 // router: the next request on such a connection crashed the whole router), and the default
 // certificate following the config.
-//
-// Removing a name for NEW connections and a new default need router-worker.ts to serve HTTPS
-// through TlsListener (router/admin/README-section.md, "TLS"); until it does, those two
-// assertions are marked todo (they run, and do not fail the suite).
 
 const FIX = join(ROOT, 'test/fixtures/tls');
-const INTEGRATED = readFileSync(join(ROOT, 'dist/router/server/router-worker.js'), 'utf8').includes('TlsListener');
-const PENDING = INTEGRATED ? false : 'router-worker.ts does not serve HTTPS through TlsListener yet';
 
 let dyno: Dyno;
 let router: RunningRouter;
@@ -80,10 +74,10 @@ t.test('certificates removed while connections that negotiated them are open', a
 
   const exact = await tlsConnect(https, 'api-prod.example.io');
   exact.close();
-  t.equal(exact.cn, 'wildcard-example-io', 'a new connection gets the wildcard for the removed exact name', { todo: PENDING });
+  t.equal(exact.cn, 'wildcard-example-io', 'a new connection gets the wildcard for the removed exact name');
   const other = await tlsConnect(https, 'shop.other.test');
   other.close();
-  t.equal(other.cn, 'default-a', 'and the default for the removed name nothing else covers', { todo: PENDING });
+  t.equal(other.cn, 'default-a', 'and the default for the removed name nothing else covers');
   t.equal(other.authorized, false);
 });
 
@@ -92,10 +86,10 @@ t.test('the default certificate follows the config', async (t) => {
   t.equal(put.status, 200, put.body);
   const unknown = await tlsConnect(router.ports.https, 'unknown.test');
   unknown.close();
-  t.equal(unknown.cn, 'default-b', 'an unknown name gets the new first certificate', { todo: PENDING });
+  t.equal(unknown.cn, 'default-b', 'an unknown name gets the new first certificate');
   const none = await tlsConnect(router.ports.https, null);
   none.close();
-  t.equal(none.cn, 'default-b', 'so does a client without SNI', { todo: PENDING });
+  t.equal(none.cn, 'default-b', 'so does a client without SNI');
   const wild = await tlsConnect(router.ports.https, 'ui.example.io');
   t.equal(wild.cn, 'wildcard-example-io');
   t.equal((await wild.get('api-prod.example.io')).status, 200);
@@ -137,7 +131,7 @@ t.test('a certificate renewed in place is reloaded when its directory changes', 
   t.equal((await open.get('api-prod.example.io')).status, 200, 'the connection on the old certificate goes on');
   const fresh = await tlsConnect(r.ports.https, 'site.test');
   fresh.close();
-  t.equal(fresh.cn, 'default-b', 'a new connection gets the renewed certificate', { todo: PENDING });
+  t.equal(fresh.cn, 'default-b', 'a new connection gets the renewed certificate');
   open.close();
   const m = await scrape(r.ports.admin);
   t.equal(m.get('edgeplane_router_config_reloads_total', { result: 'applied', trigger: 'watch' }), 1);
