@@ -7,6 +7,8 @@ import { RECENT, RecentLines, resumePoint } from './resume-point.js';
 
 /** Asked for on reconnect: the shuttle caps it at its `history`. */
 const RESYNC_LINES = 100_000;
+/** --no-follow: give up when the connection stays silent this long */
+const NO_FOLLOW_IDLE_MS = 30_000;
 export const TAIL_BACKOFF: BackoffOptions = Object.freeze({ baseMs: 200, maxMs: 10_000 });
 /** the response header saying how many of the first lines are history */
 export const HISTORY_HEADER = 'x-history-lines';
@@ -85,6 +87,8 @@ export class TailClient {
     const req = get(url, { headers, agent: false }, (res) => this.onResponse(req, res, resync, broken));
     this.req = req;
     req.on('socket', (s) => s.setKeepAlive(true, 15_000));
+    // the history alone should come promptly; a live tail may be quiet for hours
+    if (!args.follow) req.setTimeout(NO_FOLLOW_IDLE_MS, () => broken(`nothing received for ${NO_FOLLOW_IDLE_MS / 1000} s`));
     req.on('error', (err) => broken((err as NodeJS.ErrnoException).code ?? err.message));
   }
 
