@@ -23,15 +23,24 @@ export function readJsonFile(path: string): unknown {
   return parseJsonDocument(text, path);
 }
 
-/** Field path in the form operators read: `apps.api-prod.dynos[0]`. */
-function fieldName(pointer: string): string {
+/**
+ * A JSON pointer as the field name people read: `apps.api-prod.dynos[0]`. Whether a segment is
+ * an array index or an object key is read from the document itself (an app named `1` is
+ * `apps.1`, not `apps[1]`); a key that would not read as one (empty, spaces, brackets, quotes)
+ * is quoted: `apps[""]`.
+ */
+function fieldName(pointer: string, root: unknown): string {
   if (pointer === '') return '(document)';
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
-    .join('');
+  let node: unknown = root;
+  let out = '';
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node) && /^\d+$/.test(key)) out += `[${key}]`;
+    else if (/^[A-Za-z0-9_$.*:@-]+$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += out === '' ? JSON.stringify(key) : `[${JSON.stringify(key)}]`;
+    node = node !== null && typeof node === 'object' && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return out;
 }
 
 /**
@@ -40,26 +49,26 @@ function fieldName(pointer: string): string {
  * their own name. A union of objects told apart by a `type` literal reports the errors of the
  * member the value names, not a bare "expected union value".
  */
-export function schemaProblems(schema: TSchema, value: unknown, prefix = ''): string[] {
+export function schemaProblems(schema: TSchema, value: unknown, prefix = '', root: unknown = value): string[] {
   const problems: string[] = [];
   for (const e of Value.Errors(schema, value)) {
     const path = prefix + e.path;
     if (e.type === ValueErrorType.Union) {
       const member = unionMemberByType(e.schema, e.value);
       if (member) {
-        problems.push(...schemaProblems(member, e.value, path));
+        problems.push(...schemaProblems(member, e.value, path, root));
         continue;
       }
       const types = unionTypes(e.schema);
       if (types.length > 0) {
-        problems.push(`${fieldName(path)}.type: must be one of ${types.join(', ')}`);
+        problems.push(`${fieldName(path, root)}.type: must be one of ${types.join(', ')}`);
         continue;
       }
     }
     const reason = e.type === ValueErrorType.ObjectAdditionalProperties || /^Unexpected property/.test(e.message)
       ? 'unknown key'
       : e.message.charAt(0).toLowerCase() + e.message.slice(1);
-    problems.push(`${fieldName(path)}: ${reason}`);
+    problems.push(`${fieldName(path, root)}: ${reason}`);
   }
   return [...new Set(problems)];
 }

@@ -32,7 +32,7 @@ export function canariesFromApps(apps: Readonly<Record<string, AppWithCanary>>):
     if (c === undefined) continue;
     const field = `apps.${prodApp}.canary.app`;
     if (c.app === prodApp) { problems.push(`${field}: an app cannot be its own canary`); continue; }
-    const target = apps[c.app];
+    const target = Object.hasOwn(apps, c.app) ? apps[c.app] : undefined;
     if (target === undefined) { problems.push(`${field}: no app named "${c.app}"`); continue; }
     if (target.canary !== undefined) { problems.push(`${field}: "${c.app}" has a canary of its own; a canary cannot have one`); continue; }
     canaries.push({

@@ -15,8 +15,10 @@ type Path = (string | number)[];
 /** `apps.api-prod.dynos[0]`, as ConfigError names fields */
 function fieldName(path: Path): string {
   if (path.length === 0) return '(document)';
-  // as shared/config-file.ts prints them: an all-digit key looks like an index
-  return path.map((p, i) => (typeof p === 'number' || /^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  // as shared/config-file.ts prints them: indexes in brackets, plain keys after dots, other keys quoted
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]`
+    : /^[A-Za-z0-9_$.*:@-]+$/.test(p) ? (i === 0 ? p : `.${p}`)
+      : i === 0 ? JSON.stringify(p) : `[${JSON.stringify(p)}]`)).join('');
 }
 
 /** The loader either accepts or throws ConfigError whose every problem is `field: reason`; nothing else. */
