@@ -12,8 +12,10 @@ const MAX_COUNT_DIGITS = 8;
 /**
  * Cuts a syslog TCP byte stream into frames, deciding per frame (RFC 6587): a frame starting
  * with a digit is octet-counted (`LEN SP MSG`), one starting with `<` runs to the next LF (a CR
- * before the LF is not part of it). Anything else, and frames over `maxFrameBytes` (the LF
- * frame counted up to its LF), are reported bad and skipped to the next LF. Bytes are scanned in
+ * before the LF is not part of it). An octet-counted frame over `maxFrameBytes` is reported
+ * bad and its LEN bytes skipped (the frames after it are kept); anything else that is not a
+ * frame, and LF frames over the limit, are reported bad and skipped to the next LF. `end()`
+ * settles a partial frame when the stream ends. Bytes are scanned in
  * the received Buffers; a partial frame waits for the next chunk, holding at most
  * `maxFrameBytes + 9` bytes. How the stream is cut into chunks never changes the frames.
  */
@@ -25,6 +27,8 @@ export class SyslogFramer {
   /** bytes the held partial frame needs before it can be cut (0: look for LF) */
   private need = 0;
   private skipToLf = false;
+  /** bytes of a refused octet-counted frame still to skip */
+  private skipBytes = 0;
 
   constructor(handler: FrameHandler, maxFrameBytes = MAX_FRAME_BYTES) {
     this.handler = handler;
@@ -42,6 +46,14 @@ export class SyslogFramer {
   }
 
   push(chunk: Buffer): void {
+    if (this.skipBytes > 0) {
+      if (chunk.length <= this.skipBytes) {
+        this.skipBytes -= chunk.length;
+        return;
+      }
+      chunk = chunk.subarray(this.skipBytes);
+      this.skipBytes = 0;
+    }
     if (this.skipToLf) {
       const lf = chunk.indexOf(0x0a);
       if (lf < 0) return;
@@ -74,12 +86,22 @@ export class SyslogFramer {
         while (q < end && q - p < MAX_COUNT_DIGITS && buf[q] >= 0x30 && buf[q] <= 0x39) len = len * 10 + (buf[q++] - 0x30);
         // the byte after the digits decides (SP: a count), so wait for it
         if (q === end) return this.hold(buf, p, end - p + 1);
-        if (buf[q] !== 0x20 || len === 0 || len > this.maxFrameBytes) {
-          this.handler.bad(len > this.maxFrameBytes ? 'frame too long' : 'bad octet count');
+        if (buf[q] !== 0x20 || len === 0) {
+          this.handler.bad('bad octet count');
           p = this.skipLine(buf, q);
           continue;
         }
         const from = q + 1;
+        if (len > this.maxFrameBytes) {
+          // a well-formed count: skip exactly the frame, so the frames after it are kept
+          this.handler.bad('frame too long');
+          if (from + len > end) {
+            this.skipBytes = from + len - end;
+            return;
+          }
+          p = from + len;
+          continue;
+        }
         if (from + len > end) return this.hold(buf, p, from + len - p);
         this.handler.frame(buf, from, from + len);
         p = from + len;
@@ -109,6 +131,27 @@ export class SyslogFramer {
       this.handler.bad('not a syslog frame');
       p = this.skipLine(buf, p);
     }
+  }
+
+  /**
+   * The stream ended: a held LF-framed frame is complete without its LF; a held octet-counted
+   * one (or a count cut short) is reported `truncated frame at end of stream`.
+   */
+  end(): void {
+    if (this.held > 0) {
+      const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.held);
+      if (this.need === 0 && buf[0] === 0x3c) {
+        const stop = buf[buf.length - 1] === 0x0d ? buf.length - 1 : buf.length;
+        this.handler.frame(buf, 0, stop);
+      } else {
+        this.handler.bad('truncated frame at end of stream');
+      }
+    }
+    this.chunks = [];
+    this.held = 0;
+    this.need = 0;
+    this.skipToLf = false;
+    this.skipBytes = 0;
   }
 
   /** Offset after the next LF from `p`; with none, skips the rest of the stream up to one. */

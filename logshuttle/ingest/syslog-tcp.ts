@@ -5,8 +5,9 @@ import { SyslogFramer } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
 
 /**
- * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). A
- * partial frame when the connection ends is counted (`truncated frame at end of stream`).
+ * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). When
+ * the connection ends, a last LF-framed message without its LF is taken; a partial
+ * octet-counted frame is counted (`truncated frame at end of stream`).
  */
 export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   return listenTcp(address, (socket) => {
@@ -21,8 +22,8 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
       },
     });
     socket.on('data', (chunk: Buffer) => framer.push(chunk));
-    socket.on('close', () => {
-      if (framer.pending) ctx.bad.report('syslog_tcp', 'truncated frame at end of stream');
-    });
+    // the sender closed (or the connection broke): a last LF frame without its LF still counts
+    socket.on('end', () => framer.end());
+    socket.on('close', () => framer.end());
   });
 }
