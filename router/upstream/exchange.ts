@@ -152,14 +152,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.clientGone) return false;
+    if (this.clientGone || this.finished) return false;
     this.headersAt = performance.now();
     this.resumeUpstream = resume;
     if (statusCode < 200) return true; // interim responses are not forwarded
     this.status = statusCode;
     this.rawHeaders = rawHeaders;
     this.statusText = statusText;
-    this.dyno!.succeed();
     this.res.onWritable(this.onWritable);
     return true;
   }
@@ -217,6 +216,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   };
 
   onComplete(): void {
+    // the dyno's whole response arrived well-formed: only now is it a success (a valid head
+    // followed by a broken body is a failure, and must not reset the dyno's ejection backoff)
+    this.dyno?.succeed();
     if (this.clientGone) {
       this.finish(499, 'H27');
       return;
@@ -256,8 +258,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const code = classifyUpstreamError(err);
     const now = performance.now();
+    const dyno = this.dyno!;
     if (this.status === 0) {
-      const dyno = this.dyno!;
       if (isNeverSent(code) && (this.body === null || !this.body.touched)) {
         // never reached the dyno: try the next one
         dyno.fail(now);
@@ -273,6 +275,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
         return;
       }
       this.fail(isNeverSent(code) ? this.lastCode : code);
+      return;
+    }
+    // the dyno sent a status line and headers, then failed (bad chunk, short body, idle, closed)
+    if (code === 'H13' || code === 'H17') dyno.fail(now);
+    if (!this.started) {
+      // nothing has reached the client yet (the head waits for the first body byte): answer
+      // like any failure. Not retried: the dyno received the request and began answering.
+      this.status = 0;
+      this.rawHeaders = null;
+      this.bytes = 0;
+      this.fail(code === 'H12' ? 'H15' : code);
       return;
     }
     // the response had started: all we can do is cut the client connection
