@@ -14,8 +14,8 @@ import type { Dyno } from '../upstream/dyno.js';
 import { runFilters } from '../pipeline/run-filters.js';
 import { formatAccessLine } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
-import { buildUpstreamHeaders, type ClientHeaderFacts } from './upstream-headers.js';
-import type { ListenerInfo } from './request-handler.js';
+import { buildUpstreamHeaders, readClientHead, HEAD_PROBLEMS, MAX_TARGET_BYTES } from './upstream-headers.js';
+import { encodeTarget, PLAIN_TARGET, refuse, type ListenerInfo } from './request-handler.js';
 
 /**
  * WebSocket proxying (issue 3, "WebSockets").
@@ -211,7 +211,9 @@ class WsSession {
   upstreamPath = '';
   upstreamHeaders: Record<string, string> = {};
   responseExtra: readonly [string, string][] | null = null;
+  /** dynos tried, as a bit set of indexes below 31, and a set for the others (apps with many dynos) */
   private tried = 0;
+  private triedMore: Set<number> | null = null;
   private lastCode: HerokuCodeName = 'H10';
   private connectAt = 0;
   private acceptedAt = 0;
@@ -296,12 +298,13 @@ class WsSession {
       return;
     }
     const now = performance.now();
-    const i = app.balancer.pick(this.tried, now);
+    const i = app.balancer.pick(this.tried, now, this.triedMore);
     if (i < 0) {
       this.fail(this.lastCode);
       return;
     }
     if (i < 31) this.tried |= 1 << i;
+    else (this.triedMore ??= new Set()).add(i);
     const dyno = app.balancer.dynos[i];
     this.dyno = dyno;
     const [host, port] = splitAddress(dyno.address);
@@ -684,26 +687,33 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       // everything from req now: it is gone after this callback
       const method = req.getCaseSensitiveMethod().toUpperCase();
-      const url = req.getUrl();
-      const query = req.getQuery() ?? '';
+      let url = req.getUrl();
+      let query = req.getQuery() ?? '';
       scratch = [];
       req.forEach(collectHeader);
       const headers = scratch;
-      const facts: ClientHeaderFacts = { host: '', contentLength: -1, contentLengths: 0, chunked: false, transferEncoding: false,
-        requestId: '', xff: '', via: '', connection: '' };
+      // the same head checks as every request (request-handler.ts): framing, Host, control characters, sizes
+      const facts = readClientHead(headers);
+      if (facts.problem) {
+        refuse(res, facts.problem, facts.requestId);
+        return;
+      }
+      if (url.charCodeAt(0) !== 47 /* / */) {
+        refuse(res, HEAD_PROBLEMS.target, facts.requestId);
+        return;
+      }
+      if (url.length + query.length > MAX_TARGET_BYTES) {
+        refuse(res, HEAD_PROBLEMS.uriTooLong, facts.requestId);
+        return;
+      }
+      if (!PLAIN_TARGET.test(url)) url = encodeTarget(url);
+      if (!PLAIN_TARGET.test(query)) query = encodeTarget(query);
       let key = '';
       let extensions = '';
       for (let i = 0; i < headers.length; i += 2) {
-        const v = headers[i + 1];
-        switch (headers[i]) {
-          case 'host': facts.host = v; break;
-          case 'x-request-id': facts.requestId = v; break;
-          case 'x-forwarded-for': facts.xff = facts.xff ? `${facts.xff}, ${v}` : v; break;
-          case 'via': facts.via = facts.via ? `${facts.via}, ${v}` : v; break;
-          case 'connection': facts.connection = facts.connection ? `${facts.connection}, ${v}` : v; break;
-          case 'sec-websocket-key': key = v; break;
-          case 'sec-websocket-extensions': extensions = v; break;
-        }
+        const k = headers[i];
+        if (k === 'sec-websocket-key') key = headers[i + 1];
+        else if (k === 'sec-websocket-extensions') extensions = headers[i + 1];
       }
       const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
       const fwd = facts.xff ? `${facts.xff}, ${remote}` : remote;
@@ -715,10 +725,6 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
       s.context = context;
       res.onAborted(s.onAborted);
 
-      if (url.charCodeAt(0) !== 47 /* / */) {
-        s.answer(400, '400 Bad Request', null, 'Bad request target\n', null);
-        return;
-      }
       const table = s.table;
       const entry = table.hosts.get(facts.host) ?? table.hosts.get(normaliseHost(facts.host));
       if (entry === undefined || entry.internal !== listener.internal) {

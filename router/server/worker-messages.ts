@@ -35,7 +35,6 @@ export type FromWorker =
   | { type: 'applied'; version: string }
   | { type: 'apply-failed'; version: string; message: string }
   | { type: 'stopped' }
-  | { type: 'canary-abort'; prodApp: string; canaryApp: string }
   | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot }
   /** the thread's shell caught an uncaught exception; it closes its sockets and exits with 1 */
   | { type: 'crashed'; message: string };

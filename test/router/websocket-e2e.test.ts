@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
-import { baseConfig, ROOT, startRouter, until, writeConfig, type RunningRouter } from '../support/router-harness.js';
+import { baseConfig, deadAddress, parseRawResponse, rawExchange, ROOT, startRouter, until, writeConfig, type RunningRouter } from '../support/router-harness.js';
 import { JwksServer } from './filters/support/jwks-server.js';
 import { AUDIENCE, ISSUER, makeKey, mint } from './filters/support/tokens.js';
 
@@ -342,4 +342,50 @@ t.test('GET /metrics: websockets_open goes 1 then 0; connections_open counts cli
   t.equal(await conns(), 0);
   const text = await adminGet(own, '/metrics');
   t.match(text, /^edgeplane_router_requests_total\{app="api-prod",status="1xx"\} 1$/m, 'the handshake counted as a 101');
+});
+
+/** A raw WebSocket handshake head for api-prod, with `extra` header lines (each ending in CRLF). */
+function upgradeHead(requestId: string, extra: string): string {
+  return `GET /echo HTTP/1.1\r\nHost: api-prod.example.io\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+    + `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ${requestId}\r\n${extra}\r\n`;
+}
+
+t.test('an upgrade with a bad head is refused like any request (400, closed); nothing reaches the dyno', async (t) => {
+  const probes: [string, string, string][] = [
+    ['two-lengths', 'Content-Length: 5\r\nContent-Length: 6\r\n', 'Bad request framing (Content-Length / Transfer-Encoding)\n'],
+    ['xchunked', 'Transfer-Encoding: xchunked\r\n', 'Bad request framing (Content-Length / Transfer-Encoding)\n'],
+    ['chunked-identity', 'Transfer-Encoding: chunked, identity\r\n', 'Bad request framing (Content-Length / Transfer-Encoding)\n'],
+    ['two-hosts', 'Host: api-prod.example.io\r\n', 'Bad or missing Host header\n'],
+    ['del-in-value', 'X-Note: a\x7fb\r\n', 'Control character in a header value\n'],
+  ];
+  const before = dyno.conns.length;
+  for (const [name, extra, body] of probes) {
+    const rid = `ws-bad-${name}`;
+    const got = await rawExchange(router.ports.http, upgradeHead(rid, extra), 15000);
+    const res = parseRawResponse(got.text);
+    t.equal(res.status, 400, `${name}: 400 (${JSON.stringify(got.text.slice(0, 80))})`);
+    t.equal(res.body, body, `${name}: the refusal's body`);
+    t.ok(res.headers.some(([k, v]) => k === 'connection' && v === 'close'), `${name}: Connection: close`);
+    t.ok(res.headers.some(([k, v]) => k === 'x-request-id' && v === rid), `${name}: its X-Request-Id`);
+    t.ok(got.closed, `${name}: the connection is closed`);
+  }
+  // a refused head with a second upgrade behind it in the same bytes: that one is never routed
+  const smuggled = await rawExchange(router.ports.http,
+    upgradeHead('ws-bad-carrier', 'Transfer-Encoding: xchunked\r\n') + upgradeHead('ws-bad-smuggled', ''), 15000);
+  t.notMatch(smuggled.text, /101 Switching Protocols/, 'no upgrade behind a refused head');
+  t.ok(smuggled.closed, 'the connection is closed');
+  t.equal(dyno.conns.length, before, 'the dyno saw no handshake at all');
+});
+
+t.test('an upgrade to an app of 33 dynos refusing connections: each tried once, then 503 H10', async (t) => {
+  const dead: string[] = [];
+  for (let i = 0; i < 33; i++) dead.push(await deadAddress());
+  // a router of its own: the dead dynos stay out of the shared config
+  const own = await startRouter(writeConfig(baseConfig({ apps: { 'many-dead': { dynos: dead } } })));
+  t.teardown(() => own.stop());
+  const r = await refused(wsClient(`ws://127.0.0.1:${own.ports.http}/echo`, 'many-dead.example.io', {}, { 'x-request-id': 'ws-33-dead' }));
+  t.equal(r.status, 503);
+  t.equal(r.body, 'App crashed (H10)\n');
+  t.match(await own.waitForLine((l) => l.includes('request_id=ws-33-dead'), 30000),
+    /^at=error code=H10 desc="App crashed" method=GET path=\/echo host=many-dead\.example\.io .* status=503 /);
 });
