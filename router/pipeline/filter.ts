@@ -41,6 +41,12 @@ export interface Filter {
   readonly name: string;
   /** `cors` | `jwt`: the chain sorts by type so CORS preflight is answered before any JWT check */
   readonly type: string;
+  /**
+   * lower-case names of request headers only this filter may set (JWT `claims_headers`): the
+   * client's own lines of these are removed from every request of an app using the filter, also
+   * where its `excludes`/`includes` leave it out, so a dyno never gets a spoofed one
+   */
+  readonly ownedRequestHeaders?: readonly string[];
   /** undefined: go on. An answer: respond now. Returns a Promise only when it must wait (keys). */
   apply(req: FilterRequest): FilterVerdict | Promise<FilterVerdict>;
   /** release timers/sockets when the config that built it is replaced */

@@ -7,14 +7,19 @@ import { isRefused, type JwtVerifier, type Outcome, type Verified } from './jwt-
  * and already valid. Refusals: 401 `WWW-Authenticate: Bearer error="invalid_token"`; a valid
  * token for another audience 403 `Bearer error="insufficient_scope"`; keys unobtainable 503.
  * The Authorization header goes on to the dyno untouched; `claims_headers` adds verified claims.
+ * A client sending one of the claim headers is refused (400) where the filter applies; elsewhere
+ * its lines are removed (ownedRequestHeaders), so the dyno never gets one the router did not set.
  */
 export class JwtFilter implements Filter {
   readonly type = 'jwt';
+  /** the claims_headers names: never taken from the client (Filter.ownedRequestHeaders) */
+  readonly ownedRequestHeaders: readonly string[];
   private readonly claimHeaderNames: readonly string[];
   private closed = false;
 
   constructor(readonly name: string, private readonly verifier: JwtVerifier, private readonly onRelease: () => void) {
     this.claimHeaderNames = verifier.claimHeaderNames;
+    this.ownedRequestHeaders = this.claimHeaderNames;
     verifier.acquire();
   }
 

@@ -5,10 +5,13 @@ import type { PathScope } from './path-scope.js';
 export class ScopedFilter implements Filter {
   readonly name: string;
   readonly type: string;
+  /** the inner filter's, whatever the scope: stripped also on paths the filter leaves out */
+  readonly ownedRequestHeaders?: readonly string[];
 
   constructor(private readonly inner: Filter, private readonly scope: PathScope) {
     this.name = inner.name;
     this.type = inner.type;
+    if (inner.ownedRequestHeaders !== undefined) this.ownedRequestHeaders = inner.ownedRequestHeaders;
   }
 
   apply(req: FilterRequest): FilterVerdict | Promise<FilterVerdict> {

@@ -155,7 +155,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
       proceed();
       return;
     }
-    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, ownsCors) => {
+    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, ownsCors, strip) => {
       ex.responseExtra = responseHeaders.length > 0 ? responseHeaders : null;
       ex.ownsCors = ownsCors;
       if (verdict !== undefined) {
@@ -163,7 +163,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
         ex.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '', ex.body !== null);
         return;
       }
-      ex.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extraUpstream.length > 0 ? extraUpstream : null);
+      ex.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extraUpstream.length > 0 ? extraUpstream : null, strip);
       proceed();
     });
   };

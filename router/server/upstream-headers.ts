@@ -131,16 +131,18 @@ export function asWireValue(v: string): string {
  * The flat header list for undici: the client's headers (lower-case names from uWS) minus the
  * dropped ones, plus X-Forwarded-*, X-Request-Id, X-Request-Start, Via and filter additions.
  * A repeated Content-Length (identical values, or readClientHead refused it) is sent once.
+ * `strip`: client headers the app's filters alone may set (JWT claims_headers), never forwarded.
  */
 export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHeaderFacts, listener: ListenerInfo,
-  originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null): string[] {
+  originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null,
+  strip: ReadonlySet<string> | null = null): string[] {
   const out: string[] = [];
   const named = facts.connection ? connectionNamed(facts.connection) : null;
   const recode = facts.nonAscii === true;
   let contentLength = false;
   for (let i = 0; i < headers.length; i += 2) {
     const k = headers[i];
-    if (DROP.has(k) || (named !== null && named.has(k))) continue;
+    if (DROP.has(k) || (named !== null && named.has(k)) || (strip !== null && strip.has(k))) continue;
     if (k === 'content-length') {
       if (contentLength) continue;
       contentLength = true;

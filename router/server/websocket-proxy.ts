@@ -746,7 +746,7 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
       host.webSockets.add(s);
       s.upstreamPath = match.path + (query ? `?${query}` : '');
 
-      const proceed = (extra: readonly [string, string][] | null): void => {
+      const proceed = (extra: readonly [string, string][] | null, strip: ReadonlySet<string> | null): void => {
         if (s.res === null) return; // client gone while the filters ran
         if (appRoute.maintenance) {
           s.fail('H80');
@@ -756,21 +756,21 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
           s.fail('H14');
           return;
         }
-        s.upstreamHeaders = headerObject(buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extra));
+        s.upstreamHeaders = headerObject(buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extra, strip));
         s.dispatch();
       };
       if (appRoute.filters.length === 0) {
-        proceed(null);
+        proceed(null, null);
         return;
       }
-      runFilters(appRoute.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream) => {
+      runFilters(appRoute.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, _ownsCors, strip) => {
         s.responseExtra = responseHeaders.length > 0 ? responseHeaders : null;
         if (verdict !== undefined) {
           const st = verdict.status;
           s.answer(st, `${st} ${STATUS_CODES[st] ?? 'Unknown'}`, verdict.headers ?? null, verdict.body ?? '', null);
           return;
         }
-        proceed(extraUpstream.length > 0 ? extraUpstream : null);
+        proceed(extraUpstream.length > 0 ? extraUpstream : null, strip);
       });
     },
 
