@@ -1,8 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { coarseClock, type Ticking } from './coarse-clock.js';
 import {
-  BodyTimeoutError, ConnectTimeoutError, HeadersTimeoutError, RequestAbortedError, RequestContentLengthMismatchError,
-  ResponseContentLengthMismatchError, SocketError,
+  BodyTimeoutError, ConnectTimeoutError, HeadersTimeoutError, RequestAbortedError, RequestContentLengthMismatchError, SocketError,
 } from './errors.js';
 import { CHUNKED_BODY, LENGTH_BODY } from './request-head.js';
 import { DONE, ResponseParser, type ResponseSink } from './response-parser.js';
@@ -445,7 +444,8 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
       this.owner.retryFresh(req);
       return;
     }
-    req.fail(err ?? (this.parser.lengthDelimited ? new ResponseContentLengthMismatchError() : new SocketError('other side closed')));
+    // a body cut short is a closed connection (H13), as undici reports it: "other side closed"
+    req.fail(err ?? new SocketError('other side closed'));
     this.owner.onRequestDone();
   }
 

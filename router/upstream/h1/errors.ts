@@ -47,14 +47,6 @@ export class SocketError extends UpstreamClientError {
   }
 }
 
-/** The dyno closed a Content-Length response before its last byte. */
-export class ResponseContentLengthMismatchError extends UpstreamClientError {
-  override readonly name = 'ResponseContentLengthMismatchError';
-  constructor(message = 'Response body length does not match content-length header') {
-    super(message, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH');
-  }
-}
-
 /**
  * A malformed response: named and coded like llhttp's errors in undici (`HTTPParserError`,
  * `HPE_*`), which the classifier maps to H17.

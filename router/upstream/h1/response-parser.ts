@@ -136,11 +136,6 @@ export class ResponseParser {
     return this.state === CLOSE;
   }
 
-  /** Reading a Content-Length body. */
-  get lengthDelimited(): boolean {
-    return this.state === LENGTH;
-  }
-
   /** The final response head has been read (the body may follow). */
   get headRead(): boolean {
     return this.state !== HEAD;
