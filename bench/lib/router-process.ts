@@ -30,6 +30,11 @@ export interface StartRouterOptions {
   /** extra node flags, e.g. --cpu-prof */
   nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * the router's upstream HTTP client (EDGEPLANE_UPSTREAM_CLIENT for the router process); unset:
+   * the bench's own environment decides (e.g. `EDGEPLANE_UPSTREAM_CLIENT=lean node dist/bench/run.js`)
+   */
+  upstream?: 'lean' | 'undici';
 }
 
 /** Starts the router and resolves once its `router ready` line names its ports. */
@@ -39,7 +44,8 @@ export function startRouter(o: StartRouterOptions): Promise<RouterProcess> {
   const accessLog = join(o.dir, `${o.name}-access.log`);
   const fd = openSync(accessLog, 'a');
   const child = spawnPinned(o.cpu, process.execPath, [...(o.nodeArgs ?? []), ROUTER_MAIN, '--config', cfg], {
-    stdio: ['ignore', fd, 'pipe'], nofile: o.nofile, env: { ...process.env, LOG_LEVEL: 'info', ...o.env },
+    stdio: ['ignore', fd, 'pipe'], nofile: o.nofile,
+    env: { ...process.env, LOG_LEVEL: 'info', ...(o.upstream ? { EDGEPLANE_UPSTREAM_CLIENT: o.upstream } : {}), ...o.env },
   });
   closeSync(fd);
   const errors: string[] = [];
