@@ -7,7 +7,7 @@ import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { StdoutAccessLog } from '../../../router/access-log/access-log-sink.js';
+import { StdoutAccessLog, type AccessLogSink } from '../../../router/access-log/access-log-sink.js';
 import { until } from '../../support/router-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeplane-access-log-'));
@@ -18,7 +18,7 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 t.test('the lines as UTF-8, each followed by a newline, in order, across turns and buffer growth', async (t) => {
   const file = join(dir, 'out.log');
   const fd = openSync(file, 'w');
-  const log = new StdoutAccessLog(fd);
+  const log: AccessLogSink = new StdoutAccessLog(fd);
   const lines: string[] = [];
   const add = (line: string): void => {
     lines.push(line);
@@ -34,7 +34,7 @@ t.test('the lines as UTF-8, each followed by a newline, in order, across turns a
     add(`at=error code=H12 desc="Request timeout" n=${i} ${'\u00e9'.repeat(30000)}`); // 2 bytes each: forces the exact size check
     await turn();
   }
-  await log.close();
+  await log.close?.();
   closeSync(fd);
   const expected = Buffer.from(lines.map((l) => l + '\n').join(''), 'utf8');
   const got = readFileSync(file);
@@ -46,7 +46,7 @@ t.test('a reader that stops: writes never block, the overflow is dropped and rep
   const fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const fd = openSync(fifo, 'r+'); // O_RDWR: opens without a reader; writes block (in the thread pool) once the pipe is full
-  const log = new StdoutAccessLog(fd);
+  const log: AccessLogSink = new StdoutAccessLog(fd);
   const line = 'at=info method=GET path=/overflow host=a.example.io request_id=' + 'i'.repeat(60) + ' status=200';
   const total = Math.ceil((20 * 1024 * 1024) / (line.length + 1)); // 20 MiB of lines: more than the 8 MiB held
   const started = Date.now();
@@ -57,7 +57,7 @@ t.test('a reader that stops: writes never block, the overflow is dropped and rep
   t.ok(Date.now() - started < 60000, 'the writer went on (nothing blocked the loop)');
   let text = '';
   const reader = createReadStream(fifo, { encoding: 'latin1' });
-  reader.on('data', (d: string) => (text += d));
+  reader.on('data', (d: string | Buffer) => (text += String(d)));
   await until(() => /dropped=\d+\n/.test(text), 60000, 'the L10 report');
   await until(() => {
     const m = /at=error code=L10 desc="stdout overflow" dropped=(\d+)\n/.exec(text);
@@ -69,7 +69,7 @@ t.test('a reader that stops: writes never block, the overflow is dropped and rep
   t.ok(kept * (line.length + 1) >= 8 * 1024 * 1024, `at least 8 MiB held and delivered (${kept} lines)`);
   t.equal(kept + dropped, total, 'every line delivered or counted');
   t.notMatch(text.replace(/at=error code=L10 desc="stdout overflow" dropped=\d+\n/, ''), /[^\n]L10|dropped=/, 'one report');
-  await log.close();
+  await log.close?.();
   reader.destroy();
   closeSync(fd);
 });
