@@ -1,6 +1,19 @@
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { HerokuCode } from '../http/heroku-codes.js';
 
+/**
+ * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,
+ * a request still in flight when graceful stop's deadline passed (router/server/README-edge.md).
+ */
+export const ROUTER_CODES = Object.freeze({
+  shutdown: 'Router shutting down',
+});
+
+/** What a log line's `code=` can be: a Heroku code or one of ROUTER_CODES. */
+export type LogCode = HerokuCodeName | keyof typeof ROUTER_CODES;
+
+const DESC: Readonly<Record<LogCode, string>> = Object.freeze({ ...HerokuCode, ...ROUTER_CODES });
+
 /** The facts of one request, as the router log line (DESIGN.md "Router log line") shows them. */
 export interface AccessFacts {
   method: string;
@@ -16,7 +29,7 @@ export interface AccessFacts {
   status: number;
   bytes: number;
   protocol: string;
-  code: HerokuCodeName | null;
+  code: LogCode | null;
   canary: boolean;
 }
 
@@ -36,6 +49,6 @@ function quoted(v: string): string {
 
 /** `at=info method=GET path=… host=… request_id=… fwd="…" dyno=… connect=1ms service=12ms total=13ms status=200 bytes=448 protocol=https` */
 export function formatAccessLine(f: AccessFacts): string {
-  const head = f.code === null ? 'at=info' : `at=error code=${f.code} desc="${HerokuCode[f.code]}"`;
+  const head = f.code === null ? 'at=info' : `at=error code=${f.code} desc="${DESC[f.code]}"`;
   return `${head} method=${f.method} path=${clean(f.path)} host=${clean(f.host)} request_id=${clean(f.requestId)} fwd="${quoted(f.fwd)}" dyno=${f.dyno} connect=${f.connectMs}ms service=${f.serviceMs}ms total=${f.totalMs}ms status=${f.status} bytes=${f.bytes} protocol=${f.protocol}${f.canary ? ' canary=true' : ''}`;
 }

@@ -5,6 +5,7 @@ import { matchRoute, normaliseHost } from '../config/route-table.js';
 import { normalisePath } from '../http/normalise-path.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { BodySource } from '../upstream/body-source.js';
+import { trackExchange } from '../upstream/in-flight.js';
 import { buildUpstreamHeaders, readClientHead, HEAD_PROBLEMS, MAX_TARGET_BYTES, type HeadProblem } from './upstream-headers.js';
 import { runFilters } from '../pipeline/run-filters.js';
 
@@ -17,7 +18,10 @@ export interface ListenerInfo {
   readonly internal: boolean;
 }
 
-/** The worker-side state a request handler reads. */
+/**
+ * The worker-side state a request handler reads (with ExchangeHost's: `accessLog`, `stopping`:
+ * graceful stop in progress, `exchangeDone`, `recordOutcome`).
+ */
 export interface RequestHost extends ExchangeHost {
   /** the current table; a request keeps the table it started with */
   readonly table: RouteTable;
@@ -121,6 +125,11 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
     let app = match.app;
     ex.app = app;
     host.exchangeStarted(ex);
+    if (!trackExchange(ex)) {
+      // graceful stop's deadline has passed (a request on a kept-alive connection just before the close)
+      ex.cutForShutdown();
+      return;
+    }
 
     if (facts.contentLength > table.maxBodyBytes) {
       ex.answer(413, null, 'Request body too large\n', true);
@@ -132,7 +141,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
 
     const upstreamQuery = query ? `?${query}` : '';
     const proceed = (): void => {
-      if (ex.clientGone) return;
+      if (ex.clientGone || ex.isFinished) return;
       if (app.maintenance) {
         ex.fail('H80');
         return;

@@ -7,6 +7,7 @@ import type { RouteTable } from '../config/route-table.js';
 import { compileRouteTable } from '../config/compile.js';
 import { FilterFactory } from '../pipeline/filter-factory.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
+import { cutExchanges } from '../upstream/in-flight.js';
 import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
@@ -49,7 +50,8 @@ class RouterWorker implements RequestHost, WebSocketHost {
   private tls: TlsListener | null = null;
   private readonly stats = new WorkerStats();
   websockets = 0;
-  private stopping = false;
+  /** graceful stop in progress (RequestHost.stopping: responses carry Connection: close) */
+  stopping = false;
   private stopResolve: (() => void) | null = null;
 
   constructor(private readonly start: WorkerStart) {
@@ -202,6 +204,8 @@ class RouterWorker implements RequestHost, WebSocketHost {
       });
     }
     if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight, deadlineMs }, 'shutdown deadline passed: cutting requests in flight');
+    // while the connections are still open: 503 where nothing was sent yet, logged code=shutdown (README-edge.md)
+    cutExchanges(this);
     // after the WebSocket closing handshakes (a forced close could overtake a client's close frame)
     await wsClosed;
     for (const app of this.apps.splice(0)) app.close?.();

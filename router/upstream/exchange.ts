@@ -8,17 +8,26 @@ import type { HerokuCodeName } from '../http/heroku-codes.js';
 import { ERROR_BODY } from '../http/heroku-codes.js';
 import { classifyUpstreamError, isNeverSent, isRequestRefused } from './upstream-errors.js';
 import { copyResponseHeaders } from './response-headers.js';
-import { formatAccessLine } from '../access-log/access-line.js';
+import { formatAccessLine, ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import { untrackExchange } from './in-flight.js';
 
 /** What an exchange needs from the worker that runs it. */
 export interface ExchangeHost {
   readonly accessLog: AccessLogSink;
+  /**
+   * graceful stop in progress (the worker's flag): every response carries `Connection: close`,
+   * so that clients on kept-alive connections reconnect (to another router) for their next request
+   */
+  readonly stopping?: boolean;
   /** called once per exchange when it is over (graceful stop counts these) */
   exchangeDone(ex: Exchange): void;
-  /** outcome hook (metrics, canary counts): the status the client got, the H code if any */
-  recordOutcome?(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void;
+  /** outcome hook (metrics, canary counts): the status the client got, the H code (or `shutdown`) if any */
+  recordOutcome?(ex: Exchange, status: number, code: LogCode | null, totalMs: number): void;
 }
+
+/** The body of the 503 a request gets when graceful stop's deadline passes before its response began. */
+const SHUTDOWN_BODY = `${ROUTER_CODES.shutdown}\n`;
 
 /** DESIGN.md: the methods a bodyless request may be retried with (once) after a failed connection */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -87,6 +96,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** uWS has ended the response (tryEnd reached Content-Length): res must not be touched */
   private ended = false;
   private pendingFrom = 0;
+
+  /** answered, cut or abandoned, and logged: nothing more is to be done with it */
+  get isFinished(): boolean {
+    return this.finished;
+  }
 
   constructor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
     hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
@@ -173,6 +187,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.contentLength = copyResponseHeaders(res, this.rawHeaders!, this.ownsCors);
     res.writeHeader('x-request-id', this.requestId);
     res.writeHeader('via', '1.1 edgeplane');
+    // uWS cannot close after a streamed body (end(…, true) would write into it): the header asks
+    // the client to close, and the worker closes what is left once the drain is over
+    if (this.host.stopping === true) res.writeHeader('connection', 'close');
     const extra = this.responseExtra;
     if (extra !== null) for (let i = 0; i < extra.length; i++) res.writeHeader(extra[i][0], extra[i][1]);
     this.rawHeaders = null;
@@ -295,6 +312,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Answers a failure with a 503 and the code's short body. */
   fail(code: HerokuCodeName): void {
+    this.fail503(code, ERROR_BODY[code], this.host.stopping === true);
+  }
+
+  private fail503(code: LogCode, body: string, close: boolean): void {
     if (this.finished || this.clientGone) return;
     const extra = this.responseExtra;
     this.res.cork(() => {
@@ -303,9 +324,28 @@ export class Exchange implements Dispatcher.DispatchHandler {
         .writeHeader('x-request-id', this.requestId)
         .writeHeader('via', '1.1 edgeplane');
       if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
-      this.res.end(ERROR_BODY[code]);
+      this.res.end(body, close);
     });
     this.finish(503, code);
+  }
+
+  /**
+   * Graceful stop's deadline passed with this request in flight (in-flight.ts cutExchanges): 503
+   * and the connection closed when nothing of the response was sent yet, else the connection is
+   * cut; logged `code=shutdown`. The dyno's request is aborted; the dyno is not blamed.
+   */
+  cutForShutdown(): void {
+    if (this.finished || this.clientGone) return;
+    const abort = this.abortUpstream;
+    if (!this.started) {
+      this.bytes = 0;
+      this.fail503('shutdown', SHUTDOWN_BODY, true);
+    } else {
+      // logged first: closing may run onAborted at once, which must not turn this into an H27
+      this.finish(this.status, 'shutdown');
+      if (!this.ended) this.res.cork(() => this.res.close());
+    }
+    if (abort) abort(new Error('router stopping'));
   }
 
   /** Answers without a dyno (404, 413, filter answers). Counted and logged like any request. */
@@ -317,8 +357,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (headers) for (let i = 0; i < headers.length; i++) this.res.writeHeader(headers[i][0], headers[i][1]);
       if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
       if (body.length > 0 && !headers?.some((h) => h[0] === 'content-type')) this.res.writeHeader('content-type', 'text/plain; charset=utf-8');
-      if (this.headOnly) this.res.endWithoutBody(Buffer.byteLength(body), close);
-      else this.res.end(body, close);
+      const closing = close || this.host.stopping === true;
+      if (this.headOnly) this.res.endWithoutBody(Buffer.byteLength(body), closing);
+      else this.res.end(body, closing);
     });
     this.finish(status, null);
   }
@@ -337,9 +378,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (abort) abort(new Error('request body too large'));
   }
 
-  private finish(status: number, code: HerokuCodeName | null): void {
+  private finish(status: number, code: LogCode | null): void {
     if (this.finished) return;
     this.finished = true;
+    untrackExchange(this);
     this.body?.close();
     const end = performance.now();
     const app = this.app;
