@@ -20,6 +20,7 @@ async function track<T extends Dyno | RawDyno>(p: Promise<T>): Promise<T> {
 
 const held: ServerResponse[] = [];
 let silent: Dyno, closer: Dyno, staller: Dyno, garbage: RawDyno, slow: Dyno, maint: Dyno;
+let headStaller: Dyno, badChunk: RawDyno;
 let closerGet: Dyno, goodGet: Dyno, closerPost: Dyno, goodPost: Dyno, goodAfterDead: Dyno, goodAfterBlackhole: Dyno;
 let closerOne: Dyno, closerTwo: Dyno, goodThird: Dyno, closerTrace: Dyno, goodTrace: Dyno;
 let slowClosed = false;
@@ -33,6 +34,12 @@ t.before(async () => {
     held.push(res);
   }));
   garbage = await track(startRawDyno((sock) => sock.once('data', () => sock.end('this is not http at all\r\n\r\n'))));
+  headStaller = await track(startDyno((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+    res.flushHeaders(); // the head, then never a body byte
+    held.push(res);
+  }));
+  badChunk = await track(startRawDyno((sock) => sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'))));
   slow = await track(startDyno((_req, res) => {
     res.on('close', () => (slowClosed = !res.writableEnded));
     held.push(res);
@@ -57,6 +64,8 @@ t.before(async () => {
       h13: { dynos: [closer.address] },
       h15: { dynos: [staller.address] },
       h17: { dynos: [garbage.address] },
+      'h15-head': { dynos: [headStaller.address] },
+      'h17-chunk': { dynos: [badChunk.address] },
       h19: { dynos: [blackhole.address] },
       'h19-next': { dynos: [blackhole.address, goodAfterBlackhole.address] },
       h27: { dynos: [slow.address] },
@@ -123,6 +132,22 @@ t.test('H17: the dyno answers garbage', async (t) => {
   t.equal(r.body, 'Poorly formatted HTTP response (H17)\n');
   t.match(await lineOf(r.requestId), new RegExp(`^at=error code=H17 desc="Poorly formatted HTTP response" method=GET path=/garbage .* dyno=${garbage.address} .* status=503 `));
   t.equal(garbage.connections, 1, 'not retried');
+});
+
+t.test('H15 after a head but before any body byte: nothing reached the client, so it gets a 503', async (t) => {
+  const r = await send('h15-head', { path: '/head-then-nothing' });
+  t.equal(r.status, 503, 'not the dyno\'s 200: its head was held back for the first body byte');
+  t.equal(r.body, 'Idle connection (H15)\n');
+  t.match(await lineOf(r.requestId), new RegExp(`^at=error code=H15 desc="Idle connection" method=GET path=/head-then-nothing .* dyno=${headStaller.address} .* status=503 bytes=0 protocol=http$`));
+});
+
+t.test('H17 after a valid head (a bad chunk size): 503, not a cut connection logged with the dyno\'s 200', async (t) => {
+  const r = await send('h17-chunk', { path: '/bad-chunk' });
+  t.equal(r.status, 503);
+  t.equal(r.body, 'Poorly formatted HTTP response (H17)\n');
+  t.equal(r.headers['x-request-id'], r.requestId);
+  t.match(await lineOf(r.requestId), new RegExp(`^at=error code=H17 desc="Poorly formatted HTTP response" method=GET path=/bad-chunk .* dyno=${badChunk.address} .* status=503 bytes=0 protocol=http$`));
+  t.equal(badChunk.connections, 1, 'not retried (the dyno received the request)');
 });
 
 t.test('H19: connect takes longer than connectMs (SYNs to a full accept queue are dropped)', async (t) => {
