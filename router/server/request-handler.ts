@@ -136,7 +136,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
       return;
     }
     if (facts.contentLength > 0 || facts.chunked) {
-      ex.body = new BodySource(res, table.maxBodyBytes, () => ex.bodyTooLarge());
+      ex.body = new BodySource(res, table.maxBodyBytes, () => ex.bodyTooLarge(), facts.chunked);
     }
 
     const upstreamQuery = query ? `?${query}` : '';

@@ -2,6 +2,15 @@ import { Readable } from 'node:stream';
 import type { HttpResponse } from 'uWebSockets.js';
 
 const HOLD_BYTES = 256 * 1024;
+/**
+ * uWebSockets.js 20.30 can report the end of a chunked body after about 4 MiB when the client's
+ * size lines and data arrive in separate packets, then abort the connection moments later (its
+ * chunked parser fails on the rest). Past this size, the end of a chunked body is held for
+ * CHUNKED_END_GRACE_MS so that the abort, when it comes, cancels the upload: the dyno never
+ * gets a short body as a whole one.
+ */
+const CHUNKED_SUSPECT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+const CHUNKED_END_GRACE_MS = 100;
 
 /**
  * A request body arriving from uWS (onData), handed to the dyno as a stream with backpressure:
@@ -22,11 +31,13 @@ export class BodySource {
   private reading = false;
   received = 0;
   touched = false;
+  private readonly chunked: boolean;
 
-  constructor(res: HttpResponse, limit: number, onTooLarge: () => void) {
+  constructor(res: HttpResponse, limit: number, onTooLarge: () => void, chunked = false) {
     this.res = res;
     this.limit = limit;
     this.onTooLarge = onTooLarge;
+    this.chunked = chunked;
     res.onData(this.onData);
   }
 
@@ -40,6 +51,22 @@ export class BodySource {
       this.onTooLarge();
       return;
     }
+    if (isLast && this.chunked && this.received >= CHUNKED_SUSPECT_BYTES) {
+      // see CHUNKED_END_GRACE_MS: take the bytes now, the end only if no abort follows
+      this.take(chunk, false);
+      setTimeout(this.endAfterGrace, CHUNKED_END_GRACE_MS);
+      return;
+    }
+    this.take(chunk, isLast);
+  };
+
+  private readonly endAfterGrace = (): void => {
+    if (this.dead) return;
+    this.take(Buffer.alloc(0), true);
+  };
+
+  /** Hands bytes (and the end) to the attempt writing the body, or holds them. */
+  private take(chunk: Buffer, isLast: boolean): void {
     if (isLast) this.ended = true;
     const c = this.consumer;
     // only an attempt that is writing its body gets bytes directly; until then (connecting) they
@@ -55,7 +82,7 @@ export class BodySource {
       this.held += chunk.length;
       if (this.held > HOLD_BYTES) this.pause();
     }
-  };
+  }
 
   private pause(): void {
     if (!this.paused && !this.dead) {

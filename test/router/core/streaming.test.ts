@@ -182,7 +182,10 @@ t.test('413 while streaming a chunked body past the limit', async (t) => {
   }
   await until(() => closed, 10000, 'the router to close the connection');
   t.ok(sent > LIMIT, 'the client got past the limit');
-  t.equal(parseRawResponse(text).status, 413);
+  // the router answers 413 and closes; a client still writing may have that answer discarded by
+  // its kernel when the close turns into a reset (no lingering close in uWS): then only the log tells
+  if (text !== '') t.equal(parseRawResponse(text).status, 413);
+  else t.comment('the 413 was lost to a connection reset (the client was still sending)');
   t.match(await router.waitForLine((l) => l.includes('request_id=big-chunked ')), /method=POST path=\/big-chunked .* status=413 /);
   await stillServing(t);
 });
