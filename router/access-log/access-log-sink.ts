@@ -1,4 +1,4 @@
-import { write } from 'node:fs';
+import { write, writeSync } from 'node:fs';
 
 /**
  * Where router log lines go. `write` is called on the request path: it must never block or
@@ -10,7 +10,15 @@ export interface AccessLogSink {
 }
 
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
-const INITIAL_BYTES = 64 * 1024;
+const INITIAL_BYTES = 128 * 1024;
+/** a batch this large is written at the end of the loop turn */
+const FLUSH_BYTES = 64 * 1024;
+/** a smaller one waits at most this long for more lines (like nginx's `access_log … buffer= flush=`) */
+const FLUSH_MS = 50;
+
+/** sinks with lines waiting, written synchronously when the thread or process exits */
+const live = new Set<StdoutAccessLog>();
+let exitHook = false;
 /** room always kept for the overflow report line */
 const REPORT_RESERVE = 128;
 
@@ -20,12 +28,15 @@ function utf8Write(buf: Buffer, s: string, offset: number, length: number): numb
 }
 
 /**
- * Lines to stdout (fd 1), encoded straight into a preallocated buffer and written once per loop
- * turn with one asynchronous fs.write: no array of strings, no join, no string copy for the
- * thread pool, and a stalled stdout reader never blocks a request. Two buffers take turns (one
- * being written, one filling), each growing up to 8 MiB; past 8 MiB waiting, lines are dropped
- * and counted, and the count is printed as a line once stdout drains. The bytes are the lines
- * as UTF-8, each followed by `\n`.
+ * Lines to stdout (fd 1), encoded straight into a preallocated buffer and written with one
+ * asynchronous fs.write per batch: no array of strings, no join, no string copy for the thread
+ * pool, and a stalled stdout reader never blocks a request. A batch goes out at the end of the
+ * loop turn once it holds 64 KiB, else 50 ms after its first line (each fs.write is a round trip
+ * through the thread pool: batching keeps it off the per-request cost). Two buffers take turns
+ * (one being written, one filling), each growing up to 8 MiB; past 8 MiB waiting, lines are
+ * dropped and counted, and the count is printed as a line once stdout drains. What waits when
+ * the thread exits is written synchronously. The bytes are the lines as UTF-8, each followed by
+ * `\n`.
  */
 export class StdoutAccessLog implements AccessLogSink {
   private readonly fd: number;
@@ -34,12 +45,21 @@ export class StdoutAccessLog implements AccessLogSink {
   /** the other buffer, free once the write in flight is done */
   private spare: Buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   private writing = false;
-  private scheduled = false;
+  /** a flush is due: at the end of the turn (immediate) or after FLUSH_MS (timer) */
+  private immediate: ReturnType<typeof setImmediate> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private dropped = 0;
 
   /** `fd` is for tests; the router writes to stdout */
   constructor(fd = 1) {
     this.fd = fd;
+    live.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const sink of live) sink.flushSync();
+      });
+    }
   }
 
   write(_app: string, line: string): void {
@@ -57,9 +77,16 @@ export class StdoutAccessLog implements AccessLogSink {
     const n = utf8Write(this.buf, line, len, room);
     this.buf[len + n] = 0x0a;
     this.len = len + n + 1;
-    if (!this.scheduled && !this.writing) {
-      this.scheduled = true;
-      setImmediate(this.flush);
+    if (!this.writing) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.immediate !== null) return;
+    if (this.len >= FLUSH_BYTES || this.dropped > 0) {
+      this.immediate = setImmediate(this.flush);
+    } else if (this.timer === null) {
+      this.timer = setTimeout(this.flush, FLUSH_MS);
+      this.timer.unref();
     }
   }
 
@@ -75,13 +102,16 @@ export class StdoutAccessLog implements AccessLogSink {
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.writing || (this.len === 0 && this.dropped === 0)) return;
-    if (this.dropped > 0) {
-      const report = `at=error code=L10 desc="stdout overflow" dropped=${this.dropped}\n`;
-      this.len += this.buf.write(report, this.len, 'latin1');
-      this.dropped = 0;
+    if (this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.writing || (this.len === 0 && this.dropped === 0)) return;
+    this.addReport();
     const out = this.buf;
     const n = this.len;
     this.buf = this.spare;
@@ -104,14 +134,37 @@ export class StdoutAccessLog implements AccessLogSink {
         return;
       }
       this.writing = false;
-      if (this.len > 0 || this.dropped > 0) this.flush();
+      if (this.len > 0 || this.dropped > 0) this.schedule();
     });
   }
 
-  async close(): Promise<void> {
-    for (let i = 0; i < 100 && (this.writing || this.len > 0); i++) {
-      if (!this.writing) this.flush();
-      await new Promise((r) => setTimeout(r, 10));
+  /** The overflow count as a line of its own (room for it is always kept). */
+  private addReport(): void {
+    if (this.dropped > 0) {
+      const report = `at=error code=L10 desc="stdout overflow" dropped=${this.dropped}\n`;
+      this.len += this.buf.write(report, this.len, 'latin1');
+      this.dropped = 0;
     }
+  }
+
+  /** At exit: what waits is written now (after a write in flight, if any, has been handed over). */
+  private flushSync(): void {
+    this.addReport();
+    let from = 0;
+    try {
+      while (from < this.len) from += writeSync(this.fd, this.buf, from, this.len - from);
+    } catch {
+      // stdout is gone: nothing more to do
+    }
+    this.len = 0;
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    for (let i = 0; i < 100 && (this.writing || this.len > 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!this.writing) this.flush();
+    }
+    live.delete(this);
   }
 }

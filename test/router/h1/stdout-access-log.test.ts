@@ -2,13 +2,13 @@
 // written are the lines as UTF-8, one per `\n`, in order, whatever their size or how many come in
 // one loop turn; a reader that stops reading never blocks the writer, the overflow is dropped
 // and counted in an L10 line once the reader is back.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { StdoutAccessLog, type AccessLogSink } from '../../../router/access-log/access-log-sink.js';
-import { until } from '../../support/router-harness.js';
+import { ROOT, until } from '../../support/router-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeplane-access-log-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,4 +72,17 @@ t.test('a reader that stops: writes never block, the overflow is dropped and rep
   await log.close?.();
   reader.destroy();
   closeSync(fd);
+});
+
+t.test('lines still waiting when the thread exits are written before it ends', async (t) => {
+  // the built sink (tests run after `npm run build`), in a process that exits in the turn of its writes
+  const sink = join(ROOT, 'dist/router/access-log/access-log-sink.js');
+  const script = `import(${JSON.stringify(sink)}).then((m) => {
+    const log = new m.StdoutAccessLog();
+    for (let i = 0; i < 3; i++) log.write('app', 'at=info line=' + i, 0);
+    process.exit(0);
+  });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30000 });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'at=info line=0\nat=info line=1\nat=info line=2\n', 'every line, in order');
 });
