@@ -1,7 +1,9 @@
+import { lowerAscii } from '../config/route-table.js';
+
 /**
  * Where a filter applies on an app: `excludes` (these prefixes skip it) and `includes` (only these
  * prefixes need it), both prefixes of the normalised, rewritten path the app receives, matched on
- * segment boundaries and case-insensitively, like routing (`/health` covers `/health`,
+ * segment boundaries and case-insensitively on ASCII letters only, like routing (`/health` covers `/health`,
  * `/health/`, `/health/x`, never `/healthz`).
  */
 export class PathScope {
@@ -20,7 +22,7 @@ export class PathScope {
 
   /** does the filter apply to this (normalised, rewritten) path? */
   covers(path: string): boolean {
-    const p = path.toLowerCase();
+    const p = lowerAscii(path);
     if (this.includes !== undefined && !this.includes.some((prefix) => underPrefix(p, prefix))) return false;
     return !this.excludes.some((prefix) => underPrefix(p, prefix));
   }
@@ -35,7 +37,7 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /**
  * A configured prefix in the form paths reach filters: unreserved percent-escapes decoded (`%2F`
- * stays encoded), `.`/`..` resolved, `//` collapsed, no trailing slash (but `/`), lower case.
+ * stays encoded), `.`/`..` resolved, `//` collapsed, no trailing slash (but `/`), A-Z lower-cased.
  */
 export function normalisePrefix(prefix: string): string {
   const decoded = prefix.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
@@ -48,7 +50,7 @@ export function normalisePrefix(prefix: string): string {
     if (segment === '..') out.pop();
     else out.push(segment);
   }
-  return ('/' + out.join('/')).toLowerCase();
+  return lowerAscii('/' + out.join('/'));
 }
 
 /** Why a configured prefix cannot work, or undefined when it is fine. */

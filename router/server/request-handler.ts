@@ -81,7 +81,10 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
     const start = performance.now();
     const method = req.getCaseSensitiveMethod().toUpperCase();
     let url = req.getUrl();
-    let query = req.getQuery() ?? '';
+    const rawQuery = req.getQuery();
+    // `/x?` keeps its (empty) query: the dyno gets the target as the client wrote it
+    const hasQuery = rawQuery !== undefined;
+    let query = rawQuery ?? '';
     scratch = [];
     req.forEach(collectHeader);
     const headers = scratch;
@@ -107,7 +110,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
     const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
     const fwd = facts.xff ? `${facts.xff}, ${remote}` : remote;
     const requestId = REQUEST_ID.test(facts.requestId) ? facts.requestId : randomUUID();
-    const logPath = query ? `${url}?${query}` : url;
+    const logPath = hasQuery ? `${url}?${query}` : url;
     const ex = new Exchange(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start);
     res.onAborted(ex.onClientAborted);
 
@@ -139,7 +142,7 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
       ex.body = new BodySource(res, table.maxBodyBytes, () => ex.bodyTooLarge(), facts.chunked);
     }
 
-    const upstreamQuery = query ? `?${query}` : '';
+    const upstreamQuery = hasQuery ? `?${query}` : '';
     const proceed = (): void => {
       if (ex.clientGone || ex.isFinished) return;
       if (app.maintenance) {
