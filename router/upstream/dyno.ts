@@ -1,22 +1,23 @@
-import { Pool } from 'undici';
+import { createUpstreamPool, type UpstreamPool } from './h1/select-client.js';
 
 const EJECT_BASE_MS = 1000;
 const EJECT_MAX_MS = 30000;
 
 /**
- * One dyno (host:port): its undici keep-alive pool and its passive-ejection state. Lives in the
+ * One dyno (host:port): its keep-alive pool (undici's Pool or the lean client of
+ * router/upstream/h1, EDGEPLANE_UPSTREAM_CLIENT) and its passive-ejection state. Lives in the
  * DynoRegistry across config reloads as long as some app still names it.
  */
 export class Dyno {
   readonly address: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** performance.now() until which the dyno is out of rotation */
   ejectedUntil = 0;
   private failures = 0;
 
   constructor(address: string, connectMs: number) {
     this.address = address;
-    this.pool = new Pool(`http://${address}`, {
+    this.pool = createUpstreamPool(address, {
       connect: { timeout: connectMs },
       keepAliveTimeout: 4000,
       keepAliveMaxTimeout: 60000,
