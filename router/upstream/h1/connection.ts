@@ -85,6 +85,8 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   private pendingBuf: Buffer | null = null;
   private pendingPos = 0;
   private feeding = false;
+  /** resume() was called during the handler call in progress */
+  private resumeAsked = false;
 
   // the request body being written
   private body: UpstreamRequest['body'] = null;
@@ -363,23 +365,29 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const req = this.req!;
     this.setDeadline(BODY_DEADLINE, req.bodyTimeout);
     const h = req.handler;
-    if (h.onHeaders !== undefined && h.onHeaders(statusCode, rawHeaders, req.resume, statusText) === false) this.paused = true;
+    this.resumeAsked = false;
+    if (h.onHeaders !== undefined && h.onHeaders(statusCode, rawHeaders, req.resume, statusText) === false && !this.resumeAsked) this.paused = true;
     return !this.paused && this.req === req;
   }
 
   onResponseData(chunk: Buffer): boolean {
     const req = this.req!;
     const h = req.handler;
-    if (h.onData !== undefined && h.onData(chunk) === false) this.paused = true;
+    this.resumeAsked = false;
+    if (h.onData !== undefined && h.onData(chunk) === false && !this.resumeAsked) this.paused = true;
     return !this.paused && this.req === req;
   }
 
   /** The handler is ready for more: parse what waited, then read the socket again. */
   resumeFor(req: UpstreamRequest): void {
-    if (this.req !== req || !this.paused || this.feeding) {
-      if (this.feeding && this.req === req) this.paused = false;
+    if (this.req !== req) return;
+    if (this.feeding) {
+      // from inside onHeaders/onData: their `false` is void
+      this.resumeAsked = true;
+      this.paused = false;
       return;
     }
+    if (!this.paused) return;
     this.paused = false;
     const buf = this.pendingBuf;
     this.pendingBuf = null;

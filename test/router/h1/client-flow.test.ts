@@ -251,3 +251,18 @@ t.test('destroy(): queued and in-flight requests fail at once', async (t) => {
   t.same((await second).events, ['error UND_ERR_DESTROYED'], 'queued: failed, never connected');
   await dyno.close();
 });
+
+t.test('resume() called from inside onData cancels that call\'s pause', async (t) => {
+  const dyno = await scriptedDyno((req) => {
+    req.sock.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n');
+    setTimeout(() => req.sock.write('3\r\ndef\r\n0\r\n\r\n'), 50);
+  });
+  const o = await collect(pool(dyno.address), { bodyTimeout: 5000 }, {
+    onData(_chunk, resume) {
+      resume();
+      return false;
+    },
+  });
+  t.same([o.error, o.body.toString()], [null, 'abcdef'], 'the whole body, no stall');
+  await dyno.close();
+});
