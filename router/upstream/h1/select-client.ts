@@ -7,8 +7,12 @@ export type { UpstreamPool, UpstreamPoolOptions } from './dispatch-contract.js';
 /** Which HTTP/1.1 client talks to the dynos. */
 export type UpstreamClientKind = 'lean' | 'undici';
 
-/** Used when EDGEPLANE_UPSTREAM_CLIENT is not set. */
-export const DEFAULT_UPSTREAM_CLIENT: UpstreamClientKind = 'undici';
+/**
+ * Used when EDGEPLANE_UPSTREAM_CLIENT is not set: the lean client, measured ahead of undici's
+ * Pool on this machine (bench/PROFILE.md, "After") and passing the whole router suite;
+ * `EDGEPLANE_UPSTREAM_CLIENT=undici` switches back.
+ */
+export const DEFAULT_UPSTREAM_CLIENT: UpstreamClientKind = 'lean';
 
 /**
  * EDGEPLANE_UPSTREAM_CLIENT=lean|undici (read once per call, so each worker thread and each test
