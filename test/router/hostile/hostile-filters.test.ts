@@ -102,8 +102,12 @@ t.test('a JWT with a huge header: refused at once, the key server untouched, the
   t.match(await router.waitForLine((l) => l.includes('request_id=jwt-12k ')), / status=401 /, 'logged');
 
   const forty = await rawSend(port, withToken('guarded.example.io', bigHeaderToken(40 * 1024), 'jwt-40k'), { untilClose: true, timeoutMs: 20000 });
-  t.equal(forty.status, 431, '40 KiB: 431 before any filter');
-  t.ok(forty.closed);
+  // One write of 40 KiB is usually one read for uWS (431 from the router); on a loaded machine
+  // it can arrive in two reads, more than uWS keeps between reads: closed with no status.
+  t.comment(`40 KiB token header: status=${forty.status} closed=${forty.closed}`);
+  t.ok(forty.status === 431 || forty.status === 0, '40 KiB: 431 before any filter, or closed by uWS');
+  if (forty.status === 431) t.match(forty.text, /\r\n\r\nRequest headers too large\n$/);
+  t.ok(forty.closed, '40 KiB: the connection is closed');
 
   const mega = await rawSend(port, withToken('guarded.example.io', bigHeaderToken(1 << 20), 'jwt-1m'), { timeoutMs: 20000 });
   t.comment(`1 MiB token header: closed=${mega.closed} in ${mega.ms} ms`);

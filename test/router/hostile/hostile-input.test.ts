@@ -112,8 +112,9 @@ t.test('oversized header values: 431 above 16 KiB when uWS hands the head over, 
   // (48 KiB: still one loopback segment, so one read)
   for (const [size, name] of [[16 * 1024, '16 KiB'], [48 * 1024, '48 KiB']] as const) {
     const got = await rawSend(router.ports.http, head(size, `hv-${name}`), { untilClose: true, timeoutMs: 20000 });
-    t.equal(got.status, 431, `${name}: 431`);
-    t.match(got.text, /\r\n\r\nRequest headers too large\n$/);
+    // one write, usually one read for uWS (431); a loaded machine may split it (closed, no status)
+    t.ok(got.status === 431 || got.status === 0, `${name}: 431, or closed by uWS (status ${got.status})`);
+    if (got.status === 431) t.match(got.text, /\r\n\r\nRequest headers too large\n$/);
     t.ok(got.closed, `${name}: then closed`);
   }
   const huge = await rawSend(router.ports.http, head(1 << 20, 'hv-1m'), { timeoutMs: 20000 });
@@ -135,7 +136,9 @@ t.test('oversized URIs: 414 above 8 KiB when uWS hands the head over, else the c
   t.equal(requests.get('uri-4k')?.url.length, 4097, 'and forwarded whole');
   for (const [size, name] of [[8192, '8 KiB'], [16 * 1024, '16 KiB'], [48 * 1024, '48 KiB']] as const) {
     const got = await rawSend(router.ports.http, head(size, `uri-${name}`), { untilClose: true, timeoutMs: 20000 });
-    t.equal(got.status, 414, `${name}: 414`);
+    // one write, usually one read for uWS (414); a loaded machine may split it (closed, no status)
+    if (size === 8192) t.equal(got.status, 414, `${name}: 414`);
+    else t.ok(got.status === 414 || got.status === 0, `${name}: 414, or closed by uWS (status ${got.status})`);
     t.ok(got.closed, `${name}: then closed`);
     t.notOk(requests.has(`uri-${name}`));
   }
