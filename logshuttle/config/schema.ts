@@ -11,6 +11,8 @@ const Listener = Type.Object(
 /** The shuttle's config document (DESIGN.md "Log shuttle configuration"); unknown keys are errors. */
 export const ShuttleConfigSchema = Type.Object(
   {
+    /** an editor's pointer to the JSON Schema (examples/schema/); ignored */
+    $schema: Type.Optional(Type.String()),
     listen: Type.Object(
       {
         ingest: Type.Optional(Listener),

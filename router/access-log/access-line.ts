@@ -3,7 +3,7 @@ import { HerokuCode } from '../http/heroku-codes.js';
 
 /**
  * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,
- * a request still in flight when graceful stop's deadline passed (router/server/README-edge.md).
+ * a request still in flight when graceful stop's deadline passed (README, Graceful stop).
  */
 export const ROUTER_CODES = Object.freeze({
   shutdown: 'Router shutting down',

@@ -15,7 +15,7 @@ export interface AdminBackend {
   applyConfigText(text: string): Promise<string>;
   metricsText(): Promise<string>;
   canaries(): unknown;
-  /** only with ROUTER_TEST_HOOKS=1 (README-section.md): routes under /debug/ */
+  /** only with ROUTER_TEST_HOOKS=1 (README, Test hooks): routes under /debug/ */
   testHooks?: TestHooks;
 }
 

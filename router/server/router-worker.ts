@@ -204,7 +204,7 @@ class RouterWorker implements RequestHost, WebSocketHost {
       });
     }
     if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight, deadlineMs }, 'shutdown deadline passed: cutting requests in flight');
-    // while the connections are still open: 503 where nothing was sent yet, logged code=shutdown (README-edge.md)
+    // while the connections are still open: 503 where nothing was sent yet, logged code=shutdown (README, Graceful stop)
     cutExchanges(this);
     // after the WebSocket closing handshakes (a forced close could overtake a client's close frame)
     await wsClosed;

@@ -16,7 +16,7 @@ export interface WorkerStart {
   logStdout?: boolean;
   /** the shared canary board as of this config */
   canary: BoardDescription;
-  /** ROUTER_TEST_HOOKS=1: the thread honours `test-crash` (see router/admin/README-section.md) */
+  /** ROUTER_TEST_HOOKS=1: the thread honours `test-crash` (README, Test hooks) */
   testHooks?: boolean;
 }
 

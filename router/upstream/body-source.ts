@@ -3,14 +3,14 @@ import type { HttpResponse } from 'uWebSockets.js';
 
 const HOLD_BYTES = 256 * 1024;
 /**
- * uWebSockets.js 20.30 can report the end of a chunked body after about 4 MiB when the client's
- * size lines and data arrive in separate packets, then abort the connection moments later (its
- * chunked parser fails on the rest). Past this size, the end of a chunked body is held for
- * CHUNKED_END_GRACE_MS so that the abort, when it comes, cancels the upload: the dyno never
- * gets a short body as a whole one.
+ * uWebSockets.js 20.30 can report the end of a chunked body early (seen from about 3.8 MiB on,
+ * sooner on a loaded machine) when the client's size lines and data arrive in separate packets,
+ * then abort the connection moments later (its chunked parser fails on the rest). Past this
+ * size, the end of a chunked body is held for CHUNKED_END_GRACE_MS so that the abort, when it
+ * comes, cancels the upload: the dyno never gets a short body as a whole one.
  */
-const CHUNKED_SUSPECT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
-const CHUNKED_END_GRACE_MS = 100;
+const CHUNKED_SUSPECT_BYTES = 1024 * 1024;
+const CHUNKED_END_GRACE_MS = 250;
 
 /**
  * A request body arriving from uWS (onData), handed to the dyno as a stream with backpressure:

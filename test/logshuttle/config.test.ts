@@ -19,6 +19,13 @@ t.test('defaults and freezing', async (t) => {
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.listen.http), 'frozen');
 });
 
+t.test('a $schema key (for editors) is accepted, other unknown keys are not', async (t) => {
+  const c = validateShuttleConfig({ $schema: '../schema/logshuttle.schema.json', listen: { http: { host: '127.0.0.1', port: 5000 } } });
+  t.equal(c.history, 1500);
+  t.throws(() => validateShuttleConfig({ $schemas: 'x', listen: {} }), { code: 'E_CONFIG' });
+  t.throws(() => validateShuttleConfig({ $schema: 5, listen: {} }), { code: 'E_CONFIG' });
+});
+
 t.test('every bad field is named', async (t) => {
   try {
     validateShuttleConfig({ listen: { http: { host: '', port: 70000 }, tcp: {} }, history: 0, drainBuffer: 'x', workers: -1, drains: { 'api-prod': ['ftp://x', 'syslog+tls://logs.example.com:6514'] }, extra: true,

@@ -7,7 +7,7 @@ import { perWorker, threadOf, throughEveryWorker } from './support/worker-probe.
 
 // Worker faults (issue 3): a crashed worker is replaced and serves again; a config that one
 // worker cannot apply leaves every worker (and GET /config) on the previous one. Faults come
-// from the test hooks (ROUTER_TEST_HOOKS=1, router/admin/README-section.md).
+// from the test hooks (ROUTER_TEST_HOOKS=1, README, Test hooks).
 
 let dyno: Dyno;
 t.before(async () => {

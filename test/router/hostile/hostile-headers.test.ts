@@ -6,7 +6,7 @@ import { baseConfig, startDyno, startRouter, until, writeConfig, type Dyno, type
 import { rawSend } from './support/raw-client.js';
 
 // Hostile requests against the real router process: header injection, Host tricks, forged
-// X-Forwarded-For, and many idle connections (router/server/README-edge.md).
+// X-Forwarded-For, and many idle connections (README, Limits of the uWebSockets.js build).
 
 interface DynoRequest { url: string; headers: IncomingHttpHeaders; completed: boolean; aborted: boolean; bytes: number }
 
