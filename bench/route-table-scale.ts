@@ -26,6 +26,9 @@ export interface RouteTableFigures {
   matched: number;
 }
 
+/** holds the config document across the heap readings */
+const keep: unknown[] = [];
+
 function heapUsed(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) { gc(); gc(); }
@@ -43,6 +46,10 @@ export async function measureRouteTable(): Promise<RouteTableFigures> {
   const table = compileRouteTable(loaded.config, { version: loaded.version, dynos });
   const compileMs = performance.now() - t;
   const heapMb = (heapUsed() - before) / 1048576;
+  // the document stays alive to here: V8 may free a local after its last use, and the document
+  // freed between the two readings made the figure negative
+  keep.push(doc);
+  keep.length = 0;
 
   const paths = samplePaths();
   const N = 200_000;

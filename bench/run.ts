@@ -11,7 +11,7 @@
  * 100,000 relay lines (validation only). RESULTS.md is written when every group ran, or to
  * --out; a run of some groups only prints its table.
  */
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runProxyBench } from './router.js';
@@ -20,7 +20,7 @@ import { runHttpsBench } from './router-https.js';
 import { runShuttleVsRsyslog } from './shuttle-vs-rsyslog.js';
 import { runScaleBench } from './scale.js';
 import { LOAD_CPU, pinSelf } from './lib/pinning.js';
-import { renderResults, writeResults } from './lib/results-file.js';
+import { isBusy, renderResults, writeResults } from './lib/results-file.js';
 import { renderTable, statusRow, type Row } from './lib/table.js';
 import { hasTool, installHint, type Tool } from './lib/tools.js';
 
@@ -84,6 +84,12 @@ async function main(): Promise<void> {
   if (!pinSelf()) throw new Error(`could not pin the bench process to CPU ${LOAD_CPU} (taskset); the bench needs 2 CPUs`);
   for (const p of PEERS) {
     if (!hasTool(p.tool)) log(`NOT INSTALLED: ${p.tool} — ${installHint([p.tool])} (marks ${p.rows} "not installed")`);
+  }
+  // the 1-minute load average decays slowly after a build or a test run: wait (up to 2 min) for
+  // it to fall below half the cores before measuring anything
+  for (let waited = 0; !o.quick && isBusy(loadavg()[0]) && waited < 120; waited += 5) {
+    if (waited === 0) log(`waiting for the load average (${loadavg()[0].toFixed(2)}) to fall below ${cpus().length / 2}…`);
+    await new Promise((r) => setTimeout(r, 5000));
   }
   const startedAt = new Date();
   const loadBefore = loadavg()[0];

@@ -6,10 +6,19 @@ import { formatTailLine } from './tail/format-line.js';
 import { splitMessage } from './ingest/split-message.js';
 import { INGEST_NAMES, type IngestName } from './ingest/bad-input.js';
 import { DEFAULT_APP_IDLE_MS } from './config/schema.js';
+import type { CanonicalFrame } from './ingest/canonical-frame.js';
+import { copyBytes } from './buffer/copy-bytes.js';
 
 const SOURCES: readonly LogSource[] = ['app', 'router', 'build', 'platform'];
 const SOURCE_INDEX: Record<LogSource, number> = { app: 0, router: 1, build: 2, platform: 3 };
 const INGEST_INDEX: Record<IngestName | 'internal', number> = { msgpack: 0, syslog_tcp: 1, syslog_udp: 2, http: 3, internal: 4 };
+/** `akkeris/<source>`: the tail tag of platform lines, as bytes */
+const PLATFORM_TAGS: Record<LogSource, Buffer> = {
+  app: Buffer.alloc(0), router: Buffer.from('akkeris/router'), build: Buffer.from('akkeris/build'), platform: Buffer.from('akkeris/platform'),
+};
+const APP_TAG_OPEN = Buffer.from('app[');
+/** a tail line built from a canonical frame: at most 24 + 255 + 134 + 10,000 bytes and separators */
+let lineScratch = Buffer.allocUnsafeSlow(16 * 1024);
 
 
 export interface ShuttleCoreOptions {
@@ -59,6 +68,56 @@ export class ShuttleCore {
       return;
     }
     for (const message of pieces) this.one({ ...record, message }, now);
+  }
+
+  /**
+   * The fast path of the syslog ingest: a frame in the drains' own form (readCanonicalFrame),
+   * taken on its bytes. The ring gets the same tail line, the tails the same text and the drains
+   * the same frame as `accept` would give them for the record parsed from it.
+   */
+  acceptCanonical(f: CanonicalFrame, ingest: IngestName, buf: Buffer): void {
+    const now = Date.now();
+    this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[f.source]]++;
+    // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it
+    const app = f.app;
+    const need = 24 + app.length + (f.procEnd - f.procStart) + (f.end - f.msgStart) + 32;
+    if (need > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(need * 2);
+    const out = lineScratch;
+    let n = copyBytes(buf, f.tsStart, f.tsStart + 24, out, 0);
+    out[n++] = 0x20;
+    n += out.write(app, n, 'latin1');
+    out[n++] = 0x20;
+    if (f.source === 'app') {
+      n = copyBytes(APP_TAG_OPEN, 0, 4, out, n);
+      n = copyBytes(buf, f.procStart, f.procEnd, out, n);
+      out[n++] = 0x5d;
+    } else {
+      const tag = PLATFORM_TAGS[f.source];
+      n = copyBytes(tag, 0, tag.length, out, n);
+    }
+    out[n++] = 0x3a;
+    out[n++] = 0x20;
+    n = copyBytes(buf, f.msgStart, f.end, out, n);
+    out[n++] = 0x0a;
+    this.rings.appendBytes(app, out, 0, n, now);
+    if (this.tails.hasTails(app)) this.tails.publish(app, out.toString('utf8', 0, n), now);
+    const drains = this.drains;
+    if (drains === null) return;
+    // the message from PRI on (no octet count): `LEN SP` and these bytes is the drains' frame
+    if (drains.deliverCanonical !== undefined) drains.deliverCanonical(app, buf, f.tsStart - 6, f.end);
+    else drains.deliver(this.recordOf(f, buf));
+  }
+
+  /** The record a canonical frame stands for (drain sets without deliverCanonical). */
+  private recordOf(f: CanonicalFrame, buf: Buffer): LogRecord {
+    return {
+      app: f.app,
+      source: f.source,
+      process: buf.toString('latin1', f.procStart, f.procEnd),
+      stream: buf[f.tsStart - 4] === 0x31 ? 'stderr' : 'stdout', // <11> or <14>
+      time: Date.parse(buf.toString('latin1', f.tsStart, f.tsStart + 24)),
+      message: buf.toString('utf8', f.msgStart, f.end),
+    };
   }
 
   /**

@@ -1,3 +1,5 @@
+import { copyBytes } from './copy-bytes.js';
+
 /** smallest byte store; the first line gets room for itself and half as much again */
 const MIN_BYTES = 64;
 const FIRST_ROOM = 1.5;
@@ -89,11 +91,10 @@ export class AppRing {
     this.starts[slot] = at;
     const room = size - at;
     if (n <= room) {
-      src.copy(this.store, at, from, to);
-      at += n;
+      at = copyBytes(src, from, to, this.store, at);
     } else {
-      src.copy(this.store, at, from, from + room);
-      src.copy(this.store, 0, from + room, to);
+      copyBytes(src, from, from + room, this.store, at);
+      copyBytes(src, from + room, to, this.store, 0);
       at = n - room;
     }
     this.byteTail = at === size ? 0 : at;

@@ -43,22 +43,39 @@ export class AppRings {
   }
 
   append(app: string, line: string, now: number): void {
+    const ring = this.ringFor(app, now);
+    const before = ring.bytesAllocated;
+    ring.push(line);
+    this.settle(ring, before);
+  }
+
+  /** The same for a line already in bytes: `src[from, to)`. */
+  appendBytes(app: string, src: Buffer, from: number, to: number, now: number): void {
+    const ring = this.ringFor(app, now);
+    const before = ring.bytesAllocated;
+    ring.pushBytes(src, from, to);
+    this.settle(ring, before);
+  }
+
+  /** The app's ring, made the most recently written (created, and counted, on the app's first line). */
+  private ringFor(app: string, now: number): AppRing {
     let ring = this.apps.get(app);
-    let before = 0;
     if (ring === undefined) {
       ring = new AppRing(this.history);
       ring.app = app;
       this.apps.set(app, ring);
       this.link(ring);
-    } else {
-      before = ring.bytesAllocated;
-      if (ring !== this.newest) {
-        this.unlink(ring);
-        this.link(ring);
-      }
+      this.allocated += ring.bytesAllocated;
+    } else if (ring !== this.newest) {
+      this.unlink(ring);
+      this.link(ring);
     }
     ring.lastLineAt = now;
-    ring.push(line);
+    return ring;
+  }
+
+  /** Counts what a line changed in `ring`'s allocation, then evicts past the bounds. */
+  private settle(ring: AppRing, before: number): void {
     this.allocated += ring.bytesAllocated - before;
     if (this.apps.size > this.maxApps) this.evictLru('max_apps');
     if (this.allocated > this.maxBytes) this.evictLru('max_bytes');

@@ -8,7 +8,7 @@ import { registerDrainMetrics, type DrainView } from './drain-metrics.js';
 import { parseDrainUrl, type DrainUrl } from './drain-url.js';
 import { FrameQueue } from './frame-queue.js';
 import { HttpSender } from './http-sender.js';
-import { encodeFrame, passThroughFrame } from './rfc5424.js';
+import { encodeFrame, octetFrame, passThroughFrame } from './rfc5424.js';
 import { loadDrainState, saveDrainState } from './drain-state-file.js';
 import { StreamSender } from './stream-sender.js';
 import { certificateErrorCode } from './tls-errors.js';
@@ -110,6 +110,11 @@ export class DrainManager implements DrainSet {
       return;
     }
     this.enqueue(drains, frame);
+  }
+
+  deliverCanonical(app: string, buf: Buffer, from: number, to: number): void {
+    const drains = this.byApp.get(app);
+    if (drains !== undefined) this.enqueue(drains, octetFrame(buf, from, to));
   }
 
   private enqueue(drains: Drain[], frame: Buffer): void {

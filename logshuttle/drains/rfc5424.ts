@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { copyBytes } from '../buffer/copy-bytes.js';
 import type { LogRecord } from '../../shared/log-record.js';
 
 /**
@@ -159,8 +160,14 @@ export function passThroughFrame(record: LogRecord, raw: Buffer): Buffer | null 
   // MSG must be the record's message byte for byte: valid UTF-8 (else the record holds U+FFFD
   // where the bytes were bad) of the same length (a parser that changed the text is caught)
   if (!isUtf8(raw) || Buffer.byteLength(record.message, 'utf8') !== n - hl) return null;
-  const prefix = `${n} `;
-  const total = prefix.length + n;
+  return octetFrame(raw, 0, n);
+}
+
+/** `LEN SP` and `src[from, to)` (RFC 6587 octet counting), carved from the slab like encodeFrame's frames. */
+export function octetFrame(src: Buffer, from: number, to: number): Buffer {
+  const n = to - from;
+  const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : String(n).length;
+  const total = digits + 1 + n;
   let buf: Buffer;
   let start: number;
   if (total > SLAB_MAX_LINE) {
@@ -175,8 +182,11 @@ export function passThroughFrame(record: LogRecord, raw: Buffer): Buffer | null 
     start = slabOff;
     slabOff += total;
   }
-  (buf as unknown as FastWrite).latin1Write(prefix, start);
-  buf.set(raw, start + prefix.length);
+  let at = start + digits + 1;
+  // the count's digits, last first (a string write costs more than the few bytes)
+  for (let v = n, i = at - 2; i >= start; i--, v = Math.floor(v / 10)) buf[i] = 0x30 + (v % 10);
+  buf[at - 1] = 0x20;
+  at = copyBytes(src, from, to, buf, at);
   return buf.subarray(start, start + total);
 }
 

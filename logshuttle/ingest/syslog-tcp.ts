@@ -3,6 +3,7 @@ import type { IngestContext, Listening } from './ingest-context.js';
 import { listenTcp } from './tcp-listener.js';
 import { SyslogFramer } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
+import { readCanonicalFrame } from './canonical-frame.js';
 
 /**
  * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). When
@@ -13,6 +14,11 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
   return listenTcp(address, (socket) => {
     const framer = new SyslogFramer({
       frame(buf, start, end) {
+        const fast = readCanonicalFrame(buf, start, end);
+        if (fast !== null) {
+          ctx.core.acceptCanonical(fast, 'syslog_tcp', buf);
+          return;
+        }
         const r = parseSyslogMessage(buf, start, end, Date.now());
         if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
         else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
