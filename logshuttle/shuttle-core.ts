@@ -80,12 +80,12 @@ export class ShuttleCore {
     this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[f.source]]++;
     // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it
     const app = f.app;
-    const need = 24 + app.length + (f.procEnd - f.procStart) + (f.end - f.msgStart) + 32;
+    const need = 24 + (f.hostEnd - f.hostStart) + (f.procEnd - f.procStart) + (f.end - f.msgStart) + 32;
     if (need > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(need * 2);
     const out = lineScratch;
     let n = copyBytes(buf, f.tsStart, f.tsStart + 24, out, 0);
     out[n++] = 0x20;
-    n += out.write(app, n, 'latin1');
+    n = copyBytes(buf, f.hostStart, f.hostEnd, out, n); // the app name (printable ASCII)
     out[n++] = 0x20;
     if (f.source === 'app') {
       n = copyBytes(APP_TAG_OPEN, 0, 4, out, n);

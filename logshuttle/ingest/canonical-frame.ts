@@ -18,8 +18,10 @@ export interface CanonicalFrame {
   /** the app (HOSTNAME) */
   app: string;
   source: LogSource;
-  /** offsets in the buffer: TIMESTAMP (24 bytes), PROCID, MSG, and the frame's end */
+  /** offsets in the buffer: TIMESTAMP (24 bytes), HOSTNAME, PROCID, MSG, and the frame's end */
   tsStart: number;
+  hostStart: number;
+  hostEnd: number;
   procStart: number;
   procEnd: number;
   msgStart: number;
@@ -37,7 +39,7 @@ const PLATFORM: readonly [Buffer, LogSource][] = [
 ];
 
 // one result object, reused: the caller takes what it needs before the next frame
-const view: CanonicalFrame = { app: '', source: 'app', tsStart: 0, procStart: 0, procEnd: 0, msgStart: 0, end: 0 };
+const view: CanonicalFrame = { app: '', source: 'app', tsStart: 0, hostStart: 0, hostEnd: 0, procStart: 0, procEnd: 0, msgStart: 0, end: 0 };
 // the last app name and timestamp seen, as bytes (lines come in bursts from one app)
 const lastApp = Buffer.alloc(MAX_APP_NAME);
 let lastAppLen = -1;
@@ -139,6 +141,8 @@ export function readCanonicalFrame(buf: Buffer, start: number, end: number): Can
   }
   view.source = source;
   view.tsStart = tsStart;
+  view.hostStart = hostStart;
+  view.hostEnd = hostEnd;
   view.procStart = procStart;
   view.procEnd = procEnd;
   view.msgStart = msgStart;
