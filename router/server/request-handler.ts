@@ -6,7 +6,7 @@ import { normalisePath } from '../http/normalise-path.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { BodySource } from '../upstream/body-source.js';
 import { trackExchange } from '../upstream/in-flight.js';
-import { buildUpstreamHeaders, readClientHead, HEAD_PROBLEMS, MAX_TARGET_BYTES, type HeadProblem } from './upstream-headers.js';
+import { buildUpstreamHeaders, readClientHead, targetProblem, type HeadProblem } from './upstream-headers.js';
 import { runFilters } from '../pipeline/run-filters.js';
 
 /** A listener the request arrived on. */
@@ -90,16 +90,9 @@ export function createRequestHandler(listener: ListenerInfo, host: RequestHost):
     const headers = scratch;
 
     const facts = readClientHead(headers);
-    if (facts.problem) {
-      refuse(res, facts.problem, facts.requestId);
-      return;
-    }
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      refuse(res, HEAD_PROBLEMS.target, facts.requestId);
-      return;
-    }
-    if (url.length + query.length > MAX_TARGET_BYTES) {
-      refuse(res, HEAD_PROBLEMS.uriTooLong, facts.requestId);
+    const problem = facts.problem ?? targetProblem(url, query);
+    if (problem) {
+      refuse(res, problem, facts.requestId);
       return;
     }
     // raw non-ASCII or DEL in the target (uWS passes them, decoded as UTF-8): sent percent-encoded

@@ -41,6 +41,13 @@ export const HEAD_PROBLEMS = Object.freeze({
 
 /** Longest request target (path and query) accepted: 414 above. */
 export const MAX_TARGET_BYTES = 8192;
+/** What is wrong with a request target (not origin-form, or too long), or null: 400 / 414. */
+export function targetProblem(url: string, query: string): HeadProblem | null {
+  if (url.charCodeAt(0) !== 47 /* / */) return HEAD_PROBLEMS.target;
+  if (url.length + query.length > MAX_TARGET_BYTES) return HEAD_PROBLEMS.uriTooLong;
+  return null;
+}
+
 /** Largest header block accepted (names, values, 4 bytes of framing each): 431 above. */
 export const MAX_HEADER_BYTES = 16384;
 

@@ -14,7 +14,7 @@ import type { Dyno } from '../upstream/dyno.js';
 import { runFilters } from '../pipeline/run-filters.js';
 import { formatAccessLine } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
-import { buildUpstreamHeaders, readClientHead, HEAD_PROBLEMS, MAX_TARGET_BYTES } from './upstream-headers.js';
+import { buildUpstreamHeaders, readClientHead, targetProblem } from './upstream-headers.js';
 import { encodeTarget, PLAIN_TARGET, refuse, type ListenerInfo } from './request-handler.js';
 
 /**
@@ -694,16 +694,9 @@ export function attachWebSocketProxy(app: TemplatedApp, listener: ListenerInfo, 
       const headers = scratch;
       // the same head checks as every request (request-handler.ts): framing, Host, control characters, sizes
       const facts = readClientHead(headers);
-      if (facts.problem) {
-        refuse(res, facts.problem, facts.requestId);
-        return;
-      }
-      if (url.charCodeAt(0) !== 47 /* / */) {
-        refuse(res, HEAD_PROBLEMS.target, facts.requestId);
-        return;
-      }
-      if (url.length + query.length > MAX_TARGET_BYTES) {
-        refuse(res, HEAD_PROBLEMS.uriTooLong, facts.requestId);
+      const problem = facts.problem ?? targetProblem(url, query);
+      if (problem) {
+        refuse(res, problem, facts.requestId);
         return;
       }
       if (!PLAIN_TARGET.test(url)) url = encodeTarget(url);

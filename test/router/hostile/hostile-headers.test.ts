@@ -1,54 +1,13 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
-import { request } from 'undici';
-import { baseConfig, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { until } from '../../support/router-harness.js';
 import { rawSend } from './support/raw-client.js';
+import { router, requests, HOST, lineOf, ok, useRecordingRig } from './support/recording-rig.js';
 
 // Hostile requests against the real router process: header injection, Host tricks, forged
 // X-Forwarded-For, and many idle connections (README, Limits of the uWebSockets.js build).
 
-interface DynoRequest { url: string; headers: IncomingHttpHeaders; completed: boolean; aborted: boolean; bytes: number }
-
-let router: RunningRouter;
-let dyno: Dyno;
-const requests = new Map<string, DynoRequest>();
-
-t.before(async () => {
-  dyno = await startDyno((req, res) => {
-    const id = String(req.headers['x-request-id']);
-    const r: DynoRequest = { url: req.url ?? '', headers: req.headers, completed: false, aborted: false, bytes: 0 };
-    requests.set(id, r);
-    req.on('data', (c: Buffer) => (r.bytes += c.length));
-    req.on('end', () => {
-      r.completed = true;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ url: req.url, headers: req.headers }));
-    });
-    req.on('close', () => (r.aborted = !r.completed));
-  });
-  router = await startRouter(writeConfig(baseConfig({
-    timeouts: { connectMs: 2000, firstByteMs: 30000, idleMs: 30000 },
-    apps: {
-      sink: { dynos: [dyno.address] },
-      hidden: { dynos: [dyno.address], internal: true },
-    },
-    sites: { 'www.example.com': { routes: [{ path: '/v3/api', app: 'sink', target: '/api' }] } },
-  })));
-});
-t.teardown(async () => {
-  await router?.stop();
-  await dyno?.close();
-});
-
-const HOST = 'Host: sink.example.io\r\n';
-const lineOf = (rid: string, timeoutMs = 10000): Promise<string> => router.waitForLine((l) => l.includes(`request_id=${rid} `), timeoutMs);
-
-async function ok(path = '/ok'): Promise<number> {
-  const res = await request(router.url(path), { headers: { host: 'sink.example.io' } });
-  await res.body.dump();
-  return res.statusCode;
-}
+useRecordingRig(t);
 
 t.test('CRLF injection: encoded CR/LF in paths (rewritten or not) and queries never become header lines', async (t) => {
   const cases: [string, string, string, string][] = [

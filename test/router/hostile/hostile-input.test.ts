@@ -1,8 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import t from 'tap';
-import { request } from 'undici';
-import { baseConfig, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { until } from '../../support/router-harness.js';
 import { pieces, rawSend } from './support/raw-client.js';
+import { router, requests, HOST, lineOf, ok, useRecordingRig } from './support/recording-rig.js';
 
 // Hostile clients against the real router process. The limits asserted here are those of the
 // pinned uWebSockets.js build plus the router's own (README, Limits of the uWebSockets.js build): uWS closes a
@@ -10,47 +9,7 @@ import { pieces, rawSend } from './support/raw-client.js';
 // slower than about 16 KiB/s; it handles a head over 4 KiB only when it arrives in one read; the
 // router answers 431 above 16 KiB of headers and 414 above 8 KiB of request target.
 
-interface DynoRequest { url: string; headers: IncomingHttpHeaders; completed: boolean; aborted: boolean; bytes: number }
-
-let router: RunningRouter;
-let dyno: Dyno;
-const requests = new Map<string, DynoRequest>();
-
-t.before(async () => {
-  dyno = await startDyno((req, res) => {
-    const id = String(req.headers['x-request-id']);
-    const r: DynoRequest = { url: req.url ?? '', headers: req.headers, completed: false, aborted: false, bytes: 0 };
-    requests.set(id, r);
-    req.on('data', (c: Buffer) => (r.bytes += c.length));
-    req.on('end', () => {
-      r.completed = true;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ url: req.url, headers: req.headers }));
-    });
-    req.on('close', () => (r.aborted = !r.completed));
-  });
-  router = await startRouter(writeConfig(baseConfig({
-    timeouts: { connectMs: 2000, firstByteMs: 30000, idleMs: 30000 },
-    apps: {
-      sink: { dynos: [dyno.address] },
-      hidden: { dynos: [dyno.address], internal: true },
-    },
-    sites: { 'www.example.com': { routes: [{ path: '/v3/api', app: 'sink', target: '/api' }] } },
-  })));
-});
-t.teardown(async () => {
-  await router?.stop();
-  await dyno?.close();
-});
-
-const HOST = 'Host: sink.example.io\r\n';
-const lineOf = (rid: string, timeoutMs = 10000): Promise<string> => router.waitForLine((l) => l.includes(`request_id=${rid} `), timeoutMs);
-
-async function ok(path = '/ok'): Promise<number> {
-  const res = await request(router.url(path), { headers: { host: 'sink.example.io' } });
-  await res.body.dump();
-  return res.statusCode;
-}
+useRecordingRig(t);
 
 /** Serves ordinary requests, one after another, until `stop()`; counts successes and failures. */
 function keepServing(): { stop(): Promise<{ served: number; failed: number }> } {
