@@ -192,8 +192,8 @@ t.test('413 while streaming a chunked body past the limit', async (t) => {
 
 t.test('a chunked upload this uWS build cuts short never reaches the dyno as a complete request', async (t) => {
   // Known limit of uWebSockets.js 20.30 (the build pinned here): a chunked body whose size lines
-  // arrive in TCP segments apart from the data can be cut after about 4 MiB (the connection is
-  // closed). The router must then log the request and never hand the dyno a short body as whole.
+  // arrive in TCP segments apart from the data can be cut after about 4 MiB (once at 3.8 MiB;
+  // the connection is closed). The router must then log the request and never hand the dyno a short body as whole.
   const completed: number[] = [];
   const dyno = await startDyno((req, res) => {
     let bytes = 0;
