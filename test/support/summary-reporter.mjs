@@ -15,6 +15,7 @@ export default class SummaryReporter extends Transform {
     this.passed = 0;
     this.failed = 0;
     this.skipped = 0;
+    this.echoDiag = false;
   }
 
   _transform(chunk, _enc, done) {
@@ -33,6 +34,15 @@ export default class SummaryReporter extends Transform {
   }
 
   line(line) {
+    // the YAML block after a failed file's own point (exit code, signal, timeout) is printed too
+    if (this.echoDiag) {
+      if (line.startsWith('  ')) {
+        this.push(`${line}\n`);
+        if (line === '  ...') this.echoDiag = false;
+        return;
+      }
+      this.echoDiag = false;
+    }
     this.fileLines.push(line);
     const m = POINT.exec(line);
     if (!m) return;
@@ -48,7 +58,10 @@ export default class SummaryReporter extends Transform {
     // a whole file finished
     if (!ok && this.fileFailed === 0) this.failed++;
     this.push(`${ok ? 'ok    ' : 'FAIL  '} ${m[3]}\n`);
-    if (!ok) this.push(this.fileLines.join('\n') + '\n');
+    if (!ok) {
+      this.push(this.fileLines.join('\n') + '\n');
+      this.echoDiag = true;
+    }
     this.fileLines = [];
     this.fileFailed = 0;
   }
