@@ -2,7 +2,7 @@ import type { LogRecord, LogSource } from '../shared/log-record.js';
 import type { DrainSet } from './drains/types.js';
 import { AppRings } from './buffer/app-rings.js';
 import { TailHub } from './tail/tail-hub.js';
-import { formatTailLine } from './tail/format-line.js';
+import { formatTailLine, PLATFORM_TAGS } from './tail/format-line.js';
 import { splitMessage } from './ingest/split-message.js';
 import { INGEST_NAMES, type IngestName } from './ingest/bad-input.js';
 import { DEFAULT_APP_IDLE_MS } from './config/schema.js';
@@ -12,9 +12,9 @@ import { copyBytes } from './buffer/copy-bytes.js';
 const SOURCES: readonly LogSource[] = ['app', 'router', 'build', 'platform'];
 const SOURCE_INDEX: Record<LogSource, number> = { app: 0, router: 1, build: 2, platform: 3 };
 const INGEST_INDEX: Record<IngestName | 'internal', number> = { msgpack: 0, syslog_tcp: 1, syslog_udp: 2, http: 3, internal: 4 };
-/** `akkeris/<source>`: the tail tag of platform lines, as bytes */
-const PLATFORM_TAGS: Record<LogSource, Buffer> = {
-  app: Buffer.alloc(0), router: Buffer.from('akkeris/router'), build: Buffer.from('akkeris/build'), platform: Buffer.from('akkeris/platform'),
+/** the tail tag of platform lines (format-line.ts), as bytes */
+const PLATFORM_TAG_BYTES: Record<Exclude<LogSource, 'app'>, Buffer> = {
+  router: Buffer.from(PLATFORM_TAGS.router), build: Buffer.from(PLATFORM_TAGS.build), platform: Buffer.from(PLATFORM_TAGS.platform),
 };
 const APP_TAG_OPEN = Buffer.from('app[');
 /** a tail line built from a canonical frame: at most 24 + 255 + 134 + 10,000 bytes and separators */
@@ -92,7 +92,7 @@ export class ShuttleCore {
       n = copyBytes(buf, f.procStart, f.procEnd, out, n);
       out[n++] = 0x5d;
     } else {
-      const tag = PLATFORM_TAGS[f.source];
+      const tag = PLATFORM_TAG_BYTES[f.source];
       n = copyBytes(tag, 0, tag.length, out, n);
     }
     out[n++] = 0x3a;
@@ -101,23 +101,8 @@ export class ShuttleCore {
     out[n++] = 0x0a;
     this.rings.appendBytes(app, out, 0, n, now);
     if (this.tails.hasTails(app)) this.tails.publish(app, out.toString('utf8', 0, n), now);
-    const drains = this.drains;
-    if (drains === null) return;
     // the message from PRI on (no octet count): `LEN SP` and these bytes is the drains' frame
-    if (drains.deliverCanonical !== undefined) drains.deliverCanonical(app, buf, f.tsStart - 6, f.end);
-    else drains.deliver(this.recordOf(f, buf));
-  }
-
-  /** The record a canonical frame stands for (drain sets without deliverCanonical). */
-  private recordOf(f: CanonicalFrame, buf: Buffer): LogRecord {
-    return {
-      app: f.app,
-      source: f.source,
-      process: buf.toString('latin1', f.procStart, f.procEnd),
-      stream: buf[f.tsStart - 4] === 0x31 ? 'stderr' : 'stdout', // <11> or <14>
-      time: Date.parse(buf.toString('latin1', f.tsStart, f.tsStart + 24)),
-      message: buf.toString('utf8', f.msgStart, f.end),
-    };
+    this.drains?.deliverCanonical(app, buf, f.tsStart - 6, f.end);
   }
 
   /**

@@ -24,9 +24,8 @@ export interface DrainSet {
   /**
    * The same for a message already known to be in the drains' own form (the ingest's fast path,
    * ingest/canonical-frame.ts), `buf[from, to)`: framed as `LEN SP message` without a check.
-   * Optional.
    */
-  deliverCanonical?(app: string, buf: Buffer, from: number, to: number): void;
+  deliverCanonical(app: string, buf: Buffer, from: number, to: number): void;
   /** Adds a drain; throws DrainUrlError (code E_DRAIN_URL) for a bad URL or scheme. */
   add(app: string, url: string): DrainInfo;
   list(app: string): DrainInfo[];

@@ -12,7 +12,7 @@ import { PROCID_MAX } from '../drains/rfc5424.js';
  * short enough not to be split. Such a frame is read here on its bytes, without making a record:
  * the only string made is the app name, and only when it differs from the previous frame's.
  * Anything else returns null and goes the general way (parseSyslogMessage, a LogRecord); both
- * ways give the same ring lines, tail lines and drain frames (test/logshuttle/canonical-frame).
+ * ways give the same ring lines, tail lines and drain frames (test/fuzz/canonical-frame.test.ts).
  */
 export interface CanonicalFrame {
   /** the app (HOSTNAME) */

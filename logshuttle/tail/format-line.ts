@@ -1,6 +1,7 @@
 import type { LogRecord } from '../../shared/log-record.js';
 
-const TAGS = { router: 'akkeris/router', build: 'akkeris/build', platform: 'akkeris/platform' } as const;
+/** the tail tag of platform lines, by source */
+export const PLATFORM_TAGS = { router: 'akkeris/router', build: 'akkeris/build', platform: 'akkeris/platform' } as const;
 
 let lastTime = NaN;
 let lastIso = '';
@@ -26,7 +27,7 @@ export function escapeLineBreaks(text: string): string {
 
 /** `app[<process>]` for dyno lines, `akkeris/<source>` for the others. */
 export function tailTag(record: LogRecord): string {
-  return record.source === 'app' ? `app[${escapeLineBreaks(record.process)}]` : TAGS[record.source];
+  return record.source === 'app' ? `app[${escapeLineBreaks(record.process)}]` : PLATFORM_TAGS[record.source];
 }
 
 /** The tail line: `<ISO time> <app> <tag>: <message>` and LF. */
