@@ -18,6 +18,11 @@ export interface RecordChange {
   /** entries added or changed, in the new document's order */
   readonly changed: readonly string[];
   readonly removed: readonly string[];
+  /**
+   * the new key order is not the old one with the removed keys gone and the added ones at the
+   * end (a worker applying the change in place would order its record differently)
+   */
+  readonly reordered: boolean;
 }
 
 export interface DocumentDiff {
@@ -30,7 +35,7 @@ export interface DocumentDiff {
 type JsonObject = Record<string, unknown>;
 
 const RECORD_SET: ReadonlySet<string> = new Set(RECORDS);
-const NO_CHANGE: RecordChange = Object.freeze({ changed: Object.freeze([]), removed: Object.freeze([]) });
+const NO_CHANGE: RecordChange = Object.freeze({ changed: Object.freeze([]), removed: Object.freeze([]), reordered: false });
 
 /** JSON equality with key order significant (so a shared part serialises exactly as the replaced one). */
 export function sameJson(a: unknown, b: unknown): boolean {
@@ -60,6 +65,19 @@ function sameKeyOrder(a: JsonObject, b: JsonObject): boolean {
   return true;
 }
 
+/** `next`'s keys are `prev`'s (less the removed ones) in the same order, then the added ones. */
+function appendOnly(prev: JsonObject, next: JsonObject): boolean {
+  const kn = Object.keys(next);
+  let i = 0;
+  for (const key of Object.keys(prev)) {
+    if (!Object.hasOwn(next, key)) continue;
+    if (kn[i] !== key) return false;
+    i++;
+  }
+  for (; i < kn.length; i++) if (Object.hasOwn(prev, kn[i])) return false;
+  return true;
+}
+
 function diffRecord(prev: unknown, next: unknown, owner: JsonObject, name: string): RecordChange | null {
   if (prev === next) return NO_CHANGE;
   if (prev === undefined && next === undefined) return NO_CHANGE;
@@ -82,12 +100,13 @@ function diffRecord(prev: unknown, next: unknown, owner: JsonObject, name: strin
     changed.push(key);
   }
   for (const key of Object.keys(p)) if (!Object.hasOwn(n, key)) removed.push(key);
+  const reordered = !appendOnly(p, n);
   // nothing changed and the same order: the new document holds the old record itself
   if (changed.length === 0 && removed.length === 0 && prev !== undefined && next !== undefined
     && !Object.isFrozen(owner) && sameKeyOrder(p, n)) {
     owner[name] = prev;
   }
-  return changed.length === 0 && removed.length === 0 ? NO_CHANGE : { changed, removed };
+  return changed.length === 0 && removed.length === 0 && !reordered ? NO_CHANGE : Object.freeze({ changed, removed, reordered });
 }
 
 /** The changes from `prev` to `next` (both top-level objects); shares equal parts into `next`. */
@@ -120,6 +139,11 @@ export function isEmptyDiff(d: DocumentDiff): boolean {
     const c = d.records[r];
     return c !== null && c.changed.length === 0 && c.removed.length === 0;
   });
+}
+
+/** The change can be applied entry by entry (no record replaced or reordered, no other key changed). */
+export function isEntryWise(d: DocumentDiff): boolean {
+  return d.rest.length === 0 && RECORDS.every((r) => d.records[r] !== null && !d.records[r]!.reordered);
 }
 
 /** Counts for the log line: `{ apps: 1, sites: 0, filters: 0, other: [] }`. */

@@ -1,7 +1,9 @@
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { ConfigError } from '../../shared/errors.js';
-import { parseJsonDocument, readJsonFile } from '../../shared/config-file.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseJsonDocument } from '../../shared/config-file.js';
 import { validateRouterConfig, type LoadedConfig } from './load.js';
 import { diffDocuments, diffSummary, isEmptyDiff, type DocumentDiff } from './document-diff.js';
 import { scopeOf } from './scoped-validation.js';
@@ -9,7 +11,6 @@ import { applyMergePatch, isJsonObject } from './merge-patch.js';
 import { RevisionHistory, type Revision, type RevisionSource } from './revision-history.js';
 import { PreconditionFailedError, RevisionNotHeldError } from './config-errors.js';
 import { certificateFingerprint } from './certificate-fingerprint.js';
-import { documentDigest } from './document-digest.js';
 import type { ConfigMetrics } from './config-metrics.js';
 
 /** What asked for a reload. */
@@ -26,8 +27,8 @@ export type RevisionPrecondition = { readonly any: true; readonly header: string
 
 /** Applies a validated document to every worker, all or nothing (the WorkerPool). */
 export interface ConfigApplier {
-  /** `diff` is the change from the running document (null: send it whole) */
-  apply(next: LoadedConfig, diff: DocumentDiff | null): Promise<void>;
+  /** `diff` is the change from the running document (null: send it whole); how it went, for the log */
+  apply(next: LoadedConfig, diff: DocumentDiff | null): Promise<{ readonly mode: string; readonly workerMs: number } | void>;
 }
 
 /** What an accepted request or reload led to. */
@@ -52,8 +53,8 @@ interface Candidate {
   /** read and compare the certificate files (PUT, file, rollback); a patch not touching them does not */
   certificates: boolean;
   restored?: number;
-  /** the digest of the file's document, when the candidate was read from the file */
-  fileSha256?: string;
+  /** SHA-256 of the file's text, when the candidate was read from the file */
+  fileText?: string;
 }
 
 /**
@@ -70,21 +71,31 @@ interface Candidate {
  * validate what changed (scoped-validation.ts), apply it through the ConfigApplier with the
  * diff (workers recompile only what changed), record a revision, count and log it.
  */
+/** The config file's text; unreadable is a ConfigError naming the file, as at start. */
+function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], path);
+  }
+}
+
 export class ReloadOwner {
   readonly history: RevisionHistory;
   private readonly queue: Job[] = [];
   private busy = false;
   private readonly file: string;
-  /** digest of the document last read from the file: an unchanged file is not applied again on a change event */
-  private fileSha256: string;
+  /** SHA-256 of the file's text as last read: a change event finding the same text keeps the running document */
+  private fileText: string;
   private fingerprint: string;
 
-  constructor(file: string, initial: LoadedConfig, private readonly applier: ConfigApplier, private readonly metrics: ConfigMetrics,
+  /** `fileTextSha256`: SHA-256 of the file's text `initial` was read from ('' when unknown: the next change event applies the file) */
+  constructor(file: string, initial: LoadedConfig, fileTextSha256: string, private readonly applier: ConfigApplier, private readonly metrics: ConfigMetrics,
     private readonly logger: Logger, private readonly onApplied: (l: LoadedConfig) => void = () => undefined, history = new RevisionHistory()) {
     this.file = resolve(file);
     this.history = history;
     this.history.add('file', initial);
-    this.fileSha256 = initial.sha256;
+    this.fileText = fileTextSha256;
     this.fingerprint = certificateFingerprint(initial);
     metrics.revision(this.history.current.revision);
   }
@@ -99,16 +110,15 @@ export class ReloadOwner {
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && last.trigger === trigger) return this.wait(last);
     return this.enqueue(trigger, () => this.change(trigger, null, () => {
-      const doc = readJsonFile(this.file);
-      if (!isJsonObject(doc)) return { doc, baseDir: dirname(this.file), certificates: true };
-      const fileSha256 = documentDigest(doc).sha256;
-      if (trigger === 'watch' && fileSha256 === this.fileSha256) {
-        // the file did not change (another file of the directory did): the running document
-        // stays, patches included; the certificate files are compared again
+      const text = readConfigText(this.file);
+      const textSha256 = createHash('sha256').update(text).digest('hex');
+      if (trigger === 'watch' && textSha256 === this.fileText) {
+        // the file did not change (another file of a watched directory did): the running
+        // document stays, patches included; the certificate files are compared again
         const running = this.current.loaded;
-        return { doc: running.config, baseDir: running.baseDir, certificates: true, fileSha256 };
+        return { doc: running.config, baseDir: running.baseDir, certificates: true };
       }
-      return { doc, baseDir: dirname(this.file), certificates: true, fileSha256 };
+      return { doc: parseJsonDocument(text, this.file), baseDir: dirname(this.file), certificates: true, fileText: textSha256 };
     }));
   }
 
@@ -176,6 +186,7 @@ export class ReloadOwner {
     const source = SOURCES[trigger];
     const reason = REASONS[trigger];
     const started = performance.now();
+    let stats: { readonly mode: string; readonly workerMs: number } | void;
     const running = this.current;
     let next: LoadedConfig;
     let diff: DocumentDiff | null;
@@ -194,14 +205,15 @@ export class ReloadOwner {
     const certificates = fingerprint === this.fingerprint ? 'unchanged' : 'changed';
     const same = diff !== null && isEmptyDiff(diff) && next.baseDir === running.loaded.baseDir;
     if (same && certificates === 'unchanged') {
-      if (candidate.fileSha256 !== undefined) this.fileSha256 = candidate.fileSha256;
-      this.metrics.outcome(source, trigger, 'unchanged');
+      if (candidate.fileText !== undefined) this.fileText = candidate.fileText;
+      // a change event that changed nothing is not a change: neither counted nor logged
+      if (trigger !== 'watch') this.metrics.outcome(source, trigger, 'unchanged');
       if (trigger !== 'watch') this.logger.info({ version: running.loaded.version, revision: running.revision, reason }, 'config unchanged');
       return { revision: running.revision, version: running.loaded.version, applied: false };
     }
     try {
       // new certificate files: every worker gets the whole document (its TLS listener re-reads them)
-      await this.applier.apply(same ? running.loaded : next, certificates === 'changed' ? null : diff);
+      stats = await this.applier.apply(same ? running.loaded : next, certificates === 'changed' ? null : diff);
     } catch (err) {
       this.metrics.outcome(source, trigger, 'failed');
       this.logger.error({ reason, version: next.version, running: running.loaded.version, revision: running.revision,
@@ -210,7 +222,7 @@ export class ReloadOwner {
       throw err;
     }
     this.fingerprint = fingerprint;
-    if (candidate.fileSha256 !== undefined) this.fileSha256 = candidate.fileSha256;
+    if (candidate.fileText !== undefined) this.fileText = candidate.fileText;
     const revision = same ? running : this.history.add(source, next, candidate.restored);
     const ms = Math.round((performance.now() - started) * 10) / 10;
     this.metrics.outcome(source, trigger, 'applied', ms / 1000);
@@ -218,7 +230,7 @@ export class ReloadOwner {
     this.logger.info({
       revision: revision.revision, source, version: revision.loaded.version, previous: running.loaded.version, certificates, reason,
       ...(candidate.restored === undefined ? {} : { restored: candidate.restored }),
-      changed: diff === null ? 'all' : diffSummary(diff), ms,
+      changed: diff === null ? 'all' : diffSummary(diff), ms, ...(stats ? { workers: stats } : {}),
     }, 'config applied');
     this.onApplied(revision.loaded);
     return { revision: revision.revision, version: revision.loaded.version, applied: true };

@@ -4,7 +4,6 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { createLogger } from '../../shared/logger.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
-import { compileRouteTable } from '../routing/compile.js';
 import { FilterFactory } from '../filters/filter-factory.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import { cutExchanges } from '../upstream/in-flight.js';
@@ -12,7 +11,7 @@ import type { Exchange } from '../upstream/exchange.js';
 import type { HerokuCodeName } from '../front/heroku-codes.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import { TlsListener } from '../front/tls-listener.js';
-import { CanaryView, type CanaryAbortEvent } from '../canary/canary-view.js';
+import type { CanaryAbortEvent } from '../canary/canary-view.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from '../front/request-handler.js';
@@ -21,17 +20,18 @@ import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-si
 import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
 import { TeeSink } from '../access-log/tee-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
+import { TableSwitch } from './table-switch.js';
 
 /** uWS 20.30 has App.close() (listen sockets and every connection, onAborted run) but not in its typings. */
 type ClosableApp = TemplatedApp & { close?: () => void };
 
 /**
  * One router worker thread: its own uWS apps on the shared ports (SO_REUSEPORT), its own
- * dyno pools, and the current route table, replaced whole when a new config arrives.
+ * dyno pools, and the current route table, replaced when a new config arrives (all workers
+ * at once, compiling only what changed: table-switch.ts).
  * Each listener serves plain requests and WebSocket upgrades (websocket-proxy.ts).
  */
 class RouterWorker implements RequestHost, WebSocketHost {
-  table: RouteTable;
   readonly accessLog: AccessLogSink;
   private readonly dynos = new DynoRegistry();
   private readonly logger = createLogger('router-worker');
@@ -45,7 +45,8 @@ class RouterWorker implements RequestHost, WebSocketHost {
   /** open WebSockets of this worker: 1012 when their dyno leaves the config, 1001 on stop */
   readonly webSockets = new WebSocketRegistry();
   private inFlight = 0;
-  private canary!: CanaryView;
+  /** the current route table and the next one */
+  private readonly tables: TableSwitch;
   /** the HTTPS listener across certificate generations (it owns its apps and listen sockets) */
   private tls: TlsListener | null = null;
   private readonly stats = new WorkerStats();
@@ -59,16 +60,18 @@ class RouterWorker implements RequestHost, WebSocketHost {
     this.accessLog = !shuttle ? new StdoutAccessLog()
       : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
         : new ShuttleShipper(shuttle, this.logger);
-    this.table = this.compile(start.config, start.version, start.canary);
+    this.tables = new TableSwitch({
+      logger: this.logger,
+      tlsApply: (config, baseDir) => this.tls?.apply(config.certificates ?? [], baseDir),
+      afterSwap: (table) => this.afterSwap(table),
+      onCanaryAbort: this.onCanaryAbort,
+    }, { dynos: this.dynos, buildFilters: (refs, defs) => this.filters.chain(refs, defs) },
+    start.switchWord ? new Int32Array(start.switchWord) : null, start);
   }
 
-  private compile(config: RouterConfig, version: string, board: BoardDescription): RouteTable {
-    const view = new CanaryView(board, { onAbort: this.onCanaryAbort });
-    const canarySlots: Record<string, number> = {};
-    for (const e of board.canaries) canarySlots[e.prodApp] = e.slot;
-    const table = compileRouteTable(config, { version, dynos: this.dynos, canarySlots, buildFilters: (refs, defs) => this.filters.chain(refs, defs) });
-    this.canary = view;
-    return table;
+  /** the table a request starting now uses (a request keeps it to its end) */
+  get table(): RouteTable {
+    return this.tables.table;
   }
 
   /** This thread's record() tipped the test: weight 0 already holds everywhere (shared flag). */
@@ -84,27 +87,30 @@ class RouterWorker implements RequestHost, WebSocketHost {
     const slot = ex.app!.canary!.slot;
     if (slot < 0) return false;
     ex.canarySlot = slot;
-    return this.canary.pick(slot);
+    return this.tables.canary.pick(slot);
   }
 
-  /** A new config: compile off the request path, then swap in one step. */
+  /** A new config in one step (a worker brought to the running config). */
   applyConfig(config: RouterConfig, version: string, baseDir: string, board: BoardDescription): void {
-    this.tls?.apply(config.certificates ?? [], baseDir);
-    const old = this.table;
-    const table = this.compile(config, version, board);
-    this.table = table;
+    this.tables.applyNow(config, version, baseDir, board);
+  }
+
+  /** Config changes, in two steps (the pool's prepare / commit / abort). */
+  get switch(): TableSwitch {
+    return this.tables;
+  }
+
+  private afterSwap(table: RouteTable): void {
     this.dynos.retainOnly(table.dynos);
     // WebSockets hold their own dyno connection and table: a reload leaves them open, except
     // those whose dyno is gone from the config (1012 Service Restart: clients reconnect)
     const closed = this.webSockets.closeRemoved(table);
-    if (closed > 0) this.logger.info({ closed, version }, 'WebSockets to removed dynos closed (1012)');
-    // after the swap: caches shared with the new table stay warm (they are reference counted)
-    for (const app of old.apps.values()) for (const f of app.filters) f.close?.();
+    if (closed > 0) this.logger.info({ closed, version: table.version }, 'WebSockets to removed dynos closed (1012)');
   }
 
   recordOutcome(ex: Exchange, status: number, code: HerokuCodeName | null, totalMs: number): void {
     this.stats.record(ex.app!.name, status, code, totalMs);
-    if (ex.canarySlot >= 0) this.canary.record(ex.canarySlot, ex.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
+    if (ex.canarySlot >= 0) this.tables.canary.record(ex.canarySlot, ex.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
   /** Request counters and gauges; worker 0 also measures the process's open client connections. */
@@ -240,6 +246,23 @@ parentPort!.on('message', (msg: ToWorker) => {
         worker.log.error({ err }, 'config could not be applied');
         post({ type: 'apply-failed', version: msg.version, message: (err as Error).message });
       }
+      break;
+    case 'prepare': {
+      const t0 = performance.now();
+      try {
+        worker.switch.prepare(msg.seq, msg.version, msg.baseDir, msg.canary, msg.delta ? { delta: msg.delta } : { config: msg.config! });
+        post({ type: 'prepared', seq: msg.seq, version: msg.version, ms: performance.now() - t0 });
+      } catch (err) {
+        worker.log.error({ err }, 'config could not be applied');
+        post({ type: 'apply-failed', version: msg.version, seq: msg.seq, message: (err as Error).message });
+      }
+      break;
+    }
+    case 'commit':
+      worker.switch.commit(msg.seq);
+      break;
+    case 'abort':
+      worker.switch.abort(msg.seq);
       break;
     case 'stats':
       void worker.statsSnapshot().then((snapshot) => post({ type: 'stats', id: msg.id, snapshot }));
