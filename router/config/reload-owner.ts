@@ -83,7 +83,8 @@ function readConfigText(path: string): string {
 export class ReloadOwner {
   readonly history: RevisionHistory;
   private readonly queue: Job[] = [];
-  private busy = false;
+  /** the job running now */
+  private running: Job | null = null;
   private readonly file: string;
   /** SHA-256 of the file's text as last read: a change event finding the same text keeps the running document */
   private fileText: string;
@@ -151,6 +152,7 @@ export class ReloadOwner {
   private enqueue(trigger: ReloadTrigger, run: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
     const job: Job = { trigger, run, waiters: [] };
     const p = this.wait(job);
+    this.logger.debug({ reason: REASONS[trigger], behind: this.running === null ? null : REASONS[this.running.trigger], waiting: this.queue.length }, 'config change queued');
     this.queue.push(job);
     this.drain();
     return p;
@@ -161,15 +163,16 @@ export class ReloadOwner {
   }
 
   private drain(): void {
-    if (this.busy) return;
+    if (this.running !== null) return;
     const job = this.queue.shift();
     if (job === undefined) return;
-    this.busy = true;
+    this.running = job;
+    this.logger.debug({ reason: REASONS[job.trigger] }, 'config change started');
     job.run().then(
       (o) => { for (const w of job.waiters) w.resolve(o); },
       (e: unknown) => { for (const w of job.waiters) w.reject(e); },
     ).finally(() => {
-      this.busy = false;
+      this.running = null;
       this.drain();
     });
   }
