@@ -102,8 +102,10 @@ async function change(req: IncomingMessage, res: ServerResponse, json: Send,
     const code = (err as { code?: unknown }).code;
     const problems = (err as { problems?: readonly string[] }).problems ?? [(err as Error).message];
     if (typeof code === 'string' && STATUS[code] !== undefined) {
-      const extra = code === 'E_PRECONDITION' ? { revision: (err as { running: number }).running } : {};
-      json(res, STATUS[code], { error: code, problems, ...extra });
+      // a 412 names the running revision (body and ETag): the client can GET it and retry
+      const running = code === 'E_PRECONDITION' ? (err as { running: number }).running : null;
+      json(res, STATUS[code], { error: code, problems, ...(running === null ? {} : { revision: running }) },
+        running === null ? {} : { etag: revisionTag(running) });
       return;
     }
     // the document was valid but some worker could not apply it: every worker runs the old one
