@@ -25,7 +25,7 @@ t.test('terminalSafe: caret notation for C0 and DEL, <U+XXXX> for C1, tab kept',
 function tailInTerminal(args: string[]): Promise<string> {
   const cmd = [process.execPath, TAIL, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.FORCE_COLOR;
     const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
