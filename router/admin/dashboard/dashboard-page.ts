@@ -44,6 +44,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         <input id="find-app" list="app-names" placeholder="any app by name" autocomplete="off" spellcheck="false">
         <datalist id="app-names"></datalist>
         <button type="submit">Show</button>
+        <small id="find-message" role="status"></small>
       </form>
     </div>
     <p class="muted">Busiest first, over the last 60 seconds; req/s is the last second.</p>

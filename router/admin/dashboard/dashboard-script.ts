@@ -49,6 +49,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return v.toFixed(v >= 1 ? 1 : 2) + ' ms';
   }
 
+  function pad2(n) { return n < 10 ? '0' + n : String(n); }
+  function clock(s) { var d = new Date(s * 1000); return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds()); }
+
   function fmtTime(iso) {
     var d = new Date(iso);
     return isNaN(d.getTime()) ? iso : d.toLocaleTimeString();
@@ -99,6 +102,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         setConnection('locked', 'Locked: admin token needed');
         showAuth(token() ? 'The token was not accepted (401 Unauthorized). Enter the admin token (ROUTER_ADMIN_TOKEN):'
           : 'This router requires an admin token (ROUTER_ADMIN_TOKEN). Enter it to see its data:');
+        return;
+      }
+      if ((res.status === 404 || res.status === 400) && state.selected) {
+        // the app asked for is not one: say so and go back to the busiest apps
+        $('find-message').textContent = 'No app ' + state.selected + ' in the running config.';
+        state.selected = null;
+        sessionStorage.removeItem(APP_KEY);
+        setTimeout(connect, 0);
         return;
       }
       if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
@@ -279,7 +290,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       height: 220,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: function (_u, _min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
-      axes: [{}, { label: yLabel, size: 60 }],
+      axes: [{ space: 70, values: function (_u, splits) { return splits.map(clock); } }, { label: yLabel, size: 60 }],
       series: [{}].concat(series)
     }, [xs()].concat(series.map(function () { return new Array(WINDOW).fill(null); })), box);
   }
@@ -291,8 +302,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     section.hidden = false;
     var a = state.apps.get(name);
     $('detail-title').textContent = name;
-    $('detail-since').textContent = a.held ? (a.since ? 'history since ' + fmtTime(a.since) : 'no requests yet')
-      : 'not held: asked for now, its history starts with the next second';
+    var windowStart = state.timeline.length > 0 && state.timeline[0] !== null ? state.timeline[0] : null;
+    $('detail-since').textContent = !a.held ? 'no history kept for it (no requests lately): counted from now on'
+      : !a.since ? 'no requests yet'
+        : windowStart !== null && Date.parse(a.since) <= windowStart ? 'last 60 seconds' : 'history since ' + fmtTime(a.since);
     if (charts.app !== name || !charts.requests) {
       charts.app = name;
       if (charts.requests) charts.requests.destroy();
@@ -344,7 +357,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         tr.appendChild(el('td', null, (r[2] * 100).toFixed(2) + ' %'));
         t.appendChild(tr);
       });
-      card.appendChild(t);
+      var scroll = el('div', { 'class': 'scroll' });
+      scroll.appendChild(t);
+      card.appendChild(scroll);
       var test = el('p', { 'class': 'evidence' });
       var meter = el('meter', { min: '0', max: String(c.test.threshold), value: String(Math.max(0, Math.min(c.test.evidence, c.test.threshold))) });
       test.appendChild(el('span', null, 'Evidence '));
@@ -381,12 +396,13 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   function select(name) {
     if (!name) return;
-    var known = state.apps.has(name);
+    $('find-message').textContent = '';
+    var known = state.apps.get(name);
     state.selected = name;
     sessionStorage.setItem(APP_KEY, name);
     stopTail();
-    if (known) render();
-    else connect(); // the stream adds an app outside the busiest ones when asked for it
+    if (known && known.held) render();
+    else connect(); // asked for by name, the stream adds the app and the router keeps its history
   }
 
   $('find').addEventListener('submit', function (e) {
