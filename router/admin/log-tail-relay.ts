@@ -1,16 +1,45 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { Transform, type TransformCallback } from 'node:stream';
 
 /** Tails relayed at once, at most (each holds a connection to the shuttle). */
 export const MAX_RELAYED_TAILS = 16;
 const HEAD_TIMEOUT_MS = 5000;
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 
+/**
+ * The shuttle's tail as server-sent events (its headers come at once, even before the app has
+ * a line; the text form sends them with the first line) back to its text form: each `data:`
+ * event is one line; comments (`: tail of APP`) are dropped.
+ */
+class SseToText extends Transform {
+  private buf = '';
+
+  constructor() {
+    super({ decodeStrings: false, encoding: 'utf8' });
+  }
+
+  override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
+    this.buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let out = '';
+    let i: number;
+    while ((i = this.buf.indexOf('\n\n')) >= 0) {
+      const event = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 2);
+      for (const line of event.split('\n')) if (line.startsWith('data: ')) out += line.slice(6) + '\n';
+    }
+    // a line never waits for more than itself: a frame in progress beyond 1 MiB is cut there
+    if (this.buf.length > 1 << 20) this.buf = '';
+    done(null, out.length > 0 ? out : undefined);
+  }
+}
+
 type Json = (res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>) => void;
 
 /**
  * `GET /dashboard/logs?app=NAME[&lines=N]` on the admin listener: the log shuttle's live tail
- * of one app (`GET <dashboard.logshuttle>/apps/NAME/logs?tail=true`), relayed as it streams.
+ * of one app (`GET <dashboard.logshuttle>/apps/NAME/logs?tail=true`), relayed as it streams, as
+ * text (one line per log line, as the shuttle's own text tail).
  * The router relays rather than letting the page call the shuttle: the page stays
  * same-origin (no CORS on the shuttle, nothing loaded from elsewhere), the admin token guards
  * it like every data route, and the shuttle's own token (LOGSHUTTLE_TOKEN in the router's
@@ -39,7 +68,7 @@ export class LogTailRelay {
     const url = new URL(`${base.replace(/\/+$/, '')}/apps/${app}/logs`);
     url.searchParams.set('tail', 'true');
     url.searchParams.set('lines', linesRaw);
-    const headers: Record<string, string> = { accept: 'text/plain' };
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.shuttleToken) headers.authorization = `Bearer ${this.shuttleToken}`;
     this.open++;
     let released = false;
@@ -78,7 +107,8 @@ export class LogTailRelay {
         ...(up.headers['x-history-lines'] ? { 'x-history-lines': String(up.headers['x-history-lines']) } : {}),
       });
       res.flushHeaders();
-      up.pipe(res);
+      up.setEncoding('utf8');
+      up.pipe(new SseToText()).pipe(res);
       up.on('end', release);
       up.on('error', () => {
         release();
