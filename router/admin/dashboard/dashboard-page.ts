@@ -87,7 +87,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     </div>
     <pre id="tail" tabindex="0" aria-label="log lines"></pre>
   </section>
-  <footer><button id="forget" type="button" class="link">Forget the token</button></footer>
+  <footer><button id="forget" type="button" class="link" hidden>Forget the token</button></footer>
 </main>
 <script src="/dashboard/uplot.js"></script>
 <script src="/dashboard/app.js"></script>

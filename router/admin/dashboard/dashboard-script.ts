@@ -75,6 +75,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function hideAuth() {
     $('auth').hidden = true;
     $('content').hidden = false;
+    $('forget').hidden = !token();
   }
 
   function scheduleRetry(reason) {
@@ -361,7 +362,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       scroll.appendChild(t);
       card.appendChild(scroll);
       var test = el('p', { 'class': 'evidence' });
-      var meter = el('meter', { min: '0', max: String(c.test.threshold), value: String(Math.max(0, Math.min(c.test.evidence, c.test.threshold))) });
+      // more evidence is worse: the meter turns from the optimum (none) to its worst at the threshold
+      var meter = el('meter', { min: '0', max: String(c.test.threshold), low: String(c.test.threshold / 2), high: String(c.test.threshold * 0.999), optimum: '0',
+        value: String(Math.max(0, Math.min(c.test.evidence, c.test.threshold))) });
       test.appendChild(el('span', null, 'Evidence '));
       test.appendChild(meter);
       test.appendChild(el('span', { 'data-field': 'evidence' }, ' ' + c.test.evidence.toFixed(2) + ' of ' + c.test.threshold.toFixed(2) +
