@@ -10,6 +10,8 @@ import { getJson, pollUntil } from './support/stats-client.js';
 import { decodePng, inkOf } from './support/png-pixels.js';
 import { CHROMIUM, cellsAbove0, connectionIs, launch, textMatches } from './support/browser.js';
 
+t.setTimeout(300_000);
+
 // The dashboard in a real browser: Debian's chromium, headless, driven by playwright-core (no
 // download), against a real router. What a user sees: the page, its numbers changing under
 // traffic, a canary abort, a new config revision, the token prompt; and a screenshot.

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { baseConfig, startDyno, startRouter, writeConfig } from '../../support/router-harness.js';
 import { CHROMIUM, connectionIs, launch, textMatches } from './support/browser.js';
 
+t.setTimeout(300_000);
+
 // The dashboard behind ROUTER_ADMIN_TOKEN in a real browser (chromium, playwright-core): the
 // token prompt, a wrong token, the right one, and a stream that drops and comes back.
 

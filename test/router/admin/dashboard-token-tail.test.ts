@@ -4,6 +4,8 @@ import { baseConfig, echoDyno, startRouter, writeConfig, until } from '../../sup
 import { startShuttle } from '../../logshuttle/helpers/shuttle-process.js';
 import { admin } from '../edge/support/admin-client.js';
 
+t.setTimeout(300_000);
+
 // ROUTER_ADMIN_TOKEN: the page and its assets are public, the data routes need the token. The
 // live tail relay against a real log shuttle that has its own token (LOGSHUTTLE_TOKEN).
 
