@@ -17,6 +17,8 @@ export interface BusConnectionOptions {
   maxBackoffMs?: number;
   /** first wait after a failure (default 250 ms) */
   minBackoffMs?: number;
+  /** try `servers` in the order given instead of shuffled (default false) */
+  noRandomize?: boolean;
 }
 
 /** What /metrics shows of a connection. */
@@ -132,6 +134,7 @@ export class BusConnection extends EventEmitter {
         maxPingOut: 2,
         timeout: 5000,
         ignoreAuthErrorAbort: true,
+        noRandomize: this.opts.noRandomize ?? false,
       });
     } catch (err) {
       if (this.isClosed()) return;

@@ -24,12 +24,26 @@ export interface RetryOptions {
 }
 
 const STREAM_NAME_IN_USE = 10058;
+/**
+ * API errors only an operator can fix, never retried: invalid stream config (10052), subjects
+ * overlapping another stream's (10065), replicas > 1 on a server that is not clustered (10074).
+ */
+const SETUP_ERRORS = new Set([10052, 10065, 10074]);
+
+/** an API error that retrying cannot fix becomes E_BUS_SETUP */
+function setupError(err: unknown, what: string): unknown {
+  if (err instanceof JetStreamApiError && SETUP_ERRORS.has(err.code)) {
+    return new BusError('E_BUS_SETUP', `${what}: ${err.message}`, { cause: err });
+  }
+  return err;
+}
 
 /**
  * Runs `fn` until it succeeds. Management calls fail while a cluster elects its leaders and
  * time out for a few seconds after a node restart (the API request reached a server whose
  * meta layer is not current yet); all of that is transient, so every error is retried with a
- * jittered exponential backoff, except E_BUS_SETUP (a configuration only an operator can fix).
+ * jittered exponential backoff, except E_BUS_SETUP (a configuration only an operator can fix:
+ * see SETUP_ERRORS).
  */
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const min = opts.minWaitMs ?? 250;
@@ -92,7 +106,7 @@ export function ensureStream(nc: NatsConnection, config: Partial<StreamConfig> &
       try {
         info = await jsm.streams.add({ ...config });
       } catch (addErr) {
-        if (!(addErr instanceof JetStreamApiError && addErr.code === STREAM_NAME_IN_USE)) throw addErr;
+        if (!(addErr instanceof JetStreamApiError && addErr.code === STREAM_NAME_IN_USE)) throw setupError(addErr, `cannot create stream ${config.name}`);
         info = await jsm.streams.info(config.name);
       }
     }
@@ -136,7 +150,7 @@ export function ensureKvBucket(nc: NatsConnection, name: string, bucket: KvBucke
     } catch (err) {
       // another process created it between our look and our create: open theirs
       if (err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE) return await kvm.open(name);
-      throw err;
+      throw setupError(err, `cannot create KV bucket ${name}`);
     }
   }, opts);
 }
