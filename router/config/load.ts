@@ -6,7 +6,7 @@ import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../../shared/config-file.js';
-import { RouterConfigSchema, type RouterConfig } from './schema.js';
+import { RouterConfigSchema, sectionConflicts, type RouterConfig } from './schema.js';
 import { AppFilterRefSchema, FilterDefSchema, type FilterDef } from './filter-schema.js';
 import { lowerAscii } from './route-table.js';
 import { normalisePath } from '../http/normalise-path.js';
@@ -37,7 +37,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * References use own keys only (`"app": "toString"` names no app).
  */
 function semanticProblems(c: Record<string, unknown>, baseDir: string): string[] {
-  const problems: string[] = [];
+  const problems: string[] = sectionConflicts(c);
   const apps = isObject(c.apps) ? c.apps : {};
   const filters: Record<string, FilterDef> = {};
   if (isObject(c.filters)) {

@@ -17,9 +17,8 @@ import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
 import { createRequestHandler, type ListenerInfo, type RequestHost } from './request-handler.js';
 import { attachWebSocketProxy, WebSocketRegistry, type WebSocketHost } from './websocket-proxy.js';
-import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
-import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
-import { TeeSink } from '../access-log/tee-sink.js';
+import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import { pickAccessLogSink } from '../access-log/pick-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 
 /** uWS 20.30 has App.close() (listen sockets and every connection, onAborted run) but not in its typings. */
@@ -55,10 +54,7 @@ class RouterWorker implements RequestHost, WebSocketHost {
   private stopResolve: (() => void) | null = null;
 
   constructor(private readonly start: WorkerStart) {
-    const shuttle = start.config.logshuttle;
-    this.accessLog = !shuttle ? new StdoutAccessLog()
-      : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
-        : new ShuttleShipper(shuttle, this.logger);
+    this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
     this.table = this.compile(start.config, start.version, start.canary);
   }
 
@@ -112,7 +108,7 @@ class RouterWorker implements RequestHost, WebSocketHost {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.ports) : null;
     const now = performance.now();
     return this.stats.snapshot({ inFlight: this.inFlight, websockets: this.websockets, ejectedDynos: this.dynos.ejectedCount(now),
-      dynos: this.dynos.size, connections });
+      dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null });
   }
 
   socketsOpened(): void {

@@ -21,17 +21,17 @@ export class StreamReader {
   private stopped = false;
   private error: unknown = null;
 
-  private constructor(private readonly nc: NatsConnection, private readonly stream: string, private readonly filter?: string) {}
+  private constructor(private readonly nc: NatsConnection | Promise<NatsConnection>, private readonly stream: string, private readonly filter?: string) {}
 
-  /** starts reading `stream` (retried until the stream exists) */
-  static start(nc: NatsConnection, stream: string, filter?: string): StreamReader {
+  /** starts reading `stream` (retried until the stream exists; a promised client is awaited) */
+  static start(nc: NatsConnection | Promise<NatsConnection>, stream: string, filter?: string): StreamReader {
     const r = new StreamReader(nc, stream, filter);
     void r.run();
     return r;
   }
 
   private async run(): Promise<void> {
-    const js = jetstream(this.nc, { timeout: 10000 });
+    const js = jetstream(await this.nc, { timeout: 10000 });
     while (!this.stopped) {
       try {
         const c = await js.consumers.get(this.stream, this.filter ? { filter_subjects: this.filter } : {});
