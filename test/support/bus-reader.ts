@@ -3,7 +3,7 @@
 // decoded msgpack log record.
 import { decode } from '@msgpack/msgpack';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { LogRecord } from '../../shared/log-record.js';
 
 export interface StreamMessage {
@@ -17,7 +17,6 @@ export interface StreamMessage {
 
 export class StreamReader {
   readonly messages: StreamMessage[] = [];
-  private iter: ConsumerMessages | null = null;
   private stopped = false;
   private error: unknown = null;
 
@@ -30,21 +29,37 @@ export class StreamReader {
     return r;
   }
 
+  /**
+   * Fetches in rounds from an ordered consumer that starts after the last sequence read. A
+   * round that brings nothing while the stream holds more (a consumer left stale by a cluster
+   * restart) makes a new consumer, so reading resumes within seconds of the bus coming back.
+   */
   private async run(): Promise<void> {
-    const js = jetstream(await this.nc, { timeout: 10000 });
+    const nc = await this.nc;
+    const js = jetstream(nc, { timeout: 10000 });
+    const jsm = await js.jetstreamManager();
+    let lastSeq = 0;
     while (!this.stopped) {
       try {
-        const c = await js.consumers.get(this.stream, this.filter ? { filter_subjects: this.filter } : {});
-        this.iter = await c.consume({ max_messages: 500 });
-        for await (const m of this.iter) {
-          let record: LogRecord | null = null;
-          try { record = decode(m.data) as LogRecord; } catch { /* not msgpack */ }
-          this.messages.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') || undefined, data: m.data, record });
+        const c = await js.consumers.get(this.stream, {
+          ...(this.filter ? { filter_subjects: this.filter } : {}),
+          ...(lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 } : {}),
+        });
+        while (!this.stopped) {
+          const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
+          let n = 0;
+          for await (const m of batch) {
+            n++;
+            lastSeq = m.seq;
+            let record: LogRecord | null = null;
+            try { record = decode(m.data) as LogRecord; } catch { /* not msgpack */ }
+            this.messages.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') || undefined, data: m.data, record });
+          }
+          if (n === 0 && !this.filter && (await jsm.streams.info(this.stream)).state.last_seq > lastSeq) break; // stale: a new consumer
         }
-        return;
       } catch (err) {
         this.error = err;
-        await new Promise((r) => setTimeout(r, 250));
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 250));
       }
     }
   }
@@ -61,6 +76,5 @@ export class StreamReader {
 
   stop(): void {
     this.stopped = true;
-    this.iter?.stop();
   }
 }

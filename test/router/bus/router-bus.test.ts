@@ -7,7 +7,7 @@ import { startNatsServer } from '../../support/nats-cluster.js';
 import { baseConfig, runRouterOnce, until, writeConfig } from '../../support/router-harness.js';
 import { scrape } from '../edge/support/prometheus.js';
 import { subjectFor } from '../../../shared/bus/partition.js';
-import { startBusRig, summarize, requestIdOf, orderProblem, getVia } from './support.js';
+import { startBusRig, summarize, requestIdOf, orderProblem, getVia } from './support/bus-rig.js';
 
 t.test('bus together with logshuttle is a config error naming both', async (t) => {
   const file = writeConfig(baseConfig({ apps: {}, logshuttle: 'tcp://127.0.0.1:5140', bus: { servers: ['nats://127.0.0.1:4222'] } }));

@@ -1,11 +1,11 @@
 // Shared by the router bus tests: a router whose access lines go to a real NATS bus, and the
 // stream read back by a test consumer.
 import { request as httpRequest } from 'node:http';
-import { BusConnection } from '../../../shared/bus/connection.js';
-import { baseConfig, echoDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { StreamReader, type StreamMessage } from '../../support/bus-reader.js';
-import type { NatsCluster } from '../../support/nats-cluster.js';
-import { parseMsgId } from '../../../shared/bus/msg-id.js';
+import { BusConnection } from '../../../../shared/bus/connection.js';
+import { baseConfig, echoDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../../support/router-harness.js';
+import { StreamReader, type StreamMessage } from '../../../support/bus-reader.js';
+import type { NatsCluster } from '../../../support/nats-cluster.js';
+import { parseMsgId } from '../../../../shared/bus/msg-id.js';
 
 export const L10 = /^Error L10 \(output buffer overflow\): (\d+) messages dropped since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
