@@ -28,7 +28,6 @@ export class BusShipper implements AccessLogSink {
   readonly connection: BusConnection;
   readonly publisher: BusPublisher;
   private readonly abort = new AbortController();
-  private ensured = false;
   private ensuring = false;
 
   constructor(private readonly bus: BusConfig, private readonly logger: Logger, baseDir: string, producerId = defaultProducerId('router')) {
@@ -58,9 +57,12 @@ export class BusShipper implements AccessLogSink {
     this.logger.warn({ app, dropped: count, since: new Date(since).toISOString() }, 'bus outbox overflowed: lines dropped (L10 sent)');
   };
 
-  /** the stream exists before the first publish lands (publishes wait and retry meanwhile) */
+  /**
+   * At every (re)connect the stream is made to exist (publishes wait and retry meanwhile); an
+   * existing stream costs one info call.
+   */
   private readonly ensure = (): void => {
-    if (this.ensured || this.ensuring || !this.connection.nc) return;
+    if (this.ensuring || !this.connection.nc) return;
     this.ensuring = true;
     let warned = false;
     ensureLogStream(this.connection.nc, this.bus, {
@@ -70,7 +72,7 @@ export class BusShipper implements AccessLogSink {
         warned = true;
       },
     }).then(
-      () => { this.ensured = true; },
+      () => undefined,
       (err: unknown) => {
         if (!this.abort.signal.aborted) this.logger.error({ stream: this.bus.stream, err: (err as Error).message }, 'bus: the log stream cannot be used');
       },
