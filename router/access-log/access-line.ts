@@ -1,5 +1,5 @@
-import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { HerokuCode } from '../http/heroku-codes.js';
+import type { HerokuCodeName } from '../front/heroku-codes.js';
+import { HerokuCode } from '../front/heroku-codes.js';
 
 /**
  * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,

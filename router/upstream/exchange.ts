@@ -1,11 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from 'undici';
-import type { AppRoute, RouteTable } from '../config/route-table.js';
+import type { AppRoute, RouteTable } from '../routing/route-table.js';
 import type { Dyno } from './dyno.js';
 import type { BodySource } from './body-source.js';
-import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { ERROR_BODY } from '../http/heroku-codes.js';
+import type { HerokuCodeName } from '../front/heroku-codes.js';
+import { ERROR_BODY } from '../front/heroku-codes.js';
 import { classifyUpstreamError, isNeverSent, isRequestRefused } from './upstream-errors.js';
 import { copyResponseHeaders } from './response-headers.js';
 import { formatAccessLine, ROUTER_CODES, type LogCode } from '../access-log/access-line.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ROOT } from '../../support/router-harness.js';
-import { TlsListener } from '../../../router/server/tls-listener.js';
-import type { CertificateSpec } from '../../../router/server/tls-names.js';
+import { TlsListener } from '../../../router/front/tls-listener.js';
+import type { CertificateSpec } from '../../../router/front/tls-names.js';
 import { tlsConnect } from './support/tls-client.js';
 
 // TlsListener (router/server/tls-listener.ts) on real sockets in this process: SNI choice with the

@@ -1,4 +1,4 @@
-import type { Dyno } from '../upstream/dyno.js';
+import type { Dyno } from './dyno.js';
 
 /**
  * Round robin over an app's dynos, skipping ejected ones, never all of them: when every

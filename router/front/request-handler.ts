@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { RouteTable } from '../config/route-table.js';
-import { matchRoute, normaliseHost } from '../config/route-table.js';
-import { normalisePath } from '../http/normalise-path.js';
+import type { RouteTable } from '../routing/route-table.js';
+import { matchRoute, normaliseHost } from '../routing/route-table.js';
+import { normalisePath } from '../routing/normalise-path.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { BodySource } from '../upstream/body-source.js';
 import { trackExchange } from '../upstream/in-flight.js';
 import { buildUpstreamHeaders, readClientHead, targetProblem, type HeadProblem } from './upstream-headers.js';
-import { runFilters } from '../pipeline/run-filters.js';
+import { runFilters } from '../filters/run-filters.js';
 
 /** A listener the request arrived on. */
 export interface ListenerInfo {

@@ -4,18 +4,18 @@ import { connect, type Socket } from 'node:net';
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket as ClientSocket, us_socket_context_t } from 'uWebSockets.js';
 import { WebSocket as DynoSocket } from 'ws';
-import type { AppRoute, RouteTable } from '../config/route-table.js';
-import { matchRoute, normaliseHost } from '../config/route-table.js';
-import { normalisePath } from '../http/normalise-path.js';
-import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { ERROR_BODY } from '../http/heroku-codes.js';
+import type { AppRoute, RouteTable } from '../routing/route-table.js';
+import { matchRoute, normaliseHost } from '../routing/route-table.js';
+import { normalisePath } from '../routing/normalise-path.js';
+import type { HerokuCodeName } from '../front/heroku-codes.js';
+import { ERROR_BODY } from '../front/heroku-codes.js';
 import { classifyUpstreamError, isNeverSent } from '../upstream/upstream-errors.js';
 import type { Dyno } from '../upstream/dyno.js';
-import { runFilters } from '../pipeline/run-filters.js';
+import { runFilters } from '../filters/run-filters.js';
 import { formatAccessLine } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
-import { buildUpstreamHeaders, readClientHead, targetProblem } from './upstream-headers.js';
-import { encodeTarget, PLAIN_TARGET, refuse, type ListenerInfo } from './request-handler.js';
+import { buildUpstreamHeaders, readClientHead, targetProblem } from '../front/upstream-headers.js';
+import { encodeTarget, PLAIN_TARGET, refuse, type ListenerInfo } from '../front/request-handler.js';
 
 /**
  * WebSocket proxying (issue 3, "WebSockets").
