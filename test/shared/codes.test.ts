@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { CODES, codeInfo, type Code, type CodeInfo } from '../../shared/codes.js';
 import { EdgeplaneError } from '../../shared/errors.js';
 import { markdownFiles, read, tables, type MdTable } from '../support/markdown.js';
+import { HerokuCode } from '../../router/front/heroku-codes.js';
+import { ROUTER_CODES } from '../../router/access-log/access-line.js';
+import { formatCanaryAbortLine } from '../../router/canary/abort-line.js';
 
 // The code registry (shared/codes.ts) held to the docs and to the sources, as fastify holds its
 // error codes: every registered code is documented in docs/ with the same meaning (a row of a
@@ -126,4 +129,16 @@ t.test('every code literal in router/, logshuttle/ and shared/ is registered', a
   t.ok(found.size > 30, `the sources emit codes (${found.size} found)`);
   const unregistered = [...found].filter(([code]) => codeInfo(code) === undefined).map(([code, file]) => `${code} (${file})`);
   t.same(unregistered, [], 'every code the sources emit is in shared/codes.ts (add it there and to docs/codes.md)');
+});
+
+// Until the router's own tables are built from the registry, they must say what it says.
+t.test('the router\'s own code tables agree with the registry', async (t) => {
+  for (const [code, desc] of Object.entries({ ...HerokuCode, ...ROUTER_CODES })) {
+    t.equal(desc, codeInfo(code)?.desc, `${code}: desc="${desc}"`);
+  }
+  const line = formatCanaryAbortLine({
+    prodApp: 'a', canaryApp: 'b', slot: 0, generation: 1, weight: 10, confidence: 0.99, time: 0,
+    counts: { canary: { requests: 1, errors: 1 }, production: { requests: 1, errors: 0 } }, rates: { canary: 1, production: 0 },
+  });
+  t.match(line, `at=error code=canary_abort desc="${CODES.canary_abort.desc}" `, 'the canary abort line');
 });

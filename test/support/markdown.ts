@@ -119,7 +119,7 @@ export function links(source: string): MdLink[] {
   const out: MdLink[] = [];
   for (const l of proseLines(source)) {
     const text = withoutCodeSpans(l.text);
-    for (const m of text.matchAll(/!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ line: l.n, target: m[1] });
+    for (const m of text.matchAll(/!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ line: l.n, target: m[1] });
     const def = /^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$/.exec(text);
     if (def) out.push({ line: l.n, target: def[1] });
     for (const m of text.matchAll(/<a\s+(?:[^>]*\s)?href="([^"]+)"/g)) out.push({ line: l.n, target: m[1] });
