@@ -18,7 +18,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PENDING_DOCS: readonly string[] = [
   'docs/bus.md',
   'docs/logshuttle-bus.md',
-  'docs/architecture.md',
   'docs/router/admin-api.md',
   'docs/router/acme.md',
 ];
