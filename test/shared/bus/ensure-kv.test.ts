@@ -3,7 +3,7 @@
 import t from 'tap';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startNatsCluster } from '../../support/nats-cluster.js';
+import { startNatsCluster, startNatsServer } from '../../support/nats-cluster.js';
 import { until } from '../../support/router-harness.js';
 import { ensureLogStream, ensureStream, ensureKvBucket, DUPLICATE_WINDOW_MS } from '../../../shared/bus/ensure.js';
 import { createKey, updateKey, deleteKey } from '../../../shared/bus/kv.js';
@@ -75,4 +75,15 @@ t.test('3-node cluster', async (t) => {
     await restarting;
     t.pass(`created (${retries.length} retries)`);
   });
+});
+
+t.test('replicas above 1 on a lone server: a setup error at once, not endless retries', async (t) => {
+  const nats = await startNatsServer({ t });
+  const nc = await connect({ servers: nats.servers });
+  t.teardown(() => nc.close());
+  const retries: unknown[] = [];
+  await t.rejects(ensureLogStream(nc, resolveBusConfig({ servers: nats.servers, stream: 'LONE', replicas: 3 }), { onRetry: (e) => retries.push(e) }), { code: 'E_BUS_SETUP' });
+  t.equal(retries.length, 0);
+  const ok = await ensureLogStream(nc, resolveBusConfig({ servers: nats.servers, stream: 'LONE', replicas: 1 }));
+  t.equal(ok.config.num_replicas, 1);
 });
