@@ -21,7 +21,11 @@ export async function readMsgpackStream(source: AsyncIterable<Uint8Array>, ctx: 
     for await (const value of decodeMultiStream<undefined>(source, DECODE_LIMITS)) {
       const problem = recordProblem(value);
       if (problem) ctx.bad.report('msgpack', problem);
-      else ctx.core.accept(cleanRecord(value as LogRecord), 'msgpack');
+      else if (ctx.bus) {
+        ctx.bus.publish(cleanRecord(value as LogRecord), 'msgpack');
+        // the outbox is deep: stop reading (the socket pauses behind us) until it drains
+        if (ctx.bus.congested) await ctx.bus.whenRelieved();
+      } else ctx.core.accept(cleanRecord(value as LogRecord), 'msgpack');
     }
     return 'end';
   } catch (err) {
