@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.js';
+import { partitionSubject } from '../../shared/bus/index.js';
 import type { BusTuning } from './bus-tuning.js';
 
 export interface PartitionConsumerOptions {
@@ -25,7 +26,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const WARN_EVERY_MS = 30_000;
 
 /**
- * Pulls one partition (`logs.<p>.>`) through its durable pull consumer, in stream order, while
+ * Pulls one partition (`logs.<p>.*`) through its durable pull consumer, in stream order, while
  * this replica holds the partition's lease. Order across owners: a new owner first waits out
  * the ack wait when the consumer has deliveries nobody acknowledged (the previous owner's), so
  * those are redelivered before anything newer. Order within an owner: a jump in the consumer's
@@ -153,7 +154,7 @@ export class PartitionConsumer {
         if (info === null) {
           info = await jsm.consumers.add(stream, {
             durable_name: name,
-            filter_subject: `logs.${partition}.>`,
+            filter_subject: partitionSubject(partition),
             ack_policy: AckPolicy.Explicit,
             ack_wait: nanos(tuning.ackWaitMs),
             max_ack_pending: tuning.maxAckPending,
