@@ -154,7 +154,7 @@ export class PartitionLeases {
       const h = this.held.get(p)!;
       if (h.state === 'releasing') continue;
       excess--;
-      this.release(p, h);
+      this.release(p, h, plan.target, members.length);
     }
     let want = plan.target - this.held.size;
     for (const p of plan.candidates) {
@@ -197,9 +197,9 @@ export class PartitionLeases {
     }));
   }
 
-  private release(p: number, h: Held): void {
+  private release(p: number, h: Held, target: number, members: number): void {
     h.state = 'releasing';
-    this.o.logger.info({ partition: p }, 'releasing partition lease (rebalance)');
+    this.o.logger.info({ partition: p, target, members }, 'releasing partition lease (rebalance)');
     void this.o.hooks.stop(p, true).then(() => {
       h.drained = true;
       this.kick();

@@ -46,7 +46,7 @@ export const ShuttleConfigSchema = Type.Object(
         ackWaitMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 600000 })),
         holdMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600000 })),
         fetchBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
-        fetchExpiresMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
+        fetchExpiresMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60000 })),
         maxAckPending: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000 })),
         publishDeadlineMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000 })),
         requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
