@@ -15,6 +15,7 @@ import { listenSyslogUdp } from './ingest/syslog-udp.js';
 import { listenHttp } from './http/http-server.js';
 import type { IngestContext, Listening } from './ingest/ingest-context.js';
 import { BusShuttle } from './bus/bus-shuttle.js';
+import { formatTailLine } from './tail/format-line.js';
 
 const USAGE = 'usage: edgeplane-logshuttle --config FILE';
 /** share of `shutdownMs` that open ingest connections get to deliver what they sent */
@@ -47,7 +48,10 @@ async function main(): Promise<void> {
     drainBuffer: config.drainBuffer,
     logger,
     registry,
-    emitPlatformLine: (record) => core.acceptPlatformLine(record),
+    emitPlatformLine: (record) => {
+      core.acceptPlatformLine(record);
+      bus?.tails.platformLine(record.app, formatTailLine(record));
+    },
     ...(config.stateFile ? { stateFile: config.stateFile } : {}),
   });
   // bus mode: the drain set comes from the bus registry (config drains seed it), not from here

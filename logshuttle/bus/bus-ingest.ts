@@ -29,15 +29,18 @@ export class BusIngest {
 
   constructor(private readonly publisher: BusPublisher, private readonly partitions: number, private readonly highWater: number) {}
 
-  /** Publishes the record's lines; `done` is called once, when the last of them is stored or failed. */
-  publish(record: LogRecord, ingest: IngestName, done?: (err: Error | null) => void): void {
+  /**
+   * Publishes the record's lines; `done` is called once, when the last of them is stored or
+   * failed. `ingest` null: the shuttle's own line (an L10), not counted as ingest.
+   */
+  publish(record: LogRecord, ingest: IngestName | null, done?: (err: Error | null) => void): void {
     const pieces = splitMessage(record.message);
     const subject = this.subjectOf(record.app);
     let left = pieces.length;
     let failure: Error | null = null;
     for (const message of pieces) {
       const r = pieces.length === 1 ? record : { ...record, message };
-      this.counts.published[ingest]++;
+      if (ingest !== null) this.counts.published[ingest]++;
       this.publisher.publish(record.app, subject, encodeLogRecord(r), (err) => {
         if (err) {
           this.counts.lost++;

@@ -79,7 +79,15 @@ export class BusShuttle {
     const { bus, logger } = o;
     this.names = busNames(bus.stream);
     this.connection = new BusConnection({ servers: bus.servers, credentials: bus.credentials, name: `logshuttle ${this.replicaId}`, logger });
-    this.publisher = new BusPublisher({ connection: this.connection, msgIds: new MsgIdSource(defaultProducerId('logshuttle')), outbox: bus.outbox, logger });
+    this.publisher = new BusPublisher({
+      connection: this.connection, msgIds: new MsgIdSource(defaultProducerId('logshuttle')), outbox: bus.outbox, logger,
+      // lines ingest read but the outbox could not hold (UDP while the bus was away): an L10
+      // line in the app's stream, through the bus like any line (drains and tails get it)
+      onDropped: (app, count, since) => this.ingest.publish({
+        app, source: 'platform', process: 'platform', stream: 'stderr', time: Date.now(),
+        message: `Error L10 (output buffer overflow): ${count} messages dropped since ${new Date(since).toISOString()}`,
+      }, null),
+    });
     this.ingest = new BusIngest(this.publisher, bus.partitions, Math.min(INGEST_HIGH_WATER, Math.max(1, Math.floor(bus.outbox / 2))));
     this.tracker = new AckTracker(o.tuning.holdMs);
     this.drainSet = new BusDrainSet(o.drains);
@@ -131,7 +139,7 @@ export class BusShuttle {
   }
 
   private async setup(): Promise<void> {
-    const { bus, tuning, logger, history } = this.o;
+    const { bus, tuning, logger } = this.o;
     const nc = await this.connection.whenReady(this.abort.signal);
     const signal = this.abort.signal;
     const onRetry = (err: unknown, attempt: number): void => {

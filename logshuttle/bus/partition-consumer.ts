@@ -22,7 +22,6 @@ export function durableName(p: number): string {
   return `logshuttle-p${p}`;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const WARN_EVERY_MS = 30_000;
 
 /**
