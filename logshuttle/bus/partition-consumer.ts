@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.js';
 import { partitionSubject } from '../../shared/bus/index.js';
@@ -85,11 +85,12 @@ export class PartitionConsumer {
     let lastDelivered = await this.settle(true);
     if (lastDelivered === null) return;
     logger.info({ partition, consumer: name }, 'pulling partition');
+    let consumer: Consumer | null = null;
     while (!this.stopping) {
       let gap = false;
       let got = 0;
       try {
-        const consumer = await js.consumers.get(stream, name);
+        consumer ??= await js.consumers.get(stream, name);
         if (this.stopping) break;
         const batch = await consumer.fetch({ max_messages: tuning.fetchBatch, expires: tuning.fetchExpiresMs });
         this.current = batch;
@@ -117,6 +118,7 @@ export class PartitionConsumer {
           logger.warn({ partition, err: (err as Error).message }, 'pull failed; retrying');
         }
         await this.pause(500);
+        consumer = null;
         // deliveries may have been lost with the connection: start again as a new owner would
         const again = await this.settle(false);
         if (again === null) break;
