@@ -8,11 +8,11 @@
  *   npm run build && node --expose-gc dist/bench/route-table-scale.js [--json]
  */
 import { fileURLToPath } from 'node:url';
-import { compileRouteTable } from '../router/config/compile.js';
+import { compileRouteTable } from '../router/routing/compile.js';
 import { validateRouterConfig } from '../router/config/load.js';
-import { matchRoute, normaliseHost } from '../router/config/route-table.js';
+import { matchRoute, normaliseHost } from '../router/routing/route-table.js';
 import { DynoRegistry } from '../router/upstream/dyno-registry.js';
-import { normalisePath } from '../router/http/normalise-path.js';
+import { normalisePath } from '../router/routing/normalise-path.js';
 import { APPS, largeRouterConfig, ROUTES_PER_SITE, samplePaths, SITES, siteHost } from './lib/large-config.js';
 
 export interface RouteTableFigures {

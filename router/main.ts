@@ -9,7 +9,7 @@ import { loadRouterConfigFile, parseRouterConfigText, type LoadedConfig } from '
 import { DEFAULTS } from './config/schema.js';
 import { ConfigReloader, type ReloadTrigger } from './config/config-reloader.js';
 import { certificateDirs, certificateFingerprint } from './config/certificate-fingerprint.js';
-import { WorkerPool } from './worker-pool.js';
+import { WorkerPool } from './workers/worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { renderWorkerMetrics } from './admin/worker-metrics.js';
 import { mergeStats, renderStats } from './metrics/worker-stats.js';

@@ -1,5 +1,6 @@
-import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { HerokuCode } from '../http/heroku-codes.js';
+import type { HerokuCodeName } from '../front/heroku-codes.js';
+import { HerokuCode } from '../front/heroku-codes.js';
+import type { RequestContext } from '../front/request-context.js';
 
 /**
  * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,
@@ -49,6 +50,24 @@ function quoted(v: string): string {
 
 /** `at=info method=GET path=… host=… request_id=… fwd="…" dyno=… connect=1ms service=12ms total=13ms status=200 bytes=448 protocol=https` */
 export function formatAccessLine(f: AccessFacts): string {
-  const head = f.code === null ? 'at=info' : `at=error code=${f.code} desc="${DESC[f.code]}"`;
-  return `${head} method=${f.method} path=${clean(f.path)} host=${clean(f.host)} request_id=${clean(f.requestId)} fwd="${quoted(f.fwd)}" dyno=${f.dyno} connect=${f.connectMs}ms service=${f.serviceMs}ms total=${f.totalMs}ms status=${f.status} bytes=${f.bytes} protocol=${f.protocol}${f.canary ? ' canary=true' : ''}`;
+  return line(f.code, f.method, f.path, f.host, f.requestId, f.fwd, f.dyno, f.connectMs, f.serviceMs, f.totalMs, f.status, f.bytes,
+    f.protocol, f.canary);
+}
+
+/**
+ * The access line of a routed request (an HTTP exchange or a WebSocket handshake: its facts, and
+ * the times its trip to the dyno reached) over at `end` (performance.now()), with the status the
+ * client got.
+ */
+export function requestLine(r: RequestContext, status: number, code: LogCode | null, end: number): string {
+  const connectMs = r.connectAt === 0 ? 0 : Math.round(r.connectAt - r.start);
+  const serviceMs = Math.round((r.respondedAt === 0 ? end : r.respondedAt) - r.start) - connectMs;
+  return line(code, r.method, r.logPath, r.hostHeader, r.requestId, r.fwd, r.dyno?.address ?? '', connectMs, Math.max(0, serviceMs),
+    Math.round(end - r.start), status, r.bytes, r.protocol, r.canary);
+}
+
+function line(code: LogCode | null, method: string, path: string, host: string, requestId: string, fwd: string, dyno: string,
+  connectMs: number, serviceMs: number, totalMs: number, status: number, bytes: number, protocol: string, canary: boolean): string {
+  const head = code === null ? 'at=info' : `at=error code=${code} desc="${DESC[code]}"`;
+  return `${head} method=${method} path=${clean(path)} host=${clean(host)} request_id=${clean(requestId)} fwd="${quoted(fwd)}" dyno=${dyno} connect=${connectMs}ms service=${serviceMs}ms total=${totalMs}ms status=${status} bytes=${bytes} protocol=${protocol}${canary ? ' canary=true' : ''}`;
 }

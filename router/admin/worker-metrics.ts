@@ -1,4 +1,4 @@
-import type { WorkerStats } from '../worker-pool.js';
+import type { WorkerStats } from '../workers/worker-pool.js';
 
 /**
  * Prometheus text for what only the main thread knows: each worker thread (its requests and

@@ -8,10 +8,10 @@ import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, readJsonFile, schemaProblems } from '../../shared/config-file.js';
 import { RouterConfigSchema, type RouterConfig } from './schema.js';
 import { AppFilterRefSchema, FilterDefSchema, type FilterDef } from './filter-schema.js';
-import { lowerAscii } from './route-table.js';
-import { normalisePath } from '../http/normalise-path.js';
-import { filterProblems, filterRefProblems } from '../pipeline/filter-factory.js';
-import { prefixProblem } from '../pipeline/path-scope.js';
+import { lowerAscii } from '../routing/route-table.js';
+import { normalisePath } from '../routing/normalise-path.js';
+import { filterProblems, filterRefProblems } from '../filters/filter-factory.js';
+import { prefixProblem } from '../filters/path-scope.js';
 import { CanaryDefSchema, canariesFromApps, type AppWithCanary } from '../canary/canary-schema.js';
 
 const FilterRefsSchema = Type.Array(AppFilterRefSchema);

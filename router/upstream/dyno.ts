@@ -1,14 +1,12 @@
 import { createUpstreamPool, type UpstreamPool } from './h1/select-client.js';
-
-const EJECT_BASE_MS = 1000;
-const EJECT_MAX_MS = 30000;
+import { ejectionMs, type RotationDyno } from './dyno-attempts.js';
 
 /**
  * One dyno (host:port): its keep-alive pool (undici's Pool or the lean client of
  * router/upstream/h1, EDGEPLANE_UPSTREAM_CLIENT) and its passive-ejection state. Lives in the
  * DynoRegistry across config reloads as long as some app still names it.
  */
-export class Dyno {
+export class Dyno implements RotationDyno {
   readonly address: string;
   readonly pool: UpstreamPool;
   /** performance.now() until which the dyno is out of rotation */
@@ -29,10 +27,10 @@ export class Dyno {
     return this.ejectedUntil > now;
   }
 
-  /** A connect failure or a dead response: out of rotation for a while, longer each time. */
+  /** A failure the dyno-attempt policy blames on it: out of rotation for a while, longer each time. */
   fail(now: number): void {
     this.failures = Math.min(this.failures + 1, 16);
-    this.ejectedUntil = now + Math.min(EJECT_BASE_MS * 2 ** (this.failures - 1), EJECT_MAX_MS);
+    this.ejectedUntil = now + ejectionMs(this.failures);
   }
 
   succeed(): void {

@@ -1,119 +1,54 @@
-import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from 'undici';
-import type { AppRoute, RouteTable } from '../config/route-table.js';
-import type { Dyno } from './dyno.js';
-import type { BodySource } from './body-source.js';
-import type { HerokuCodeName } from '../http/heroku-codes.js';
-import { ERROR_BODY } from '../http/heroku-codes.js';
-import { classifyUpstreamError, isNeverSent, isRequestRefused } from './upstream-errors.js';
+import type { RouteTable } from '../routing/route-table.js';
+import { ERROR_BODY, type HerokuCodeName } from '../front/heroku-codes.js';
+import type { ClientHeaderFacts } from '../front/head-checks.js';
+import { RequestContext, statusLine, type ContextHost } from '../front/request-context.js';
+import { BodySource } from './body-source.js';
+import { classifyUpstreamError, isRequestRefused } from './upstream-errors.js';
+import { afterBrokenResponse, afterFailedAttempt } from './dyno-attempts.js';
 import { copyResponseHeaders } from './response-headers.js';
-import { formatAccessLine, ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
-import type { AccessLogSink } from '../access-log/access-log-sink.js';
-import { untrackExchange } from './in-flight.js';
+import type { InFlight } from './in-flight.js';
+import { ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
 
 /** What an exchange needs from the worker that runs it. */
-export interface ExchangeHost {
-  readonly accessLog: AccessLogSink;
-  /**
-   * graceful stop in progress (the worker's flag): every response carries `Connection: close`,
-   * so that clients on kept-alive connections reconnect (to another router) for their next request
-   */
-  readonly stopping?: boolean;
-  /** called once per exchange when it is over (graceful stop counts these) */
-  exchangeDone(ex: Exchange): void;
-  /** outcome hook (metrics, canary counts): the status the client got, the H code (or `shutdown`) if any */
-  recordOutcome?(ex: Exchange, status: number, code: LogCode | null, totalMs: number): void;
+export interface ExchangeHost extends ContextHost {
+  /** the exchanges in flight (graceful stop waits for them, then cuts them) */
+  readonly inFlight: InFlight;
 }
 
 /** The body of the 503 a request gets when graceful stop's deadline passes before its response began. */
 const SHUTDOWN_BODY = `${ROUTER_CODES.shutdown}\n`;
-
-/** DESIGN.md: the methods a bodyless request may be retried with (once) after a failed connection */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-const STATUS_LINES = new Map<number, string>();
-function statusLine(status: number, text: string): string {
-  let s = STATUS_LINES.get(status);
-  if (s === undefined) {
-    s = `${status} ${STATUS_CODES[status] ?? (text || 'Unknown')}`;
-    if (STATUS_LINES.size < 1000) STATUS_LINES.set(status, s);
-  }
-  return s;
-}
+const TOO_LARGE_BODY = 'Request body too large\n';
 
 /**
- * One request's trip to a dyno and back: picks dynos, retries as DESIGN.md allows, streams the
- * response to the client with backpressure, answers failures with Heroku codes, and writes the
- * router log line once at the end. It is itself the undici dispatch handler (old-style API,
- * the fast path): no closures per request beyond uWS's own callbacks.
+ * One HTTP request's trip to a dyno and back, after the front has routed it: tries dynos as the
+ * dyno-attempt policy says (dyno-attempts.ts), streams the request body and the response with
+ * backpressure, answers failures with Heroku codes; the request context writes the log line
+ * once at the end. It is itself the upstream dispatch handler (old-style API, the fast path):
+ * no closures per request beyond uWS's own callbacks.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
-  // request, fixed at creation
-  readonly res: HttpResponse;
-  readonly host: ExchangeHost;
-  readonly table: RouteTable;
-  readonly method: string;
-  /** original path + query, for the log line */
-  readonly logPath: string;
-  readonly hostHeader: string;
-  readonly requestId: string;
-  readonly fwd: string;
-  readonly protocol: string;
-  readonly start: number;
-
-  // routing, set before dispatch
-  app: AppRoute | null = null;
-  canary = false;
-  /** the canary board slot when the split was consulted for this request, else -1 */
-  canarySlot = -1;
-  upstreamPath = '';
-  upstreamHeaders: string[] = [];
-  responseExtra: readonly [string, string][] | null = null;
-  /** a CORS filter applied: the dyno's own Access-Control-* response headers are dropped */
-  ownsCors = false;
+export class Exchange extends RequestContext implements Dispatcher.DispatchHandler {
+  declare readonly host: ExchangeHost;
   body: BodySource | null = null;
 
   // progress
-  private dyno: Dyno | null = null;
-  /** dynos tried, as a bit set of indexes below 31, and a set for the others (apps with many dynos) */
-  private tried = 0;
-  private triedMore: Set<number> | null = null;
-  private retried = false;
-  private lastCode: HerokuCodeName = 'H10';
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
-  private connectAt = 0;
-  private headersAt = 0;
-  clientGone = false;
-  private finished = false;
   private started = false; // status line written to the client
   private status = 0;
+  private statusText = '';
   private rawHeaders: Buffer[] | null = null;
   private contentLength = -1;
-  private bytes = 0;
-  private headOnly = false;
+  private readonly headOnly: boolean;
   private pending: Buffer | null = null;
   /** uWS has ended the response (tryEnd reached Content-Length): res must not be touched */
   private ended = false;
   private pendingFrom = 0;
 
-  /** answered, cut or abandoned, and logged: nothing more is to be done with it */
-  get isFinished(): boolean {
-    return this.finished;
-  }
-
   constructor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
     hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
-    this.res = res;
-    this.host = host;
-    this.table = table;
-    this.method = method;
-    this.logPath = logPath;
-    this.hostHeader = hostHeader;
-    this.requestId = requestId;
-    this.fwd = fwd;
-    this.protocol = protocol;
-    this.start = start;
+    super(res, host, table, method, logPath, hostHeader, requestId, fwd, protocol, start);
     this.headOnly = method === 'HEAD';
   }
 
@@ -127,19 +62,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // otherwise onError follows the abort and finishes as H27
   };
 
-  /** Sends the request to the next dyno of the app. */
+  admit(facts: ClientHeaderFacts): boolean {
+    if (!this.host.inFlight.admit(this)) {
+      // graceful stop's deadline has passed (a request on a kept-alive connection just before the close)
+      this.cutForShutdown();
+      return false;
+    }
+    const table = this.table;
+    if (facts.contentLength > table.maxBodyBytes) {
+      this.answer(413, null, TOO_LARGE_BODY, true);
+      return false;
+    }
+    if (facts.contentLength > 0 || facts.chunked) {
+      this.body = new BodySource(this.res, table.maxBodyBytes, () => this.bodyTooLarge(), facts.chunked);
+    }
+    return true;
+  }
+
   dispatch(): void {
-    const app = this.app!;
-    const now = performance.now();
-    const i = app.balancer.pick(this.tried, now, this.triedMore);
-    if (i < 0) {
+    const dyno = this.nextDyno(performance.now());
+    if (dyno === null) {
       this.fail(this.lastCode);
       return;
     }
-    if (i < 31) this.tried |= 1 << i;
-    else (this.triedMore ??= new Set()).add(i);
-    const dyno = app.balancer.dynos[i];
-    this.dyno = dyno;
     this.abortUpstream = null;
     const t = this.table.timeouts;
     try {
@@ -167,7 +112,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.clientGone || this.finished) return false;
-    this.headersAt = performance.now();
+    this.respondedAt = performance.now();
     this.resumeUpstream = resume;
     if (statusCode < 200) return true; // interim responses are not forwarded
     this.status = statusCode;
@@ -177,21 +122,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  private statusText = '';
-
   /** Status line and headers, written once, corked with the first bytes of the body. */
   private writeHead(): void {
     this.started = true;
     const res = this.res;
     res.writeStatus(statusLine(this.status, this.statusText));
     this.contentLength = copyResponseHeaders(res, this.rawHeaders!, this.ownsCors);
-    res.writeHeader('x-request-id', this.requestId);
-    res.writeHeader('via', '1.1 edgeplane');
+    this.writeRouterHeaders(res);
     // uWS cannot close after a streamed body (end(…, true) would write into it): the header asks
     // the client to close, and the worker closes what is left once the drain is over
     if (this.host.stopping === true) res.writeHeader('connection', 'close');
-    const extra = this.responseExtra;
-    if (extra !== null) for (let i = 0; i < extra.length; i++) res.writeHeader(extra[i][0], extra[i][1]);
+    this.writeExtraHeaders(res);
     this.rawHeaders = null;
   }
 
@@ -277,62 +218,47 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const now = performance.now();
     const dyno = this.dyno!;
     if (this.status === 0) {
-      if (isNeverSent(code) && (this.body === null || !this.body.touched)) {
-        // never reached the dyno: try the next one
-        dyno.fail(now);
-        if (this.lastCode !== 'H19') this.lastCode = code;
-        this.dispatch();
-        return;
-      }
-      if (code === 'H13' || code === 'H17') dyno.fail(now);
-      if (code === 'H13' && !this.retried && this.body === null && IDEMPOTENT.has(this.method)) {
-        this.retried = true;
-        this.lastCode = 'H13';
-        this.dispatch();
-        return;
-      }
-      this.fail(isNeverSent(code) ? this.lastCode : code);
+      const body = this.body;
+      const answer = afterFailedAttempt(this, dyno, code, this.method, body === null, body !== null && body.touched, now);
+      if (answer === null) this.dispatch();
+      else this.fail(answer);
       return;
     }
-    // the dyno sent a status line and headers, then failed (bad chunk, short body, idle, closed)
-    if (code === 'H13' || code === 'H17') dyno.fail(now);
+    const broken = afterBrokenResponse(dyno, code, now);
     if (!this.started) {
       // nothing has reached the client yet (the head waits for the first body byte): answer
-      // like any failure. Not retried: the dyno received the request and began answering.
+      // like any failure
       this.status = 0;
       this.rawHeaders = null;
       this.bytes = 0;
-      this.fail(code === 'H12' ? 'H15' : code);
+      this.fail(broken);
       return;
     }
     // the response had started: all we can do is cut the client connection
     if (!this.ended) this.res.cork(() => this.res.close());
-    this.finish(this.status, code === 'H12' ? 'H15' : code);
+    this.finish(this.status, broken);
   }
 
-  /** Answers a failure with a 503 and the code's short body. */
   fail(code: HerokuCodeName): void {
     this.fail503(code, ERROR_BODY[code], this.host.stopping === true);
   }
 
   private fail503(code: LogCode, body: string, close: boolean): void {
     if (this.finished || this.clientGone) return;
-    const extra = this.responseExtra;
-    this.res.cork(() => {
-      this.res.writeStatus('503 Service Unavailable')
-        .writeHeader('content-type', 'text/plain; charset=utf-8')
-        .writeHeader('x-request-id', this.requestId)
-        .writeHeader('via', '1.1 edgeplane');
-      if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
-      this.res.end(body, close);
+    const res = this.res;
+    res.cork(() => {
+      res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'text/plain; charset=utf-8');
+      this.writeRouterHeaders(res);
+      this.writeExtraHeaders(res);
+      res.end(body, close);
     });
     this.finish(503, code);
   }
 
   /**
-   * Graceful stop's deadline passed with this request in flight (in-flight.ts cutExchanges): 503
-   * and the connection closed when nothing of the response was sent yet, else the connection is
-   * cut; logged `code=shutdown`. The dyno's request is aborted; the dyno is not blamed.
+   * Graceful stop's deadline passed with this request in flight (InFlight.cutAll): 503 and the
+   * connection closed when nothing of the response was sent yet, else the connection is cut;
+   * logged `code=shutdown`. The dyno's request is aborted; the dyno is not blamed.
    */
   cutForShutdown(): void {
     if (this.finished || this.clientGone) return;
@@ -348,18 +274,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (abort) abort(new Error('router stopping'));
   }
 
-  /** Answers without a dyno (404, 413, filter answers). Counted and logged like any request. */
   answer(status: number, headers: readonly [string, string][] | null, body: string, close = false): void {
     if (this.finished || this.clientGone) return;
-    const extra = this.responseExtra;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status, '')).writeHeader('x-request-id', this.requestId).writeHeader('via', '1.1 edgeplane');
-      if (headers) for (let i = 0; i < headers.length; i++) this.res.writeHeader(headers[i][0], headers[i][1]);
-      if (extra !== null) for (let i = 0; i < extra.length; i++) this.res.writeHeader(extra[i][0], extra[i][1]);
-      if (body.length > 0 && !headers?.some((h) => h[0] === 'content-type')) this.res.writeHeader('content-type', 'text/plain; charset=utf-8');
+    const res = this.res;
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      this.writeRouterHeaders(res);
+      if (headers) for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i][0], headers[i][1]);
+      this.writeExtraHeaders(res);
+      if (body.length > 0 && !headers?.some((h) => h[0] === 'content-type')) res.writeHeader('content-type', 'text/plain; charset=utf-8');
       const closing = close || this.host.stopping === true;
-      if (this.headOnly) this.res.endWithoutBody(Buffer.byteLength(body), closing);
-      else this.res.end(body, closing);
+      if (this.headOnly) res.endWithoutBody(Buffer.byteLength(body), closing);
+      else res.end(body, closing);
     });
     this.finish(status, null);
   }
@@ -370,7 +296,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // answer first: the abort below reports an upstream error, which must not turn this into a 503
     const abort = this.abortUpstream;
     if (!this.started) {
-      this.answer(413, null, 'Request body too large\n', true);
+      this.answer(413, null, TOO_LARGE_BODY, true);
     } else {
       this.res.cork(() => this.res.close());
       this.finish(this.status, null);
@@ -378,35 +304,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (abort) abort(new Error('request body too large'));
   }
 
-  private finish(status: number, code: LogCode | null): void {
-    if (this.finished) return;
-    this.finished = true;
-    untrackExchange(this);
+  protected release(): void {
+    this.host.inFlight.release(this);
     this.body?.close();
-    const end = performance.now();
-    const app = this.app;
-    if (app !== null) {
-      const connectMs = this.connectAt === 0 ? 0 : Math.round(this.connectAt - this.start);
-      const serviceMs = this.headersAt === 0 ? Math.round(end - this.start) - connectMs : Math.round(this.headersAt - this.start) - connectMs;
-      const line = formatAccessLine({
-        method: this.method,
-        path: this.logPath,
-        host: this.hostHeader,
-        requestId: this.requestId,
-        fwd: this.fwd,
-        dyno: this.dyno?.address ?? '',
-        connectMs,
-        serviceMs: Math.max(0, serviceMs),
-        totalMs: Math.round(end - this.start),
-        status,
-        bytes: this.bytes,
-        protocol: this.protocol,
-        code,
-        canary: this.canary,
-      });
-      this.host.accessLog.write(app.name, line, Date.now());
-      this.host.recordOutcome?.(this, status, code, end - this.start);
-    }
-    this.host.exchangeDone(this);
   }
 }

@@ -1,48 +1,66 @@
-import type { Exchange, ExchangeHost } from './exchange.js';
+/** What graceful stop does to a request still in flight at its deadline. */
+export interface Cuttable {
+  /** 503 when nothing of the response was sent yet, else the connection is cut; logged `code=shutdown` */
+  cutForShutdown(): void;
+}
 
-interface Live {
-  readonly exchanges: Set<Exchange>;
+/**
+ * The HTTP exchanges in flight in one worker: the one count (metrics' in-flight gauge) and the
+ * one set graceful stop waits on, then cuts. An exchange joins when the front has routed it
+ * (admit) and leaves when it is over (release), whatever ended it.
+ */
+export class InFlight<T extends Cuttable = Cuttable> {
+  private readonly live = new Set<T>();
   /** graceful stop's deadline has passed: whatever starts now is cut at once */
-  cut: boolean;
-}
+  private cut = false;
+  private onIdle: (() => void) | null = null;
 
-const BY_HOST = new WeakMap<ExchangeHost, Live>();
-
-/**
- * Routed exchanges still running, per host (one router worker): what graceful stop cuts when its
- * deadline passes. Returns false when that has already happened: the caller cuts `ex` itself.
- */
-export function trackExchange(ex: Exchange): boolean {
-  let live = BY_HOST.get(ex.host);
-  if (live === undefined) {
-    live = { exchanges: new Set(), cut: false };
-    BY_HOST.set(ex.host, live);
+  get size(): number {
+    return this.live.size;
   }
-  if (live.cut) return false;
-  live.exchanges.add(ex);
-  return true;
-}
 
-/** `ex` is over (called once, from its finish). */
-export function untrackExchange(ex: Exchange): void {
-  BY_HOST.get(ex.host)?.exchanges.delete(ex);
-}
-
-/**
- * Graceful stop's deadline: every exchange of `host` still in flight is answered 503 when nothing
- * of its response was sent yet, else cut, and logged `code=shutdown` (not H27: the client did not
- * leave). Call before the connections close (a closed connection cannot be answered). Returns how
- * many were cut.
- */
-export function cutExchanges(host: ExchangeHost): number {
-  let live = BY_HOST.get(host);
-  if (live === undefined) {
-    live = { exchanges: new Set(), cut: true };
-    BY_HOST.set(host, live);
+  /** A routed request starts. False after cutAll(): the caller cuts it itself. */
+  admit(r: T): boolean {
+    if (this.cut) return false;
+    this.live.add(r);
+    return true;
   }
-  live.cut = true;
-  const all = [...live.exchanges];
-  live.exchanges.clear();
-  for (const ex of all) ex.cutForShutdown();
-  return all.length;
+
+  /** `r` is over (called once, from its finish). */
+  release(r: T): void {
+    if (this.live.delete(r) && this.live.size === 0 && this.onIdle !== null) {
+      const idle = this.onIdle;
+      this.onIdle = null;
+      idle();
+    }
+  }
+
+  /** Resolves once nothing is in flight, or after `deadlineMs`; true when nothing is left. */
+  async drained(deadlineMs: number): Promise<boolean> {
+    if (this.live.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        timer.unref();
+        this.onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.onIdle = null;
+    }
+    return this.live.size === 0;
+  }
+
+  /**
+   * Graceful stop's deadline: every request still in flight is cut (cutForShutdown), and any
+   * that starts later is cut at once. Call before the connections close (a closed connection
+   * cannot be answered). Returns how many were cut.
+   */
+  cutAll(): number {
+    this.cut = true;
+    const all = [...this.live];
+    this.live.clear();
+    for (const r of all) r.cutForShutdown();
+    return all.length;
+  }
 }

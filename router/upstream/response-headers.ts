@@ -1,11 +1,12 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { connectionNamed, HOP_BY_HOP } from '../front/hop-by-hop.js';
 
 /**
  * Response headers removed on the way to the client: hop-by-hop ones, those uWS writes itself
- * (content-length, date) and x-request-id (the router echoes its own).
+ * (content-length, date) and x-request-id (the router echoes its own). The dyno's Via is kept:
+ * the router's own follows it.
  */
-const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'content-length', 'date', 'x-request-id', 'proxy-authenticate']);
+const DROP: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'date', 'x-request-id']);
 // first letters (lower and upper case) and lengths of DROP names: most headers are copied
 // without making a string of their name
 const DROP_FIRST = new Uint8Array(256);
@@ -14,16 +15,6 @@ for (const n of DROP) {
   DROP_FIRST[n.charCodeAt(0)] = 1;
   DROP_FIRST[n.toUpperCase().charCodeAt(0)] = 1;
   DROP_LENGTH[n.length] = 1;
-}
-
-/** Names listed in a Connection header value (added to `into`), lower-cased, without the standard tokens. */
-function connectionNamed(value: string, into: Set<string> | null): Set<string> | null {
-  let names = into;
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t && t !== 'close' && t !== 'keep-alive') (names ??= new Set()).add(t);
-  }
-  return names;
 }
 
 /** `access-control-`, the prefix of the CORS response headers */
@@ -61,4 +52,23 @@ export function copyResponseHeaders(res: HttpResponse, raw: Buffer[], dropCors =
     res.writeHeader(k, raw[i + 1]);
   }
   return contentLength;
+}
+
+/**
+ * The same relay for a response Node's HTTP client parsed (a dyno's answer to a WebSocket
+ * handshake: raw names and values as strings): the same headers are removed, and `alsoDrop`
+ * (lower-case) too.
+ */
+export function relayResponseHeaders(res: HttpResponse, raw: readonly string[], dropCors: boolean,
+  alsoDrop: ReadonlySet<string> | null = null): void {
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'connection') named = connectionNamed(raw[i + 1], named);
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (DROP.has(name) || (named !== null && named.has(name)) || (alsoDrop !== null && alsoDrop.has(name))) continue;
+    if (dropCors && name.startsWith(ACCESS_CONTROL)) continue;
+    res.writeHeader(raw[i], raw[i + 1]);
+  }
 }

@@ -1,4 +1,4 @@
-import type { HerokuCodeName } from '../http/heroku-codes.js';
+import type { HerokuCodeName } from '../front/heroku-codes.js';
 
 const REFUSED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EADDRINUSE']);
 

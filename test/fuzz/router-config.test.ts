@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { parseRouterConfigText } from '../../router/config/load.js';
-import { compileRouteTable } from '../../router/config/compile.js';
+import { compileRouteTable } from '../../router/routing/compile.js';
 import { DynoRegistry } from '../../router/upstream/dyno-registry.js';
 import { ConfigError } from '../../shared/errors.js';
 import { refPrefix } from './path-reference.js';

@@ -10,14 +10,17 @@ import { request } from 'undici';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
-import { compileRouteTable } from '../../router/config/compile.js';
-import type { RouteTable } from '../../router/config/route-table.js';
+import { compileRouteTable } from '../../router/routing/compile.js';
+import type { RouteTable } from '../../router/routing/route-table.js';
 import type { RouterConfig } from '../../router/config/schema.js';
-import { FilterFactory } from '../../router/pipeline/filter-factory.js';
+import { FilterFactory } from '../../router/filters/filter-factory.js';
 import { DynoRegistry } from '../../router/upstream/dyno-registry.js';
-import { createRequestHandler, type ListenerInfo, type RequestHost } from '../../router/server/request-handler.js';
-import { attachWebSocketProxy, WebSocketRegistry, type WebSocketHost } from '../../router/server/websocket-proxy.js';
-import { TlsNames } from '../../router/server/tls-names.js';
+import { RequestFront, type FrontHost } from '../../router/front/request-front.js';
+import type { ListenerInfo } from '../../router/front/listeners.js';
+import type { RequestContext } from '../../router/front/request-context.js';
+import { InFlight } from '../../router/upstream/in-flight.js';
+import { WebSocketRegistry } from '../../router/websocket/websocket-registry.js';
+import { TlsNames } from '../../router/front/tls-names.js';
 import { deadAddress, ROOT, until } from '../support/router-harness.js';
 
 const FIX = join(ROOT, 'test/fixtures/tls');
@@ -93,15 +96,15 @@ class WsDyno {
 }
 
 /** A router listener in this process: HTTP handler and WebSocket proxy on one uWS app. */
-class TestRouter implements WebSocketHost, RequestHost {
+class TestRouter implements FrontHost {
   table: RouteTable;
   readonly dynos = new DynoRegistry();
   readonly filters = new FilterFactory({ logger: pino({ level: 'silent' }) });
   readonly webSockets = new WebSocketRegistry();
+  readonly inFlight = new InFlight();
   readonly lines: { app: string; line: string }[] = [];
   readonly outcomes: string[] = [];
   readonly accessLog = { write: (app: string, line: string) => void this.lines.push({ app, line }) };
-  open = 0;
   port = 0;
   tls = false;
   private listenSocket: us_listen_socket | null = null;
@@ -123,36 +126,29 @@ class TestRouter implements WebSocketHost, RequestHost {
     return this.table;
   }
 
-  recordWebSocket(app: string, status: number, code: string | null): void {
-    this.outcomes.push(`${app} ${status} ${code ?? '-'}`);
+  /** every routed request's outcome (the worker counts WebSocket handshakes with the requests) */
+  recordOutcome(ctx: RequestContext, status: number, code: string | null): void {
+    this.outcomes.push(`${ctx.app!.name} ${status} ${code ?? '-'}`);
   }
 
-  socketsOpened(): void {
-    this.open++;
+  /** open WebSockets, as the worker's gauge reads them */
+  get open(): number {
+    return this.webSockets.size;
   }
 
-  socketsClosed(): void {
-    this.open--;
-  }
-
-  exchangeStarted(): void { /* counted by the worker only */ }
-  exchangeDone(): void { /* counted by the worker only */ }
-
-  /** As router-worker.ts wires it (WEBSOCKET-WIRING.md): plain, or TLS with SNI names. */
+  /** As front/listeners.ts wires it: plain, or TLS with SNI names. */
   async listen(tls = false): Promise<void> {
     const listener: ListenerInfo = { protocol: tls ? 'https' : 'http', port: '0', internal: false };
-    const handler = createRequestHandler(listener, this);
+    const front = new RequestFront(listener, this);
     let app: TemplatedApp;
     this.tls = tls;
     if (tls) {
       app = uWS.SSLApp(TlsNames.defaultOptions(CERTS, FIX));
-      app.any('/*', handler);
-      attachWebSocketProxy(app, listener, this);
-      new TlsNames(app, handler, (scoped) => attachWebSocketProxy(scoped, listener, this)).apply(CERTS, FIX);
+      front.attach(app);
+      new TlsNames(app, front.http, front.attachUpgrades).apply(CERTS, FIX);
     } else {
       app = uWS.App();
-      app.any('/*', handler);
-      attachWebSocketProxy(app, listener, this);
+      front.attach(app);
     }
     await new Promise<void>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => {
       if (!s) return reject(new Error('cannot listen'));

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { pino } from 'pino';
-import { FilterFactory } from '../../../router/pipeline/filter-factory.js';
+import { FilterFactory } from '../../../router/filters/filter-factory.js';
 import type { FilterDef } from '../../../router/config/filter-schema.js';
-import type { FilterAnswer } from '../../../router/pipeline/filter.js';
+import type { FilterAnswer } from '../../../router/filters/filter.js';
 import { JwksServer } from './support/jwks-server.js';
 import { TestRequest, run } from './support/filter-request.js';
 

@@ -1,4 +1,4 @@
-import type { FilterRequest, FilterVerdict, Filter } from '../../../../router/pipeline/filter.js';
+import type { FilterRequest, FilterVerdict, Filter } from '../../../../router/filters/filter.js';
 
 /** A FilterRequest as the core builds one: lower-case header lookup, '' when absent. */
 export class TestRequest implements FilterRequest {

@@ -1,5 +1,5 @@
-import type { Filter } from '../pipeline/filter.js';
-import { RoundRobin } from '../balancer/round-robin.js';
+import type { Filter } from '../filters/filter.js';
+import { RoundRobin } from '../upstream/round-robin.js';
 import type { Dyno } from '../upstream/dyno.js';
 
 /** Everything the request path needs about one app, precomputed. */

@@ -1,11 +1,11 @@
-import type { RouterConfig } from './schema.js';
-import { DEFAULTS } from './schema.js';
-import type { AppFilterRef, FilterDef } from './filter-schema.js';
-import type { Filter } from '../pipeline/filter.js';
-import { RoundRobin } from '../balancer/round-robin.js';
+import type { RouterConfig } from '../config/schema.js';
+import { DEFAULTS } from '../config/schema.js';
+import type { AppFilterRef, FilterDef } from '../config/filter-schema.js';
+import type { Filter } from '../filters/filter.js';
+import { RoundRobin } from '../upstream/round-robin.js';
 import type { Dyno } from '../upstream/dyno.js';
 import type { DynoRegistry } from '../upstream/dyno-registry.js';
-import { normalisePath } from '../http/normalise-path.js';
+import { normalisePath } from './normalise-path.js';
 import type { AppRoute, HostEntry, RouteTable, SiteRoute } from './route-table.js';
 import { lowerAscii, normaliseHost } from './route-table.js';
 

@@ -1,11 +1,11 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { EdgeplaneError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { LoadedConfig } from './config/load.js';
-import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './server/worker-messages.js';
-import type { WorkerStatsSnapshot } from './metrics/worker-stats.js';
-import type { BoardDescription } from './canary/board-layout.js';
+import { EdgeplaneError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './worker-messages.js';
+import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { BoardDescription } from '../canary/board-layout.js';
 
 /** A port the OS considers free on `host` right now. */
 function freePort(host: string): Promise<number> {
@@ -19,7 +19,7 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-const WORKER_FILE = new URL('./server/worker-entry.js', import.meta.url);
+const WORKER_FILE = new URL('./worker-entry.js', import.meta.url);
 const APPLY_TIMEOUT_MS = 10000;
 const STATS_TIMEOUT_MS = 2000;
 const EXIT_TIMEOUT_MS = 3000;

@@ -1,6 +1,7 @@
-import type { ListenerInfo } from './request-handler.js';
+import type { HttpResponse } from 'uWebSockets.js';
+import { acceptRequestId, VIA } from './request-id.js';
 
-/** What the handler learned from the client's headers in its single pass over them. */
+/** What the front learned from the client's headers in its single pass over them. */
 export interface ClientHeaderFacts {
   host: string;
   /** -1 none, -2 invalid or conflicting duplicates */
@@ -54,7 +55,7 @@ export const MAX_HEADER_BYTES = 16384;
 /** `host[:port]` with a DNS-style name (letters, digits, `.`, `-`, `_`) or an IP literal; port digits only. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{0,5})?$/;
 /** a value made only of HTAB and printable ASCII: the common case, nothing to check further */
-const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
+export const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
 /** control characters (but HTAB) and DEL: never forwarded */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CONTENT_LENGTH = /^[0-9]{1,15}$/;
@@ -108,64 +109,39 @@ export function readClientHead(headers: readonly string[]): ClientHeaderFacts {
   return facts;
 }
 
-/** Request headers never forwarded: hop-by-hop, ones undici refuses, and the ones the router sets. */
-const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'expect', 'proxy-authorization', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port',
-  'x-forwarded-host', 'x-forwarded-path', 'x-request-start', 'via']);
 
-/** Names a client's Connection header may not remove: the dyno needs Host to know the request. */
-const KEEP_WHEN_NAMED = new Set(['host']);
+/** a request target of printable ASCII only (the common case: nothing to encode) */
+export const PLAIN_TARGET = /^[\x21-\x7e]*$/;
+const HEX = '0123456789ABCDEF';
 
-function connectionNamed(value: string): Set<string> {
-  const names = new Set<string>();
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t && t !== 'close' && t !== 'keep-alive' && !KEEP_WHEN_NAMED.has(t)) names.add(t);
-  }
-  return names;
+/** Percent-encodes (as UTF-8) every character of a request target outside printable ASCII. */
+export function encodeTarget(s: string): string {
+  return s.replace(/[^\x21-\x7e]+/g, (run) => {
+    let out = '';
+    for (const b of Buffer.from(run, 'utf8')) out += '%' + HEX[b >> 4] + HEX[b & 15];
+    return out;
+  });
 }
 
 /**
- * uWS hands header values over decoded as UTF-8; undici writes them as latin1. A value with
- * characters beyond ASCII goes back to its UTF-8 bytes, one character per byte, so the dyno gets
- * the bytes the client sent (an invalid UTF-8 byte arrives as U+FFFD's three bytes).
+ * Refuses a request head: 4xx, then the connection closes. The answer waits for the end of the
+ * current event-loop turn: uWS goes on parsing whatever else arrived with this head (a request
+ * hidden behind ambiguous framing) after the handler returns, and even `end(body, true)` lets it
+ * reach the handler. With this response still pending, uWS instead aborts the connection as soon
+ * as it finds a second request (pipelining while a response is pending): nothing after a
+ * refused head is ever routed. Alone, the head gets its status and the connection is closed.
  */
-export function asWireValue(v: string): string {
-  return PLAIN_VALUE.test(v) ? v : Buffer.from(v, 'utf8').toString('latin1');
-}
-
-/**
- * The flat header list for undici: the client's headers (lower-case names from uWS) minus the
- * dropped ones, plus X-Forwarded-*, X-Request-Id, X-Request-Start, Via and filter additions.
- * A repeated Content-Length (identical values, or readClientHead refused it) is sent once.
- * `strip`: client headers the app's filters alone may set (JWT claims_headers), never forwarded.
- */
-export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHeaderFacts, listener: ListenerInfo,
-  originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null,
-  strip: ReadonlySet<string> | null = null): string[] {
-  const out: string[] = [];
-  const named = facts.connection ? connectionNamed(facts.connection) : null;
-  const recode = facts.nonAscii === true;
-  let contentLength = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    const k = headers[i];
-    if (DROP.has(k) || (named !== null && named.has(k)) || (strip !== null && strip.has(k))) continue;
-    if (k === 'content-length') {
-      if (contentLength) continue;
-      contentLength = true;
-    }
-    out.push(k, recode ? asWireValue(headers[i + 1]) : headers[i + 1]);
-  }
-  out.push(
-    'x-forwarded-for', recode ? asWireValue(fwd) : fwd,
-    'x-forwarded-proto', listener.protocol,
-    'x-forwarded-port', listener.port,
-    'x-forwarded-host', facts.host,
-    'x-forwarded-path', originalPath,
-    'x-request-id', requestId,
-    'x-request-start', String(Date.now()),
-    'via', facts.via ? `${recode ? asWireValue(facts.via) : facts.via}, 1.1 edgeplane` : '1.1 edgeplane',
-  );
-  if (extra !== null) for (const [k, v] of extra) out.push(k, v);
-  return out;
+export function refuse(res: HttpResponse, p: HeadProblem, clientRequestId: string): void {
+  const requestId = acceptRequestId(clientRequestId);
+  let gone = false;
+  res.onAborted(() => {
+    gone = true;
+  });
+  setImmediate(() => {
+    if (gone) return;
+    res.cork(() => {
+      res.writeStatus(p.status).writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('x-request-id', requestId)
+        .writeHeader('via', VIA).end(p.body, true);
+    });
+  });
 }

@@ -1,14 +1,15 @@
-import type { Dyno } from '../upstream/dyno.js';
+import type { Dyno } from './dyno.js';
+import type { Rotation, RotationDyno } from './dyno-attempts.js';
 
 /**
  * Round robin over an app's dynos, skipping ejected ones, never all of them: when every
  * candidate is ejected, ejection is ignored (a dyno that might work beats a certain 503).
  */
-export class RoundRobin {
-  readonly dynos: readonly Dyno[];
+export class RoundRobin<D extends RotationDyno = Dyno> implements Rotation<D> {
+  readonly dynos: readonly D[];
   private next = 0;
 
-  constructor(dynos: readonly Dyno[]) {
+  constructor(dynos: readonly D[]) {
     this.dynos = dynos;
   }
 

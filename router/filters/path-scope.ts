@@ -1,4 +1,4 @@
-import { lowerAscii } from '../config/route-table.js';
+import { lowerAscii } from '../routing/route-table.js';
 
 /**
  * Where a filter applies on an app: `excludes` (these prefixes skip it) and `includes` (only these

@@ -1,0 +1,127 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from 'uWebSockets.js';
+import { matchRoute, normaliseHost } from '../routing/route-table.js';
+import { normalisePath } from '../routing/normalise-path.js';
+import { runFilters } from '../filters/run-filters.js';
+import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
+import { WebSocketHandshake, type WebSocketHost } from '../websocket/websocket-handshake.js';
+import { webSocketBehavior } from '../websocket/websocket-behavior.js';
+import type { SessionRef } from '../websocket/websocket-session.js';
+import type { WebSocketBehavior } from 'uWebSockets.js';
+import { encodeTarget, PLAIN_TARGET, readClientHead, refuse, targetProblem } from './head-checks.js';
+import { buildUpstreamHeaders } from './forwarding-headers.js';
+import { acceptRequestId } from './request-id.js';
+import type { RequestContext } from './request-context.js';
+import type { ListenerInfo } from './listeners.js';
+
+/** Everything the front and what it hands requests to need from the worker. */
+export interface FrontHost extends ExchangeHost, WebSocketHost {}
+
+// one scratch array for req.forEach: no closure per request
+let scratch: string[] = [];
+function collectHeader(k: string, v: string): void {
+  scratch.push(k, v);
+}
+
+/**
+ * The one request front of a listener, for plain requests and WebSocket upgrades alike (as
+ * Caddy's reverse proxy serves both from one handler): head checks (framing, Host, control
+ * characters, sizes, the target) -> the request id -> the route (host, internal or public
+ * listener, normalised path, longest prefix) -> the forwarding headers -> the app's filters ->
+ * a request context, which then goes its own way: an HTTP exchange (upstream/exchange.ts) or a
+ * WebSocket handshake and session (websocket/). Both see the same target (an empty `?` kept),
+ * the same forwarding headers, the same response headers (request id, Via), the same
+ * dyno-attempt policy and the same access line.
+ */
+export class RequestFront {
+  /** for `app.any('/*', …)`: every request without Sec-WebSocket-Key */
+  readonly http: (res: HttpResponse, req: HttpRequest) => void;
+  /** the uWS WebSocket route (`app.ws('/*', …)`): upgrades, then the sessions' events */
+  readonly webSocket: WebSocketBehavior<SessionRef>;
+
+  constructor(private readonly listener: ListenerInfo, private readonly host: FrontHost) {
+    this.http = (res, req) => this.route(res, req, null);
+    this.webSocket = webSocketBehavior((res, req, context) => this.route(res, req, context));
+  }
+
+  /** Registers both routes on a uWS app (a listener, or one SNI name of the HTTPS listener). */
+  readonly attach = (app: TemplatedApp): void => {
+    app.any('/*', this.http);
+    this.attachUpgrades(app);
+  };
+
+  /** Registers the WebSocket route only (uWS hands it the requests with Sec-WebSocket-Key). */
+  readonly attachUpgrades = (app: TemplatedApp): void => {
+    app.ws<SessionRef>('/*', this.webSocket);
+  };
+
+  /** One request head: `upgrade` is the uWS socket context of a WebSocket upgrade, null for HTTP. */
+  private route(res: HttpResponse, req: HttpRequest, upgrade: us_socket_context_t | null): void {
+    // everything from req now: it is gone after this callback
+    const start = performance.now();
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    let url = req.getUrl();
+    const rawQuery = req.getQuery();
+    // `/x?` keeps its (empty) query: the dyno gets the target as the client wrote it
+    const hasQuery = rawQuery !== undefined;
+    let query = rawQuery ?? '';
+    scratch = [];
+    req.forEach(collectHeader);
+    const headers = scratch;
+
+    const facts = readClientHead(headers);
+    const problem = facts.problem ?? targetProblem(url, query);
+    if (problem) {
+      refuse(res, problem, facts.requestId);
+      return;
+    }
+    // raw non-ASCII or DEL in the target (uWS passes them, decoded as UTF-8): sent percent-encoded
+    if (!PLAIN_TARGET.test(url)) url = encodeTarget(url);
+    if (!PLAIN_TARGET.test(query)) query = encodeTarget(query);
+
+    const host = this.host;
+    const listener = this.listener;
+    const table = host.table;
+    const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    const fwd = facts.xff ? `${facts.xff}, ${remote}` : remote;
+    const requestId = acceptRequestId(facts.requestId);
+    const logPath = hasQuery ? `${url}?${query}` : url;
+    const ctx: RequestContext = upgrade === null
+      ? new Exchange(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start)
+      : new WebSocketHandshake(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start, headers, upgrade);
+    res.onAborted(ctx.onClientAborted);
+    // a refusal does not read a body still coming: the connection closes after it
+    const bodyFollows = facts.contentLength > 0 || facts.chunked;
+
+    const entry = table.hosts.get(facts.host) ?? table.hosts.get(normaliseHost(facts.host));
+    if (entry === undefined || entry.internal !== listener.internal) {
+      ctx.answer(404, null, 'No such app\n', bodyFollows);
+      return;
+    }
+    const path = normalisePath(url);
+    const match = matchRoute(entry, path);
+    if (match === null || match.app.internal !== listener.internal) {
+      ctx.answer(404, null, 'No such route\n', bodyFollows);
+      return;
+    }
+    const app = match.app;
+    ctx.app = app;
+    if (!ctx.admit(facts)) return;
+    ctx.upstreamPath = hasQuery ? `${match.path}?${query}` : match.path;
+
+    if (app.filters.length === 0) {
+      ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, null);
+      ctx.proceed();
+      return;
+    }
+    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, ownsCors, strip) => {
+      ctx.responseExtra = responseHeaders.length > 0 ? responseHeaders : null;
+      ctx.ownsCors = ownsCors;
+      if (verdict !== undefined) {
+        ctx.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '', bodyFollows);
+        return;
+      }
+      ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extraUpstream.length > 0 ? extraUpstream : null, strip);
+      ctx.proceed();
+    });
+  }
+}
