@@ -12,6 +12,9 @@ import { owned, startBusShuttle } from '../logshuttle/bus/helpers/bus-shuttle.js
 import { LineSender, appName, checkDelivery, startReceivers } from './support/bus-load.js';
 import { report } from './support/report.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 const APPS = 20;
 const PER_APP = Number(process.env.BUS_LINES) > 0 ? Number(process.env.BUS_LINES) : 800;
 const PER_POST = 5;

@@ -12,6 +12,9 @@ import { waitFor } from '../helpers/wait.js';
 import { startStreamReceiver } from '../drains/receivers.js';
 import { freshBus, metric, natsClient, owned, parseReceived, postLines, startBusShuttle } from './helpers/bus-shuttle.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 const cluster = await startNatsCluster({ t });
 const servers = cluster.servers;
 const admin = await natsClient(t, servers);

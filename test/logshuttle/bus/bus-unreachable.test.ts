@@ -12,6 +12,9 @@ import { startStreamReceiver } from '../drains/receivers.js';
 import { spawnSync } from 'node:child_process';
 import { metric, ndjson, parseReceived, readyz, startBusShuttle, waitReady } from './helpers/bus-shuttle.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 t.test('bus unreachable at start: not ready, HTTP ingest refused, TCP ingest held; catches up once NATS is up', async (t) => {
   const nats = await startNatsServer({ t });
   await nats.node(0).kill();
