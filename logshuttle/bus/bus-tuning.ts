@@ -35,7 +35,8 @@ export const DEFAULT_BUS_TUNING: BusTuning = Object.freeze({
 /** Why the tuning cannot work, or null. */
 export function busTuningProblem(t: BusTuning): string | null {
   if (t.holdMs >= t.ackWaitMs) return 'busTuning.holdMs must be less than busTuning.ackWaitMs (else held lines are redelivered)';
-  if (t.fetchExpiresMs * 2 > t.leaseTtlMs) return 'busTuning.fetchExpiresMs must be at most half of busTuning.leaseTtlMs';
+  // a lease is given up a quarter of its TTL before it could expire: a pull must end within that
+  if (t.fetchExpiresMs * 4 > t.leaseTtlMs) return 'busTuning.fetchExpiresMs must be at most a quarter of busTuning.leaseTtlMs';
   if (t.requestTimeoutMs * 3 > t.leaseTtlMs * 2) return 'busTuning.requestTimeoutMs must be at most two thirds of busTuning.leaseTtlMs';
   return null;
 }

@@ -1,18 +1,9 @@
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { Logger } from '../../shared/logger.js';
+import { HeldLeases, LEASE, isWrongSequence, type Held, type LeaseHooks } from './held-leases.js';
 import { planLeases } from './lease-plan.js';
 
-/** What the lease manager drives: the partition consumers. */
-export interface LeaseHooks {
-  /** the lease of `p` is ours: start pulling it */
-  start(p: number): void;
-  /**
-   * Stop pulling `p`. Graceful (a release): finish the pull in hand and settle its lines first;
-   * the promise resolves when nothing of `p` is held any more. Not graceful (the lease may be
-   * lost): stop at once.
-   */
-  stop(p: number, graceful: boolean): Promise<void>;
-}
+export type { LeaseHooks } from './held-leases.js';
 
 export interface PartitionLeasesOptions {
   /** the lease bucket (`<stream>_LEASES`, TTL = ttlMs) */
@@ -24,36 +15,19 @@ export interface PartitionLeasesOptions {
   hooks: LeaseHooks;
 }
 
-type LeaseState = 'active' | 'suspended' | 'releasing';
-
-interface Held {
-  rev: number;
-  state: LeaseState;
-  /** set once a graceful stop of a release finished: the lease may be deleted */
-  drained: boolean;
-}
-
 const MEMBER = 'member.';
-const LEASE = 'lease.';
-
-function isWrongSequence(err: unknown): boolean {
-  return /wrong last sequence/i.test((err as Error)?.message ?? '');
-}
 
 /**
  * Partition ownership through the KV bucket `<stream>_LEASES`, whose entries expire `ttlMs`
  * after their last write. Each replica keeps `member.<id>` alive and holds `lease.<p>` for its
- * partitions, renewing both every third of the TTL (a compare-and-set on the revision, so a
- * lease that expired and was taken by another is noticed as lost). A renewal that fails stops
- * pulling that partition at once: when the key was taken (or expired) the lease is gone; when
- * the request only failed (the bus is unsettled) it is suspended and resumes if the next
- * renewal succeeds. Shares are computed by lease-plan.ts; a replica over its share releases
- * (graceful stop, then delete), one under it takes free keys with `create` (which fails when
- * the key exists). A watch on the bucket wakes the loop at once when a member appears or a
- * lease is released, so hand-overs take one round trip, not a renewal period.
+ * partitions (renewed and fenced by HeldLeases on their own timer). A rebalancing pass, every
+ * third of the TTL: shares from lease-plan.ts; a replica over its share releases (graceful
+ * stop, then delete), one under it takes free keys with `create` (which fails when the key
+ * exists). A watch on the bucket wakes the pass at once when a member appears or a lease is
+ * released, so hand-overs take one round trip, not a renewal period.
  */
 export class PartitionLeases {
-  private readonly held = new Map<number, Held>();
+  private readonly held: HeldLeases;
   private readonly knownMembers = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -64,17 +38,14 @@ export class PartitionLeases {
 
   constructor(private readonly o: PartitionLeasesOptions) {
     this.intervalMs = Math.max(50, Math.floor(o.ttlMs / 3));
+    this.held = new HeldLeases(o);
   }
 
   /** Starts the loop (the bus may still be unreachable: it retries every period). */
   start(): void {
+    this.held.start();
     this.kick();
     void this.watch();
-  }
-
-  /** partitions held and not suspended or being released */
-  owned(): number[] {
-    return [...this.held].filter(([, h]) => h.state === 'active').map(([p]) => p).sort((a, b) => a - b);
   }
 
   /** Releases every lease (graceful stops first) and the membership key; the loop ends. */
@@ -84,11 +55,13 @@ export class PartitionLeases {
     this.timer = null;
     this.watching?.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
-    await Promise.all([...this.held.keys()].map(async (p) => {
-      const h = this.held.get(p)!;
+    // renewals go on until each lease is handed back
+    await Promise.all(this.held.partitions().map(async (p) => {
       await this.o.hooks.stop(p, true);
-      await this.deleteLease(p, h.rev);
+      const h = this.held.get(p);
+      if (h) await this.deleteLease(p, h.rev);
     }));
+    this.held.stopTimers();
     this.held.clear();
     await this.o.kv.delete(MEMBER + this.o.replicaId).catch(() => undefined);
   }
@@ -122,7 +95,6 @@ export class PartitionLeases {
     } catch (err) {
       logger.debug({ err: (err as Error).message }, 'membership not renewed');
     }
-    await this.renewAll();
     let keys: string[];
     try {
       keys = await this.listKeys();
@@ -139,15 +111,15 @@ export class PartitionLeases {
     this.knownMembers.clear();
     for (const m of members) this.knownMembers.add(m);
     // leases being released count until deleted; deleted ones finished below
-    for (const [p, h] of this.held) {
+    for (const [p, h] of this.held.entries()) {
       if (h.state === 'releasing' && h.drained) {
         await this.deleteLease(p, h.rev);
         this.held.delete(p);
         taken.delete(p);
       }
     }
-    const plan = planLeases({ partitions: this.o.partitions, members, me: replicaId, held: new Set(this.held.keys()), taken });
-    const releasing = [...this.held.values()].filter((h) => h.state === 'releasing').length;
+    const plan = planLeases({ partitions: this.o.partitions, members, me: replicaId, held: new Set(this.held.partitions()), taken });
+    const releasing = this.held.entries().filter(([, h]) => h.state === 'releasing').length;
     let excess = this.held.size - releasing - plan.target;
     for (const p of plan.release) {
       if (excess <= 0) break;
@@ -159,42 +131,18 @@ export class PartitionLeases {
     let want = plan.target - this.held.size;
     for (const p of plan.candidates) {
       if (want <= 0 || this.closed) break;
+      const sentAt = Date.now();
       try {
         const rev = await kv.create(LEASE + p, replicaId);
-        this.held.set(p, { rev, state: 'active', drained: false });
         want--;
-        logger.info({ partition: p, target: plan.target, members: members.length }, 'partition lease taken');
-        this.o.hooks.start(p);
+        logger.info({ partition: p, target: plan.target, members: members.length }, 'partition lease taken; pulled once a renewal confirms it');
+        this.held.add(p, rev, sentAt);
       } catch (err) {
         if (!isWrongSequence(err) && !/exists/i.test((err as Error).message)) {
           logger.debug({ partition: p, err: (err as Error).message }, 'partition lease not taken');
         }
       }
     }
-  }
-
-  private async renewAll(): Promise<void> {
-    const { kv, replicaId, logger, hooks } = this.o;
-    await Promise.all([...this.held].map(async ([p, h]) => {
-      try {
-        h.rev = await kv.update(LEASE + p, replicaId, h.rev);
-        if (h.state === 'suspended') {
-          h.state = 'active';
-          logger.info({ partition: p }, 'partition lease renewed again; pulling resumes');
-          hooks.start(p);
-        }
-      } catch (err) {
-        if (isWrongSequence(err)) {
-          this.held.delete(p);
-          logger.warn({ partition: p }, 'partition lease lost (expired or taken); stopped pulling');
-          if (h.state !== 'suspended') void hooks.stop(p, false);
-        } else if (h.state === 'active') {
-          h.state = 'suspended';
-          logger.warn({ partition: p, err: (err as Error).message }, 'partition lease not renewed; stopped pulling until it is');
-          void hooks.stop(p, false);
-        }
-      }
-    }));
   }
 
   private release(p: number, h: Held, target: number, members: number): void {
@@ -215,11 +163,12 @@ export class PartitionLeases {
     }
   }
 
+  /** Every key once (the listing's consumer may deliver a key again after a reset). */
   private async listKeys(): Promise<string[]> {
-    const out: string[] = [];
+    const out = new Set<string>();
     const it = await this.o.kv.keys();
-    for await (const k of it) out.push(k);
-    return out;
+    for await (const k of it) out.add(k);
+    return [...out];
   }
 
   /** Wakes the loop when a new member appears or a lease is released (retried while the bus is away). */

@@ -42,7 +42,7 @@ export const ShuttleConfigSchema = Type.Object(
     /** the shuttle's own knobs of bus mode (bus/bus-tuning.ts); tests shorten them */
     busTuning: Type.Optional(Type.Object(
       {
-        leaseTtlMs: Type.Optional(Type.Integer({ minimum: 300, maximum: 600000 })),
+        leaseTtlMs: Type.Optional(Type.Integer({ minimum: 4000, maximum: 600000 })),
         ackWaitMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 600000 })),
         holdMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600000 })),
         fetchBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),

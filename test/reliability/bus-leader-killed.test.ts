@@ -30,6 +30,26 @@ t.test('the stream leader SIGKILLed mid-stream: every acknowledged line delivere
   const b = await startBusShuttle(t, { servers: cluster.servers, tuning, extra });
   await waitFor(async () => (await owned(a)).length === 8 && (await owned(b)).length === 8, '8 partitions each', 60_000, 100);
 
+  // never two pullers of one partition: samples A, B, A again (a partition in all three was
+  // pulled by both at once; one that moved between two samples is not in all three)
+  const overlaps = new Set<number>();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const a1 = await owned(a);
+      const bs = await owned(b);
+      const a2 = await owned(a);
+      for (const p of bs) {
+        if (a1.includes(p) && a2.includes(p) && !overlaps.has(p)) {
+          overlaps.add(p);
+          t.comment(`partition ${p} pulled by both at ${new Date().toISOString()}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  t.teardown(() => { sampling = false; });
+
   const apps = Array.from({ length: APPS }, (_, i) => appName(i));
   const rounds = Math.ceil(PER_APP / PER_POST);
   const bases = [a.base, b.base];
@@ -63,8 +83,19 @@ t.test('the stream leader SIGKILLed mid-stream: every acknowledged line delivere
   const resendBound = failedPosts * (APPS / 2) * PER_POST;
   t.ok(d.redelivered <= redeliveryBound, `lines delivered twice under the same stream sequence: ${d.redelivered} (bound: 16 partitions x maxAckPending ${MAX_ACK_PENDING} = ${redeliveryBound})`);
   t.ok(d.resent <= resendBound, `lines stored twice because a POST answered 503 was sent again: ${d.resent} (bound: ${failedPosts} failed POSTs x ${(APPS / 2) * PER_POST} lines = ${resendBound})`);
+  sampling = false;
+  await sampler;
+  t.same([...overlaps], [], 'no partition was ever pulled by both replicas at once (sampled every 100 ms)');
+  for (const p of overlaps) {
+    const about = (l: string): boolean => l.includes(`"partition":${p},`);
+    t.comment(`partition ${p}\nA:\n${a.log.filter(about).join('\n')}\nB:\n${b.log.filter(about).join('\n')}`);
+  }
   const own = [...(await owned(a)), ...(await owned(b))].sort((x, y) => x - y);
   t.same(own, Array.from({ length: 16 }, (_, i) => i), 'after the failover every partition is pulled by exactly one replica');
+  if (own.length !== 16) {
+    const leases = (l: string): boolean => /lease|pulling|ack wait|lost in transit/.test(l);
+    t.comment(`A:\n${a.log.filter(leases).join('\n')}\nB:\n${b.log.filter(leases).join('\n')}`);
+  }
 
   report(t, 'bus-leader-killed', {
     requestsSent: senders.reduce((n, s) => n + s.posts, 0),
