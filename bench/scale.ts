@@ -43,7 +43,7 @@ function routeTableRows(rounds: number, log: (l: string) => void): Row[] {
     okRow({ group: GROUP, subject: `route table ${what}: ${subject}`, tool: 'timer (router code from dist)', unit, value: spread(runs.map(pick)), note });
   return [
     row('validate', 'ms', (x) => x.validateMs, 'config/load.ts validateRouterConfig (schema + cross references), CPU 0'),
-    row('compile', 'ms', (x) => x.compileMs, 'config/compile.ts compileRouteTable, CPU 0'),
+    row('compile', 'ms', (x) => x.compileMs, 'routing/compile.ts compileRouteTable, CPU 0'),
     row('heap held', 'MiB', (x) => x.heapMb, 'route table + 2,000 dynos (upstream pools, no connections), after GC; the document itself not counted'),
     row('lookup', 'ns/lookup', (x) => x.nsPerLookup, 'host map + normalisePath + matchRoute, 200,000 mixed (host, path) pairs, after warm-up'),
   ];

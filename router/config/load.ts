@@ -6,7 +6,7 @@ import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { deepFreeze, parseJsonDocument, schemaProblems } from '../../shared/config-file.js';
-import { RouterConfigSchema, type RouterConfig } from './schema.js';
+import { RouterConfigSchema, sectionConflicts, type RouterConfig } from './schema.js';
 import { AppFilterRefSchema, FilterDefSchema, type FilterDef } from './filter-schema.js';
 import { lowerAscii } from '../routing/route-table.js';
 import { normalisePath } from '../routing/normalise-path.js';
@@ -42,7 +42,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * valid document, scoped-validation.ts), only what the change can break is checked.
  */
 function semanticProblems(c: Record<string, unknown>, baseDir: string, scope: ValidationScope): string[] {
-  const problems: string[] = [];
+  // sections that exclude each other (bus and logshuttle): cheap, checked whatever the scope
+  const problems: string[] = sectionConflicts(c);
   const apps = isObject(c.apps) ? c.apps : {};
   const filters: Record<string, FilterDef> = {};
   if (isObject(c.filters)) {

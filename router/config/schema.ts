@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AppFilterRefSchema, FilterDefSchema } from './filter-schema.js';
 import { CanaryDefSchema } from '../canary/canary-schema.js';
+import { BusConfigSchema } from '../../shared/bus/bus-config.js';
 
 /** Router configuration document (DESIGN.md "Router configuration"). Unknown keys are errors. */
 
@@ -65,7 +66,18 @@ export const RouterConfigSchema = Type.Object({
   dashboard: Type.Optional(Type.Object({
     logshuttle: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'base URL of the log shuttle HTTP API, e.g. http://127.0.0.1:5000' })),
   }, { additionalProperties: false })),
+  /** the log bus (DESIGN.md "Log bus"): access lines go there instead of `logshuttle` */
+  bus: Type.Optional(BusConfigSchema),
 }, { additionalProperties: false });
+
+/** Sections that exclude each other (the schema sees one key at a time): a problem per conflict. */
+export function sectionConflicts(c: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (c.bus !== undefined && c.logshuttle !== undefined) {
+    problems.push('bus: cannot be used together with logshuttle (access lines go to one of them; remove logshuttle or bus)');
+  }
+  return problems;
+}
 
 export type RouterConfig = Static<typeof RouterConfigSchema>;
 export type AppConfig = Static<typeof AppSchema>;

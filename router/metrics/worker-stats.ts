@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { latencyBucket } from './latency-histogram.js';
 import { CLASS_COUNT, SECOND_STRIDE, type EjectedDyno, type WorkerSecond } from './worker-second.js';
+import { renderBusMetricsText, sumBusStats, type BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 
 /**
  * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
@@ -34,6 +35,8 @@ export interface WorkerStatsSnapshot {
    * for the whole process by one worker (see countOpenConnections); null when not measured
    */
   connections: Record<string, number> | null;
+  /** the worker's bus client (null without `bus`): summed over workers, rendered as edgeplane_router_bus_* */
+  bus?: BusStatsSnapshot | null;
 }
 
 function emptyApp(): AppStatsSnapshot {
@@ -111,6 +114,7 @@ export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSn
     out.websockets += s.websockets;
     out.ejectedDynos += s.ejectedDynos;
     out.dynos = Math.max(out.dynos, s.dynos);
+    out.bus = sumBusStats([out.bus, s.bus]);
     for (const [app, a] of Object.entries(s.apps)) {
       const m = (out.apps[app] ??= emptyApp());
       a.classes.forEach((v, i) => (m.classes[i] += v));
@@ -167,7 +171,7 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
   out.push('# TYPE edgeplane_router_dynos_ejected gauge');
   out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
-  return out.join('\n') + '\n';
+  return out.join('\n') + '\n' + (s.bus ? renderBusMetricsText('edgeplane_router', s.bus) : '');
 }
 
 /** TCP states of a socket the router still holds open: ESTABLISHED, CLOSE_WAIT (the client sent FIN). */

@@ -15,9 +15,8 @@ import type { RequestContext } from '../front/request-context.js';
 import { Listeners } from '../front/listeners.js';
 import { WebSocketRegistry } from '../websocket/websocket-registry.js';
 import type { LogCode } from '../access-log/access-line.js';
-import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
-import { ShuttleShipper } from '../access-log/shuttle-shipper.js';
-import { TeeSink } from '../access-log/tee-sink.js';
+import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import { pickAccessLogSink } from '../access-log/pick-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 import { TableSwitch } from './table-switch.js';
 
@@ -45,10 +44,7 @@ class RouterWorker implements FrontHost {
   stopping = false;
 
   constructor(private readonly start: WorkerStart) {
-    const shuttle = start.config.logshuttle;
-    this.accessLog = !shuttle ? new StdoutAccessLog()
-      : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
-        : new ShuttleShipper(shuttle, this.logger);
+    this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
     this.tables = new TableSwitch({
       logger: this.logger,
       tlsApply: (config, baseDir) => this.listeners.applyCertificates(config.certificates ?? [], baseDir),
@@ -108,7 +104,7 @@ class RouterWorker implements FrontHost {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
     const now = performance.now();
     return this.stats.snapshot({ inFlight: this.inFlight.size, websockets: this.webSockets.size, ejectedDynos: this.dynos.ejectedCount(now),
-      dynos: this.dynos.size, connections });
+      dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null });
   }
 
   /** The dashboard's once-a-second counts (metrics/worker-second.ts). */
