@@ -59,9 +59,9 @@ export class LogTailRelay {
       return json(res, 404, { error: 'E_NO_TAIL', problems: ['no live tail: the config has no dashboard.logshuttle'] });
     }
     const app = query.get('app') ?? '';
-    if (!APP_NAME.test(app)) return json(res, 400, { error: 'E_BAD_QUERY', problems: ['app: an app name is required (?app=NAME)'] });
+    if (!APP_NAME.test(app)) return json(res, 400, { error: 'E_DASHBOARD_QUERY', problems: ['app: an app name is required (?app=NAME)'] });
     const linesRaw = query.get('lines') ?? '100';
-    if (!/^\d{1,5}$/.test(linesRaw)) return json(res, 400, { error: 'E_BAD_QUERY', problems: ['lines: a number of lines (0 to 99999)'] });
+    if (!/^\d{1,5}$/.test(linesRaw)) return json(res, 400, { error: 'E_DASHBOARD_QUERY', problems: ['lines: a number of lines (0 to 99999)'] });
     if (this.open >= MAX_RELAYED_TAILS) {
       return json(res, 503, { error: 'E_TOO_MANY_TAILS', problems: [`${MAX_RELAYED_TAILS} tails are open already`] }, { 'retry-after': '5' });
     }

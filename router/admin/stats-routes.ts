@@ -55,14 +55,20 @@ export class StatsRoutes {
     return problems;
   }
 
+  /** 400 E_DASHBOARD_QUERY for a malformed name, else 404 E_NO_APP. */
+  private noApp(res: ServerResponse, json: Json, names: readonly string[], problems: string[]): void {
+    const malformed = names.some((n) => !APP_NAME.test(n));
+    json(res, malformed ? 400 : 404, { error: malformed ? 'E_DASHBOARD_QUERY' : 'E_NO_APP', problems });
+  }
+
   private stats(query: URLSearchParams, res: ServerResponse, json: Json): void {
     const names = query.getAll('app');
     const limitRaw = query.get('limit');
     const limit = limitRaw === null ? TOP_APPS : Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 200) return json(res, 400, { error: 'E_BAD_QUERY', problems: ['limit: an integer from 1 to 200'] });
-    if (names.length > MAX_NAMED) return json(res, 400, { error: 'E_BAD_QUERY', problems: [`app: at most ${MAX_NAMED} apps at once`] });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) return json(res, 400, { error: 'E_DASHBOARD_QUERY', problems: ['limit: an integer from 1 to 200'] });
+    if (names.length > MAX_NAMED) return json(res, 400, { error: 'E_DASHBOARD_QUERY', problems: [`app: at most ${MAX_NAMED} apps at once`] });
     const problems = this.named(names);
-    if (problems.length > 0) return json(res, names.every((n) => APP_NAME.test(n)) ? 404 : 400, { error: 'E_NO_APP', problems });
+    if (problems.length > 0) return this.noApp(res, json, names, problems);
     const req: DocumentRequest = names.length > 0 ? { only: names, series: true } : { limit, series: true };
     json(res, 200, statsDocument(this.src, req), NO_STORE);
   }
@@ -71,7 +77,7 @@ export class StatsRoutes {
     const app = query.get('app');
     if (app !== null) {
       const problems = this.named([app]);
-      if (problems.length > 0) return json(res, APP_NAME.test(app) ? 404 : 400, { error: 'E_NO_APP', problems });
+      if (problems.length > 0) return this.noApp(res, json, [app], problems);
     }
     if (this.streams >= MAX_STREAMS) {
       return json(res, 503, { error: 'E_TOO_MANY_STREAMS', problems: [`${MAX_STREAMS} dashboard streams are open already`] }, { 'retry-after': '5' });
