@@ -50,8 +50,10 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 /**
  * The router's admin listener (DESIGN.md; docs/router/admin-api.md): /healthz, /readyz,
  * GET|PUT|PATCH /config, /config/revisions, /config/rollback (config-routes.ts), /metrics,
- * /canaries. With ROUTER_ADMIN_TOKEN set, every route but /healthz and /readyz needs
- * `Authorization: Bearer <token>`.
+ * /canaries, and the dashboard (docs/router/dashboard.md): the page /dashboard
+ * (dashboard/dashboard-page-route.ts) and its data /stats, /stats/stream, /dashboard/logs
+ * (stats-routes.ts). With ROUTER_ADMIN_TOKEN set, every route but /healthz, /readyz and the
+ * dashboard page (which holds no data) needs `Authorization: Bearer <token>`.
  */
 export class AdminServer {
   private readonly server: Server;

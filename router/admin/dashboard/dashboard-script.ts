@@ -100,12 +100,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var q = state.selected ? '?app=' + encodeURIComponent(state.selected) : '';
     fetch('/stats/stream' + q, { headers: authHeaders(), signal: ctrl.signal, cache: 'no-store' }).then(function (res) {
       if (res.status === 401) {
+        if (res.body) res.body.cancel();
         setConnection('locked', 'Locked: admin token needed');
         showAuth(token() ? 'The token was not accepted (401 Unauthorized). Enter the admin token (ROUTER_ADMIN_TOKEN):'
           : 'This router requires an admin token (ROUTER_ADMIN_TOKEN). Enter it to see its data:');
         return;
       }
       if ((res.status === 404 || res.status === 400) && state.selected) {
+        if (res.body) res.body.cancel();
         // the app asked for is not one: say so and go back to the busiest apps
         $('find-message').textContent = 'No app ' + state.selected + ' in the running config.';
         state.selected = null;
