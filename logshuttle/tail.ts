@@ -3,6 +3,7 @@ import { runMain } from '../shared/cli.js';
 import { parseTailArgs, TAIL_USAGE } from './tail-cli/tail-args.js';
 import { colorize, wantColors } from './tail-cli/line-colors.js';
 import { TailClient } from './tail-cli/tail-client.js';
+import { terminalSafe } from './tail-cli/terminal-safe.js';
 
 /**
  * `edgeplane-tail --app APP [--url URL] [--lines N] [--no-follow]`: an app's history, then its
@@ -16,12 +17,15 @@ async function main(): Promise<void> {
     process.stdout.write(TAIL_USAGE + '\n');
     return;
   }
-  const colors = wantColors(process.stdout.isTTY === true, process.env);
+  const tty = process.stdout.isTTY === true;
+  const colors = wantColors(tty, process.env);
+  // to a terminal, control bytes in messages are shown, not obeyed (the colours are added after)
+  const safe = tty ? terminalSafe : (line: string): string => line;
   const client = new TailClient({
     args,
     token: process.env.LOGSHUTTLE_TOKEN || undefined,
     out: process.stdout,
-    render: colors ? colorize : (line) => line,
+    render: colors ? (line) => colorize(safe(line)) : safe,
     notice: (text) => process.stderr.write(`edgeplane-tail: ${text}\n`),
   });
   const quit = (): void => {

@@ -1,4 +1,3 @@
-import { decodeMultiStream } from '@msgpack/msgpack';
 import type { Socket } from 'node:net';
 import type { LogRecord } from '../../shared/log-record.js';
 import type { ListenAddress } from '../config/schema.js';
@@ -6,29 +5,45 @@ import type { IngestContext, Listening } from './ingest-context.js';
 import { listenTcp } from './tcp-listener.js';
 import { recordProblem, cleanRecord } from './record-check.js';
 import { socketChunks } from './chunk-queue.js';
-import { MAX_RECORD_BYTES } from './record-limits.js';
+import { MsgpackRecordReader } from './msgpack-record-reader.js';
 
-const DECODE_LIMITS = { maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 };
+const FATAL_REASONS = {
+  'too large': 'record over 1 MiB, connection closed',
+  undecodable: 'undecodable msgpack, connection closed',
+} as const;
 
 /**
- * Reads a stream of msgpack records from one connection. A value that decodes but is not a
- * valid record is counted and skipped; bytes that do not decode, and a string over
- * MAX_RECORD_BYTES (1 MiB: the decoder cannot skip it and stay in step), close this
- * connection only, counted by reason. A partial record when the stream ends is dropped.
+ * Reads a stream of msgpack records from one connection with bounded memory
+ * (MsgpackRecordReader: only flat maps are decoded). A value that is not a valid record (any
+ * other shape, nested values at any depth, a bad field) is counted and skipped; bytes that do not
+ * decode, and a value over 1 MiB (the reader cannot skip it and stay in step without holding
+ * it), close this connection only, counted by reason. A partial record when the stream ends is
+ * dropped.
  */
 export async function readMsgpackStream(source: AsyncIterable<Uint8Array>, ctx: IngestContext, peerFailed: () => boolean = () => false): Promise<'end' | 'garbage'> {
+  const reader = new MsgpackRecordReader();
   try {
-    for await (const value of decodeMultiStream<undefined>(source, DECODE_LIMITS)) {
-      const problem = recordProblem(value);
-      if (problem) ctx.bad.report('msgpack', problem);
-      else ctx.core.accept(cleanRecord(value as LogRecord), 'msgpack');
+    for await (const chunk of source) {
+      reader.push(chunk);
+      for (let r = reader.next(); r !== null; r = reader.next()) {
+        if (r.kind === 'fatal') {
+          if (peerFailed()) return 'end';
+          ctx.bad.report('msgpack', FATAL_REASONS[r.reason]);
+          return 'garbage';
+        }
+        if (r.kind === 'skipped') {
+          ctx.bad.report('msgpack', r.reason);
+          continue;
+        }
+        const problem = recordProblem(r.value);
+        if (problem) ctx.bad.report('msgpack', problem);
+        else ctx.core.accept(cleanRecord(r.value as LogRecord), 'msgpack');
+      }
     }
     return 'end';
   } catch (err) {
     if (peerFailed()) return 'end'; // a reset connection is not bad input
-    const message = (err as Error).message;
-    const reason = /max length exceeded/i.test(message) ? 'record over 1 MiB, connection closed' : 'undecodable msgpack, connection closed';
-    ctx.bad.report('msgpack', reason, message);
+    ctx.bad.report('msgpack', FATAL_REASONS.undecodable, (err as Error).message);
     return 'garbage';
   }
 }

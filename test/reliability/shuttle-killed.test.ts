@@ -1,7 +1,7 @@
 // Faults under load: the log shuttle SIGKILLed and restarted on the same ports while the router
 // serves a steady load and ships every access line to it.
 import t from 'tap';
-import { baseConfig, deadAddress, echoDyno, until, writeConfig } from '../support/router-harness.js';
+import { baseConfig, releasedPort, echoDyno, until, writeConfig } from '../support/router-harness.js';
 import { startRouterProcess } from './support/router-process.js';
 import { startShuttle } from '../logshuttle/helpers/shuttle-process.js';
 import { openTail } from '../logshuttle/helpers/http-client.js';
@@ -27,8 +27,8 @@ t.test('shuttle killed and restarted under load: no request fails, the router re
   // fixed ports from the start, as in production: uWS sets SO_REUSEPORT only on a fixed port, and
   // without it the restarted shuttle cannot bind its HTTP port while the old tail connections
   // linger in TIME_WAIT
-  const ingestPort = Number((await deadAddress()).split(':')[1]);
-  const httpPort = Number((await deadAddress()).split(':')[1]);
+  const ingestPort = await releasedPort();
+  const httpPort = await releasedPort();
   const first = await startShuttle(t, { listen: listen(ingestPort, httpPort), history: 100000 });
   const router = await startRouterProcess(t, writeConfig(baseConfig({
     workers: 2,

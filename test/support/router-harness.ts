@@ -125,7 +125,7 @@ export interface Dyno {
 }
 
 /** A real node:http dyno on an ephemeral port (or on `port`, e.g. to revive a dead address). */
-export async function startDyno(handler: (req: IncomingMessage, res: ServerResponse) => void, port = 0): Promise<Dyno> {
+export async function startDyno(handler: (req: IncomingMessage, res: ServerResponse) => void, port = 0, host = '127.0.0.1'): Promise<Dyno> {
   const server = createServer();
   const dyno: Dyno = {
     server,
@@ -143,18 +143,18 @@ export async function startDyno(handler: (req: IncomingMessage, res: ServerRespo
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   dyno.port = (server.address() as AddressInfo).port;
-  dyno.address = `127.0.0.1:${dyno.port}`;
+  dyno.address = `${host}:${dyno.port}`;
   return dyno;
 }
 
 /** A dyno answering JSON `{ dyno, method, url, headers, bodyBytes }` for every request. */
-export function echoDyno(name: string, port = 0): Promise<Dyno> {
+export function echoDyno(name: string, port = 0, host = '127.0.0.1'): Promise<Dyno> {
   return startDyno((req, res) => {
     let bytes = 0;
     req.on('data', (c: Buffer) => (bytes += c.length));
@@ -162,7 +162,7 @@ export function echoDyno(name: string, port = 0): Promise<Dyno> {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ dyno: name, method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes }));
     });
-  }, port);
+  }, port, host);
 }
 
 /** A raw TCP "dyno" (node:net): `onSocket` gets every accepted connection; counts connections. */
@@ -257,13 +257,36 @@ export function hashDyno(name: string): Promise<Dyno> {
   });
 }
 
-/** An address on loopback where nothing listens (connection refused). */
+let deadCount = 0;
+
+/**
+ * An address on loopback where nothing listens (connection refused), on an address of this
+ * process's own in 127.0.0.0/8 (127.128-255.x.y, from the pid and a counter): its port was free
+ * when picked, and no other process binds that address, so it cannot be taken over before the
+ * test uses it, as a port released on 127.0.0.1 could be. A test may start a listener there
+ * later on purpose (a dyno that comes back: `startDyno(handler, port, host)`).
+ */
 export async function deadAddress(): Promise<string> {
+  deadCount++;
+  const host = `127.${((process.pid >> 8) & 127) | 128}.${process.pid & 255}.${deadCount & 255 || 1}`;
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `${host}:${port}`;
+}
+
+/**
+ * A port that was free a moment ago, for a listener a test starts LATER on purpose (a shuttle
+ * that comes up after the router): another process may take it meanwhile, so use it only where
+ * the delay is the point.
+ */
+export async function releasedPort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
+  return port;
 }
 
 /** Sends raw bytes on a fresh TCP connection and collects what comes back until close or timeout. */

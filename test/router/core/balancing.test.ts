@@ -6,8 +6,8 @@ let router: RunningRouter;
 const dynos: Dyno[] = [];
 let dead: string[];
 
-async function dyno(name: string, port = 0): Promise<Dyno> {
-  const d = await echoDyno(name, port);
+async function dyno(name: string, port = 0, host = '127.0.0.1'): Promise<Dyno> {
+  const d = await echoDyno(name, port, host);
   dynos.push(d);
   return d;
 }
@@ -91,7 +91,7 @@ t.test('a dead dyno in the list: every request still succeeds on the live ones',
 });
 
 t.test('a refused dyno is ejected for a while, then comes back into rotation', async (t) => {
-  const deadPort = Number(dead[1].split(':')[1]);
+  const [deadHost, deadPort] = dead[1].split(':');
   const t0 = Date.now();
   // round robin starts at index 0: the dead dyno is tried first, refused, and the request moves on
   const first = await get('dead-first');
@@ -99,7 +99,7 @@ t.test('a refused dyno is ejected for a while, then comes back into rotation', a
   t.equal(first.dyno, 'e', 'the never-sent request went to the next dyno');
   t.match(await lineOf(first.requestId), new RegExp(`^at=info .* dyno=${e.address} .* status=200 `));
   // now something listens at the dead address again; while the dyno is ejected, nothing goes there
-  const revived = await dyno('revived', deadPort);
+  const revived = await dyno('revived', Number(deadPort), deadHost);
   const windowEnd = t0 + 900; // the first ejection lasts 1 s from the failure, which came after t0
   const inWindow: string[] = [];
   let hitsInWindow = 0;
