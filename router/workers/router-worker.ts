@@ -4,6 +4,7 @@ import type { RouterConfig } from '../config/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { compileRouteTable } from '../routing/compile.js';
 import { FilterFactory } from '../filters/filter-factory.js';
+import { isFilterCode } from '../filters/filter-codes.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import { InFlight } from '../upstream/in-flight.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
@@ -30,8 +31,8 @@ class RouterWorker implements FrontHost {
   readonly accessLog: AccessLogSink;
   private readonly dynos = new DynoRegistry();
   private readonly logger = createLogger('router-worker');
-  /** lives across reloads: JWKS and verified-token caches survive a config swap */
-  private readonly filters = new FilterFactory({ logger: this.logger });
+  /** lives across reloads: JWKS and verified-token caches survive a config swap; rate-limit buckets are the process's */
+  private readonly filters: FilterFactory;
   private readonly listeners = new Listeners(this);
   /** open WebSockets of this worker: 1012 when their dyno leaves the config, 1001 on stop */
   readonly webSockets = new WebSocketRegistry();
@@ -43,6 +44,8 @@ class RouterWorker implements FrontHost {
   stopping = false;
 
   constructor(private readonly start: WorkerStart) {
+    this.filters = new FilterFactory({ logger: this.logger, rateLimits: start.rateLimits });
+    this.filters.baseDir = start.baseDir;
     const shuttle = start.config.logshuttle;
     this.accessLog = !shuttle ? new StdoutAccessLog()
       : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
@@ -78,6 +81,8 @@ class RouterWorker implements FrontHost {
   /** A new config: compile off the request path, then swap in one step. */
   applyConfig(config: RouterConfig, version: string, baseDir: string, board: BoardDescription): void {
     this.listeners.applyCertificates(config.certificates ?? [], baseDir);
+    // relative paths in filter definitions (openapi specs) resolve against the config's directory
+    this.filters.baseDir = baseDir;
     const old = this.table;
     const table = this.compile(config, version, board);
     this.table = table;
@@ -92,7 +97,8 @@ class RouterWorker implements FrontHost {
 
   /** Every routed request's outcome, HTTP or WebSocket handshake (101 when upgraded). */
   recordOutcome(ctx: RequestContext, status: number, code: LogCode | null, totalMs: number): void {
-    this.stats.record(ctx.app!.name, status, code, totalMs);
+    // a filter's refusal is counted by the filter (edgeplane_router_filter_refusals_total), not as an upstream error
+    this.stats.record(ctx.app!.name, status, code === null || isFilterCode(code) ? null : code, totalMs);
     if (ctx.canarySlot >= 0) this.canary.record(ctx.canarySlot, ctx.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
@@ -101,7 +107,7 @@ class RouterWorker implements FrontHost {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
     const now = performance.now();
     return this.stats.snapshot({ inFlight: this.inFlight.size, websockets: this.webSockets.size, ejectedDynos: this.dynos.ejectedCount(now),
-      dynos: this.dynos.size, connections });
+      dynos: this.dynos.size, connections, filters: this.filters.counters.snapshot() });
   }
 
   listenAll(): Promise<Partial<Record<ListenerName, number>>> {

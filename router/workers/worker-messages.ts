@@ -1,6 +1,7 @@
 import type { RouterConfig } from '../config/schema.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import type { BoardDescription } from '../canary/board-layout.js';
+import type { RateLimitMemory } from '../filters/rate-limit-table.js';
 
 export type ListenerName = 'http' | 'https' | 'internal';
 
@@ -18,6 +19,8 @@ export interface WorkerStart {
   canary: BoardDescription;
   /** ROUTER_TEST_HOOKS=1: the thread honours `test-crash` (README, Test hooks) */
   testHooks?: boolean;
+  /** the process's rate-limit buckets, shared by every worker (created once by the pool) */
+  rateLimits?: RateLimitMemory;
 }
 
 export type ToWorker =

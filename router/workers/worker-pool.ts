@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './worker-messages.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import type { BoardDescription } from '../canary/board-layout.js';
+import { createRateLimitMemory, type RateLimitMemory } from '../filters/rate-limit-table.js';
 
 /** A port the OS considers free on `host` right now. */
 function freePort(host: string): Promise<number> {
@@ -97,6 +98,12 @@ export class WorkerPool {
   private faultyApply = new Set<number>();
   /** workers replaced after a crash */
   restarts = 0;
+  /**
+   * the rate-limit buckets of the whole process: one shared table every worker (and every
+   * replacement) gets in its start data, so a count is exact across workers and survives
+   * reloads and worker restarts
+   */
+  private readonly rateLimits: RateLimitMemory = createRateLimitMemory();
 
   constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
     private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {
@@ -167,6 +174,7 @@ export class WorkerPool {
       baseDir: this.current.baseDir,
       ports: this.ports,
       canary: this.canary,
+      rateLimits: this.rateLimits,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
     const slot: Slot = { index, worker, startedAt: Date.now(), ready: false, exited: false, stopping: false, replace: false, version: start.version, waiting: new Map() };
