@@ -52,7 +52,7 @@ t.test('openapi', async (t) => {
     t.equal((await get('/users/42?fields=name')).status, 200, 'a valid request passes');
     t.equal(dyno.seen.at(-1)!.url, '/users/42?fields=name');
     t.equal((await get('/users/me')).status, 200, 'a literal path wins over a template (me is not an integer)');
-    let r = await get('/users/abc?fields=name', { 'x-request-id': 'oa-path-1' });
+    const r = await get('/users/abc?fields=name', { 'x-request-id': 'oa-path-1' });
     t.equal(r.status, 400, 'a path parameter of the wrong type');
     t.match(r.headers['content-type'], /^application\/problem\+json/);
     t.same({ status: problem(r).status, code: problem(r).code }, { status: 400, code: 'openapi_validation_failed' });
