@@ -1,6 +1,7 @@
 import type { HerokuCodeName } from '../front/heroku-codes.js';
 import { HerokuCode } from '../front/heroku-codes.js';
 import { isFilterCode, type FilterCode } from '../filters/filter-codes.js';
+import type { RequestContext } from '../front/request-context.js';
 
 /**
  * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,
@@ -55,31 +56,11 @@ export function formatAccessLine(f: AccessFacts): string {
 }
 
 /**
- * A request as the router logs it: what the front learned (the request context of an HTTP
- * exchange or a WebSocket handshake) and the times its trip to the dyno reached.
+ * The access line of a routed request (an HTTP exchange or a WebSocket handshake: its facts, and
+ * the times its trip to the dyno reached) over at `end` (performance.now()), with the status the
+ * client got.
  */
-export interface LoggedRequest {
-  readonly method: string;
-  /** the original path and query, as the client sent them */
-  readonly logPath: string;
-  readonly hostHeader: string;
-  readonly requestId: string;
-  readonly fwd: string;
-  readonly protocol: string;
-  readonly canary: boolean;
-  /** performance.now() when the request head arrived */
-  readonly start: number;
-  /** performance.now() when the first dyno connection was made, 0 if never */
-  readonly connectAt: number;
-  /** performance.now() when the dyno's response head arrived (the 101 for a WebSocket), 0 if never */
-  readonly respondedAt: number;
-  /** response bytes from the dyno to the client (a WebSocket's frames from the dyno) */
-  readonly bytes: number;
-  readonly dyno: { readonly address: string } | null;
-}
-
-/** The access line of a request over at `end` (performance.now()), with the status the client got. */
-export function requestLine(r: LoggedRequest, status: number, code: LogCode | null, end: number): string {
+export function requestLine(r: RequestContext, status: number, code: LogCode | null, end: number): string {
   const connectMs = r.connectAt === 0 ? 0 : Math.round(r.connectAt - r.start);
   const serviceMs = Math.round((r.respondedAt === 0 ? end : r.respondedAt) - r.start) - connectMs;
   return line(code, r.method, r.logPath, r.hostHeader, r.requestId, r.fwd, r.dyno?.address ?? '', connectMs, Math.max(0, serviceMs),

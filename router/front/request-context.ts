@@ -6,7 +6,7 @@ import type { ClientHeaderFacts } from './head-checks.js';
 import { VIA } from './request-id.js';
 import type { Dyno } from '../upstream/dyno.js';
 import { nextDyno, type AttemptState } from '../upstream/dyno-attempts.js';
-import { requestLine, type LoggedRequest, type LogCode } from '../access-log/access-line.js';
+import { requestLine, type LogCode } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
 import type { BodyRead } from '../filters/filter.js';
 
@@ -51,20 +51,7 @@ export function statusLine(status: number, text = ''): string {
  * routing steps (maintenance, canary split, no dynos), the router's response headers and the one
  * access line at the end. A subclass, not a second object: nothing more is allocated per request.
  */
-export abstract class RequestContext implements AttemptState, LoggedRequest {
-  // request, fixed at creation
-  readonly res: HttpResponse;
-  readonly host: ContextHost;
-  readonly table: RouteTable;
-  readonly method: string;
-  /** original path + query, for the log line (without a key keyauth hid from the dyno) */
-  logPath: string;
-  readonly hostHeader: string;
-  readonly requestId: string;
-  readonly fwd: string;
-  readonly protocol: string;
-  readonly start: number;
-
+export abstract class RequestContext implements AttemptState {
   // routing, set by the front before proceed()
   app: AppRoute | null = null;
   canary = false;
@@ -86,9 +73,12 @@ export abstract class RequestContext implements AttemptState, LoggedRequest {
   lastCode: HerokuCodeName = 'H10';
   dyno: Dyno | null = null;
 
-  // for the log line
+  // for the log line (requestLine)
+  /** performance.now() when the first dyno connection was made, 0 if never */
   connectAt = 0;
+  /** performance.now() when the dyno's response head arrived (the 101 for a WebSocket), 0 if never */
   respondedAt = 0;
+  /** response bytes from the dyno to the client (a WebSocket's frames from the dyno) */
   bytes = 0;
 
   /** uWS onAborted ran: the client went away */
@@ -96,19 +86,14 @@ export abstract class RequestContext implements AttemptState, LoggedRequest {
   protected finished = false;
   private recorded = false;
 
-  constructor(res: HttpResponse, host: ContextHost, table: RouteTable, method: string, logPath: string,
-    hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
-    this.res = res;
-    this.host = host;
-    this.table = table;
-    this.method = method;
-    this.logPath = logPath;
-    this.hostHeader = hostHeader;
-    this.requestId = requestId;
-    this.fwd = fwd;
-    this.protocol = protocol;
-    this.start = start;
-  }
+  /**
+   * `logPath`: the original path and query, for the log line (a key keyauth hid from the dyno is
+   * taken out of it by the front); `start`: performance.now() when
+   * the request head arrived; the table is the one the request started with.
+   */
+  constructor(readonly res: HttpResponse, readonly host: ContextHost, readonly table: RouteTable, readonly method: string,
+    public logPath: string, readonly hostHeader: string, readonly requestId: string, readonly fwd: string,
+    readonly protocol: string, readonly start: number) {}
 
   /** answered, cut or abandoned, and logged: nothing more is to be done with it */
   get isFinished(): boolean {

@@ -1,6 +1,6 @@
 /**
  * A tiny reference for path normalisation and routing, written from RFC 3986 and DESIGN.md
- * independently of router/http/normalise-path.ts and router/config/route-table.ts, for the fuzz
+ * independently of router/routing/normalise-path.ts and router/routing/route-table.ts, for the fuzz
  * tests to compare against. Slow and simple on purpose.
  */
 

@@ -15,37 +15,43 @@ export class UpstreamClientError extends Error {
   }
 }
 
-/** The TCP connection to the dyno took longer than the connect timeout. */
-export class ConnectTimeoutError extends UpstreamClientError {
-  override readonly name = 'ConnectTimeoutError';
-  constructor(message = 'Connect Timeout Error') {
-    super(message, 'UND_ERR_CONNECT_TIMEOUT');
-  }
+/** One of the client's error classes: undici's name and code for the failure, its message by default. */
+function clientError(name: string, code: string, defaultMessage: string) {
+  return class extends UpstreamClientError {
+    override readonly name = name;
+    constructor(message = defaultMessage) {
+      super(message, code);
+    }
+  };
 }
+
+/** The TCP connection to the dyno took longer than the connect timeout. */
+export const ConnectTimeoutError = clientError('ConnectTimeoutError', 'UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error');
 
 /** No complete response head within headersTimeout. */
-export class HeadersTimeoutError extends UpstreamClientError {
-  override readonly name = 'HeadersTimeoutError';
-  constructor(message = 'Headers Timeout Error') {
-    super(message, 'UND_ERR_HEADERS_TIMEOUT');
-  }
-}
+export const HeadersTimeoutError = clientError('HeadersTimeoutError', 'UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error');
 
 /** The response body stalled (no byte from the dyno while the client was ready) for bodyTimeout. */
-export class BodyTimeoutError extends UpstreamClientError {
-  override readonly name = 'BodyTimeoutError';
-  constructor(message = 'Body Timeout Error') {
-    super(message, 'UND_ERR_BODY_TIMEOUT');
-  }
-}
+export const BodyTimeoutError = clientError('BodyTimeoutError', 'UND_ERR_BODY_TIMEOUT', 'Body Timeout Error');
 
 /** The dyno closed the connection before the response was complete. */
-export class SocketError extends UpstreamClientError {
-  override readonly name = 'SocketError';
-  constructor(message = 'other side closed') {
-    super(message, 'UND_ERR_SOCKET');
-  }
-}
+export const SocketError = clientError('SocketError', 'UND_ERR_SOCKET', 'other side closed');
+
+/** The request was aborted (abort() without an error of its own). */
+export const RequestAbortedError = clientError('AbortError', 'UND_ERR_ABORTED', 'Request aborted');
+
+/** The request cannot be written as given (a header value with CR/LF, a forbidden header...). */
+export const InvalidArgumentError = clientError('InvalidArgumentError', 'UND_ERR_INVALID_ARG', 'Invalid argument');
+
+/** The request body had more or fewer bytes than its Content-Length. */
+export const RequestContentLengthMismatchError = clientError('RequestContentLengthMismatchError', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'Request body length does not match content-length header');
+
+/** Dispatch on a pool that is closing or closed. */
+export const ClientClosedError = clientError('ClientClosedError', 'UND_ERR_CLOSED', 'The client is closed');
+
+/** The pool was destroyed with the request still queued or in flight. */
+export const ClientDestroyedError = clientError('ClientDestroyedError', 'UND_ERR_DESTROYED', 'The client is destroyed');
 
 /**
  * A malformed response: named and coded like llhttp's errors in undici (`HTTPParserError`,
@@ -73,43 +79,3 @@ export type ParseErrorCode =
   | 'HPE_INVALID_CHUNK_SIZE'
   | 'HPE_STRICT'
   | 'HPE_PAUSED_UPGRADE';
-
-/** The request was aborted (abort() without an error of its own). */
-export class RequestAbortedError extends UpstreamClientError {
-  override readonly name = 'AbortError';
-  constructor(message = 'Request aborted') {
-    super(message, 'UND_ERR_ABORTED');
-  }
-}
-
-/** The request cannot be written as given (a header value with CR/LF, a forbidden header...). */
-export class InvalidArgumentError extends UpstreamClientError {
-  override readonly name = 'InvalidArgumentError';
-  constructor(message: string) {
-    super(message, 'UND_ERR_INVALID_ARG');
-  }
-}
-
-/** The request body had more or fewer bytes than its Content-Length. */
-export class RequestContentLengthMismatchError extends UpstreamClientError {
-  override readonly name = 'RequestContentLengthMismatchError';
-  constructor(message = 'Request body length does not match content-length header') {
-    super(message, 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH');
-  }
-}
-
-/** Dispatch on a pool that is closing or closed. */
-export class ClientClosedError extends UpstreamClientError {
-  override readonly name = 'ClientClosedError';
-  constructor(message = 'The client is closed') {
-    super(message, 'UND_ERR_CLOSED');
-  }
-}
-
-/** The pool was destroyed with the request still queued or in flight. */
-export class ClientDestroyedError extends UpstreamClientError {
-  override readonly name = 'ClientDestroyedError';
-  constructor(message = 'The client is destroyed') {
-    super(message, 'UND_ERR_DESTROYED');
-  }
-}

@@ -32,7 +32,7 @@ function countOf(s: string, c: string): number {
 
 /**
  * Builds the request head as one string from the flat header list Exchange hands over (see
- * router/server/upstream-headers.ts buildUpstreamHeaders), the way undici writes it:
+ * router/front/forwarding-headers.ts buildUpstreamHeaders), the way undici writes it:
  * `METHOD path HTTP/1.1`, `host` (the list's, else the dyno's address), `connection: keep-alive`
  * (`close` for HEAD, as undici does: a dyno's stray HEAD body cannot poison the connection), the
  * headers in order, then the framing: the list's Content-Length for a body of known length,

@@ -9,7 +9,7 @@ import { TlsListener } from '../../../router/front/tls-listener.js';
 import type { CertificateSpec } from '../../../router/front/tls-names.js';
 import { tlsConnect } from './support/tls-client.js';
 
-// TlsListener (router/server/tls-listener.ts) on real sockets in this process: SNI choice with the
+// TlsListener (router/front/tls-listener.ts) on real sockets in this process: SNI choice with the
 // wildcard certificate NOT first (so a wildcard match cannot pass for the default), the default
 // following the config, and certificate removal while a connection that negotiated the removed
 // name is still open (uWS 20.30's removeServerName would free that connection's router: the
