@@ -103,6 +103,22 @@ async function followTail(httpPort: number, app: string): Promise<void> {
   }
 }
 
+/** Waits until the shuttle has `n` live tails open (its edgeplane_shuttle_tails_open gauge). */
+async function tailsOpen(httpPort: number, n: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const m = /^edgeplane_shuttle_tails_open (\d+)/m.exec(text);
+      if (m && Number(m[1]) >= n) return;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the live tails did not open within 30 s');
+}
+
 async function main(): Promise<void> {
   const { router, shuttle, r, s } = prepareConfigs();
   const http = r.listen.http.port as number;
@@ -143,9 +159,12 @@ async function main(): Promise<void> {
     'Live tail of api-prod and api-canary follows (Ctrl-C stops everything):',
     '',
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  // the tails are open (the shuttle counts them) before the curl lines are printed: a line from
+  // the first request made after reading them is never lost to a tail not yet attached
   void followTail(tailPort, 'api-prod');
   void followTail(tailPort, 'api-canary');
+  await tailsOpen(tailPort, 2);
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
 let stopping = false;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { mergeFilterCounts, renderFilterCounts, type FilterCountEntry } from '../filters/filter-counters.js';
+import { renderBusMetricsText, sumBusStats, type BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 
 /**
  * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
@@ -32,6 +33,8 @@ export interface WorkerStatsSnapshot {
   connections: Record<string, number> | null;
   /** the edge filters' passed/refused counts (filters/filter-counters.ts) */
   filters?: FilterCountEntry[];
+  /** the worker's bus client (null without `bus`): summed over workers, rendered as edgeplane_router_bus_* */
+  bus?: BusStatsSnapshot | null;
 }
 
 function emptyApp(): AppStatsSnapshot {
@@ -74,6 +77,7 @@ export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSn
     out.websockets += s.websockets;
     out.ejectedDynos += s.ejectedDynos;
     out.dynos = Math.max(out.dynos, s.dynos);
+    out.bus = sumBusStats([out.bus, s.bus]);
     for (const [app, a] of Object.entries(s.apps)) {
       const m = (out.apps[app] ??= emptyApp());
       a.classes.forEach((v, i) => (m.classes[i] += v));
@@ -130,7 +134,7 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
   out.push('# TYPE edgeplane_router_dynos_ejected gauge');
   out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
-  return out.join('\n') + '\n' + renderFilterCounts(s.filters ?? []);
+  return out.join('\n') + '\n' + renderFilterCounts(s.filters ?? []) + (s.bus ? renderBusMetricsText('edgeplane_router', s.bus) : '');
 }
 
 /** TCP states of a socket the router still holds open: ESTABLISHED, CLOSE_WAIT (the client sent FIN). */
