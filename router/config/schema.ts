@@ -62,6 +62,10 @@ export const RouterConfigSchema = Type.Object({
   apps: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }), AppSchema, { additionalProperties: false }),
   sites: Type.Optional(Type.Record(Type.String({ minLength: 1 }), SiteSchema, { additionalProperties: false })),
   filters: Type.Optional(Type.Record(Type.String({ minLength: 1 }), FilterDefSchema)),
+  /** the admin listener's dashboard (docs/router/dashboard.md): `logshuttle` is the shuttle's HTTP API, for the live tail pane */
+  dashboard: Type.Optional(Type.Object({
+    logshuttle: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'base URL of the log shuttle HTTP API, e.g. http://127.0.0.1:5000' })),
+  }, { additionalProperties: false })),
   /** the log bus (DESIGN.md "Log bus"): access lines go there instead of `logshuttle` */
   bus: Type.Optional(BusConfigSchema),
 }, { additionalProperties: false });

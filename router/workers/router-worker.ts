@@ -7,6 +7,7 @@ import { isFilterCode } from '../filters/filter-codes.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import { InFlight } from '../upstream/in-flight.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { CanaryAbortEvent } from '../canary/canary-view.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
@@ -116,6 +117,11 @@ class RouterWorker implements FrontHost {
       dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null, filters: this.filters.counters.snapshot() });
   }
 
+  /** The dashboard's once-a-second counts (metrics/worker-second.ts). */
+  takeSecond(): WorkerSecond {
+    return this.stats.takeSecond({ ejected: this.dynos.ejected(performance.now()), inFlight: this.inFlight.size, websockets: this.webSockets.size });
+  }
+
   listenAll(): Promise<Partial<Record<ListenerName, number>>> {
     const start = this.start;
     return this.listeners.listenAll(start.config.listen, start.ports, start.config.certificates ?? [], start.baseDir);
@@ -190,6 +196,9 @@ parentPort!.on('message', (msg: ToWorker) => {
       break;
     case 'stats':
       void worker.statsSnapshot().then((snapshot) => post({ type: 'stats', id: msg.id, snapshot }));
+      break;
+    case 'second':
+      post({ type: 'second', tick: msg.tick, second: worker.takeSecond() });
       break;
     case 'stop':
       void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));
