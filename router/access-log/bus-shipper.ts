@@ -52,8 +52,8 @@ export class BusShipper implements AccessLogSink {
 
   private readonly onDropped = (app: string, count: number, since: number): void => {
     const message = `Error L10 (output buffer overflow): ${count} messages dropped since ${new Date(since).toISOString()}`;
-    this.publisher.publish(app, subjectFor(app, this.bus.partitions),
-      encodeLogRecord({ app, source: 'platform', process: 'router', stream: 'stderr', time: Date.now(), message }));
+    this.publisher.publishReport(app, subjectFor(app, this.bus.partitions),
+      encodeLogRecord({ app, source: 'platform', process: 'router', stream: 'stderr', time: Date.now(), message }), count, since);
     this.logger.warn({ app, dropped: count, since: new Date(since).toISOString() }, 'bus outbox overflowed: lines dropped (L10 sent)');
   };
 

@@ -48,7 +48,7 @@ function semanticProblems(c: Record<string, unknown>, baseDir: string, scope: Va
   const filters: Record<string, FilterDef> = {};
   if (isObject(c.filters)) {
     for (const [name, def] of Object.entries(c.filters)) if (Value.Check(FilterDefSchema, def)) filters[name] = def;
-    problems.push(...filterProblems(filters));
+    problems.push(...filterProblems(filters, baseDir));
   }
   const listen = c.listen as { https?: unknown } | undefined;
   const certificates = Array.isArray(c.certificates) ? c.certificates : [];

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { mergeFilterCounts, renderFilterCounts, type FilterCountEntry } from '../filters/filter-counters.js';
 import { latencyBucket } from './latency-histogram.js';
 import { CLASS_COUNT, SECOND_STRIDE, type EjectedDyno, type WorkerSecond } from './worker-second.js';
 import { renderBusMetricsText, sumBusStats, type BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
@@ -35,6 +36,8 @@ export interface WorkerStatsSnapshot {
    * for the whole process by one worker (see countOpenConnections); null when not measured
    */
   connections: Record<string, number> | null;
+  /** the edge filters' passed/refused counts (filters/filter-counters.ts) */
+  filters?: FilterCountEntry[];
   /** the worker's bus client (null without `bus`): summed over workers, rendered as edgeplane_router_bus_* */
   bus?: BusStatsSnapshot | null;
 }
@@ -106,7 +109,8 @@ export class WorkerStats {
 
 /** Sums the snapshots of every worker. */
 export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
-  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null };
+  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
+    filters: mergeFilterCounts(snaps.map((s) => s.filters)) };
   for (const s of snaps) {
     // a process-wide measure: taken once (by one worker), never summed
     if (out.connections === null && s.connections) out.connections = s.connections;
@@ -171,7 +175,7 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
   out.push('# TYPE edgeplane_router_dynos_ejected gauge');
   out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
-  return out.join('\n') + '\n' + (s.bus ? renderBusMetricsText('edgeplane_router', s.bus) : '');
+  return out.join('\n') + '\n' + renderFilterCounts(s.filters ?? []) + (s.bus ? renderBusMetricsText('edgeplane_router', s.bus) : '');
 }
 
 /** TCP states of a socket the router still holds open: ESTABLISHED, CLOSE_WAIT (the client sent FIN). */

@@ -10,6 +10,7 @@ import { afterBrokenResponse, afterFailedAttempt } from './dyno-attempts.js';
 import { copyResponseHeaders } from './response-headers.js';
 import type { InFlight } from './in-flight.js';
 import { ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
+import type { BodyRead } from '../filters/filter.js';
 
 /** What an exchange needs from the worker that runs it. */
 export interface ExchangeHost extends ContextHost {
@@ -274,7 +275,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     if (abort) abort(new Error('router stopping'));
   }
 
-  answer(status: number, headers: readonly [string, string][] | null, body: string, close = false): void {
+  answer(status: number, headers: readonly [string, string][] | null, body: string, close = false, code: LogCode | null = null): void {
     if (this.finished || this.clientGone) return;
     const res = this.res;
     res.cork(() => {
@@ -287,7 +288,13 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       if (this.headOnly) res.endWithoutBody(Buffer.byteLength(body), closing);
       else res.end(body, closing);
     });
-    this.finish(status, null);
+    this.finish(status, code);
+  }
+
+  override readBody(cap: number): BodyRead | Promise<BodyRead> {
+    const body = this.body;
+    if (body === null) return super.readBody(cap);
+    return new Promise((resolve) => body.collect(cap, resolve));
   }
 
   /** The request body grew past limits.maxBodyBytes while streaming. */

@@ -3,6 +3,7 @@ import { createLogger } from '../../shared/logger.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { FilterFactory } from '../filters/filter-factory.js';
+import { isFilterCode } from '../filters/filter-codes.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import { InFlight } from '../upstream/in-flight.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
@@ -30,8 +31,8 @@ class RouterWorker implements FrontHost {
   readonly accessLog: AccessLogSink;
   private readonly dynos = new DynoRegistry();
   private readonly logger = createLogger('router-worker');
-  /** lives across reloads: JWKS and verified-token caches survive a config swap */
-  private readonly filters = new FilterFactory({ logger: this.logger });
+  /** lives across reloads: JWKS and verified-token caches survive a config swap; rate-limit buckets are the process's */
+  private readonly filters: FilterFactory;
   private readonly listeners = new Listeners(this);
   /** open WebSockets of this worker: 1012 when their dyno leaves the config, 1001 on stop */
   readonly webSockets = new WebSocketRegistry();
@@ -44,6 +45,8 @@ class RouterWorker implements FrontHost {
   stopping = false;
 
   constructor(private readonly start: WorkerStart) {
+    this.filters = new FilterFactory({ logger: this.logger, rateLimits: start.rateLimits });
+    this.filters.baseDir = start.baseDir;
     this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
     this.tables = new TableSwitch({
       logger: this.logger,
@@ -77,7 +80,13 @@ class RouterWorker implements FrontHost {
 
   /** A new config in one step (a worker brought to the running config). */
   applyConfig(config: RouterConfig, version: string, baseDir: string, board: BoardDescription): void {
+    this.useBaseDir(baseDir);
     this.tables.applyNow(config, version, baseDir, board);
+  }
+
+  /** Relative paths in filter definitions (openapi specs) resolve against the directory of the config being compiled. */
+  useBaseDir(baseDir: string): void {
+    this.filters.baseDir = baseDir;
   }
 
   /** Config changes, in two steps (the pool's prepare / commit / abort). */
@@ -95,7 +104,8 @@ class RouterWorker implements FrontHost {
 
   /** Every routed request's outcome, HTTP or WebSocket handshake (101 when upgraded). */
   recordOutcome(ctx: RequestContext, status: number, code: LogCode | null, totalMs: number): void {
-    this.stats.record(ctx.app!.name, status, code, totalMs);
+    // a filter's refusal is counted by the filter (edgeplane_router_filter_refusals_total), not as an upstream error
+    this.stats.record(ctx.app!.name, status, code === null || isFilterCode(code) ? null : code, totalMs);
     if (ctx.canarySlot >= 0) this.tables.canary.record(ctx.canarySlot, ctx.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
@@ -104,7 +114,7 @@ class RouterWorker implements FrontHost {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
     const now = performance.now();
     return this.stats.snapshot({ inFlight: this.inFlight.size, websockets: this.webSockets.size, ejectedDynos: this.dynos.ejectedCount(now),
-      dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null });
+      dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null, filters: this.filters.counters.snapshot() });
   }
 
   /** The dashboard's once-a-second counts (metrics/worker-second.ts). */
@@ -169,6 +179,7 @@ parentPort!.on('message', (msg: ToWorker) => {
     case 'prepare': {
       const t0 = performance.now();
       try {
+        worker.useBaseDir(msg.baseDir);
         worker.switch.prepare(msg.seq, msg.version, msg.baseDir, msg.canary, msg.delta ? { delta: msg.delta } : { config: msg.config! });
         post({ type: 'prepared', seq: msg.seq, version: msg.version, ms: performance.now() - t0 });
       } catch (err) {

@@ -2,6 +2,7 @@ import type { RouterConfig } from '../config/schema.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
+import type { RateLimitMemory } from '../filters/rate-limit-table.js';
 import type { ConfigDelta } from '../routing/table-compiler.js';
 
 export type ListenerName = 'http' | 'https' | 'internal';
@@ -20,6 +21,8 @@ export interface WorkerStart {
   canary: BoardDescription;
   /** ROUTER_TEST_HOOKS=1: the thread honours `test-crash` (README, Test hooks) */
   testHooks?: boolean;
+  /** the process's rate-limit buckets, shared by every worker (created once by the pool) */
+  rateLimits?: RateLimitMemory;
   /** one Int32 shared by the pool and every worker: the sequence number of the last committed change (table-switch.ts) */
   switchWord?: SharedArrayBuffer;
 }

@@ -7,6 +7,7 @@ import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './worker-m
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
+import { createRateLimitMemory, type RateLimitMemory } from '../filters/rate-limit-table.js';
 import type { RouterConfig } from '../config/schema.js';
 import { isEntryWise, type DocumentDiff } from '../config/document-diff.js';
 import { deltaOf } from '../routing/table-compiler.js';
@@ -117,6 +118,12 @@ export class WorkerPool {
   private faultyApply = new Set<number>();
   /** workers replaced after a crash */
   restarts = 0;
+  /**
+   * the rate-limit buckets of the whole process: one shared table every worker (and every
+   * replacement) gets in its start data, so a count is exact across workers and survives
+   * reloads and worker restarts
+   */
+  private readonly rateLimits: RateLimitMemory = createRateLimitMemory();
 
   constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
     private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {
@@ -187,6 +194,7 @@ export class WorkerPool {
       baseDir: this.current.baseDir,
       ports: this.ports,
       canary: this.canary,
+      rateLimits: this.rateLimits,
       switchWord: this.switchWord.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });

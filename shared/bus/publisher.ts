@@ -59,6 +59,8 @@ interface Entry {
   gen: number;
   attempts: number;
   sentAt: number;
+  /** an L10 report (publishReport): if dropped, its count goes back into the app's pending report */
+  report?: { count: number; since: number };
 }
 
 /** errors after which the same message may well be stored on a later try (elections, failover, lost acks) */
@@ -107,8 +109,11 @@ function callDone(done: PublishDone | undefined, err: Error | null, ack?: PubAck
  * that window. Order across publishers (router workers, replicas) is not defined. A naive retry
  * (resend each failure as it comes, keep sending the rest) would reorder on every failover.
  *
- * BOUNDS. At most `outbox` messages are held; past it the oldest not yet in flight is dropped,
- * counted per app and reported through `onDropped` once the bus is back. Messages the server
+ * BOUNDS. At most `outbox` messages are held (plus up to `maxInFlight` already sent when the
+ * outbox is smaller than that); past it the oldest message never sent is dropped, counted per
+ * app and reported through `onDropped` once the bus is back (the owner publishes the report with
+ * publishReport). Messages already sent once and waiting to be resent are never dropped: they
+ * may be stored already, and the reports must not count a stored message as lost. Messages the server
  * refuses for good are dropped and counted, never retried forever; everything else (timeouts,
  * no responders during an election, a lost connection) is retried until it is stored.
  */
@@ -160,6 +165,19 @@ export class BusPublisher {
    * (E_BUS_OVERFLOW when dropped from a full outbox, E_BUS_REJECTED, E_BUS_CLOSED).
    */
   publish(app: string, subject: string, payload: Uint8Array, done?: PublishDone): void {
+    this.enqueue(app, subject, payload, done, undefined);
+  }
+
+  /**
+   * Publishes the owner's loss report for `app` (the L10 line built in onDropped). Should it be
+   * dropped in turn, it is not counted as a message of its own: its count and time go back into
+   * the app's next report, so the reports always add up to the messages lost.
+   */
+  publishReport(app: string, subject: string, payload: Uint8Array, count: number, sinceMs: number): void {
+    this.enqueue(app, subject, payload, undefined, { count, since: sinceMs });
+  }
+
+  private enqueue(app: string, subject: string, payload: Uint8Array, done: PublishDone | undefined, report: Entry['report']): void {
     const msgId = this.opts.msgIds.next();
     if (this.closed) {
       this.counts.droppedRejected++;
@@ -167,8 +185,13 @@ export class BusPublisher {
       return;
     }
     this.counts.published++;
-    if (this.depth >= this.outbox) this.dropOldest();
-    this.queue.push({ order: this.opts.msgIds.sequence, app, subject, payload, msgId, done, gen: 0, attempts: 0, sentAt: 0 });
+    const entry: Entry = { order: this.opts.msgIds.sequence, app, subject, payload, msgId, done, gen: 0, attempts: 0, sentAt: 0, report };
+    // full: the oldest message never sent goes (this one, when everything held was sent already)
+    if (this.depth >= this.outbox && !this.drop(this.queue.shift())) {
+      this.drop(entry);
+      return;
+    }
+    this.queue.push(entry);
     this.pump();
   }
 
@@ -179,15 +202,25 @@ export class BusPublisher {
     });
   }
 
-  private dropOldest(): void {
-    // the oldest not in flight: a failed one waiting to be resent is older than anything queued
-    const victim = this.retry.length > 0 ? this.retry.shift()! : this.queue.shift();
-    if (!victim) return; // everything held is in flight: the outbox is smaller than the window
-    this.counts.droppedOverflow++;
+  /**
+   * Drops a message never sent (false when there is none). Messages sent at least once and
+   * waiting to be resent are never dropped: they may already be stored (a lost ack), and
+   * counting a stored message as lost would make the L10 counts lie.
+   */
+  private drop(victim: Entry | undefined): boolean {
+    if (!victim) return false;
     const d = this.dropped.get(victim.app);
-    if (d) d.count++;
-    else this.dropped.set(victim.app, { count: 1, since: Date.now() });
+    const count = victim.report ? victim.report.count : 1;
+    const since = victim.report ? victim.report.since : Date.now();
+    if (d) {
+      d.count += count;
+      d.since = Math.min(d.since, since);
+    } else {
+      this.dropped.set(victim.app, { count, since });
+    }
+    if (!victim.report) this.counts.droppedOverflow++;
     callDone(victim.done, new BusError('E_BUS_OVERFLOW', 'bus outbox full: message dropped'));
+    return true;
   }
 
   private readonly onReady = (): void => {
@@ -280,7 +313,7 @@ export class BusPublisher {
   private afterFailure(): void {
     this.paused = false;
     this.window = 1;
-    const wait = Math.min(2000, 50 * 2 ** this.failStreak++) * (0.5 + Math.random() / 2);
+    const wait = Math.min(1000, 50 * 2 ** this.failStreak++) * (0.5 + Math.random() / 2);
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = setTimeout(() => {
       this.holdTimer = null;

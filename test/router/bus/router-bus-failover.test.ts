@@ -10,20 +10,25 @@ import { startBusRig, summarize, requestIdOf, orderProblem } from './support/bus
 const APPS = ['api-a', 'api-b', 'api-c'];
 
 t.test('SIGKILL of the stream leader under router load', async (t) => {
+  const t0 = Date.now();
+  const at = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   const nats = await startNatsCluster({ nodes: 3, t });
   const stream = 'ROUTER_FAILOVER';
   const rig = await startBusRig(t, nats, { stream, apps: APPS, workers: 2 });
   const origin = `http://127.0.0.1:${rig.router.ports.http}`;
-  const loads = APPS.map((app) => new LoadLoop({ origin, host: `${app}.example.io`, concurrency: 2, idPrefix: app, pauseMs: 1 }).start());
+  // a steady, modest load: the point is the failover, not the rate (the machine is shared)
+  const loads = APPS.map((app) => new LoadLoop({ origin, host: `${app}.example.io`, concurrency: 1, idPrefix: app, pauseMs: 5 }).start());
   const sent = (): number => loads.reduce((n, l) => n + l.sent, 0);
 
-  await rig.reader.until((m) => summarize(m).lines.length >= 300, 60000, 'lines flowing');
+  await rig.reader.until((m) => summarize(m).lines.length >= 150, 60000, 'lines flowing');
   const leader = await nats.streamLeader(stream);
   await nats.node(leader).kill('SIGKILL');
   const atKill = sent();
-  t.comment(`SIGKILLed node ${leader} (the stream leader) after ${atKill} requests`);
-  await until(() => sent() >= atKill + 600, 60000, 'load going on');
-  await rig.reader.until((m) => summarize(m).lines.length >= atKill + 300, 90000, 'lines flowing after the failover');
+  t.comment(`${at()}: SIGKILLed node ${leader} (the stream leader) after ${atKill} requests`);
+  t.comment(`${at()}: node ${await nats.streamLeader(stream, 90000)} leads the stream now`);
+  // lines written after the kill reach the stream: the failover is over
+  await rig.reader.until((m) => summarize(m).lines.length >= atKill + 150, 90000, 'lines flowing after the failover');
+  t.comment(`${at()}: lines flowing again`);
   const outcomes = (await Promise.all(loads.map((l) => l.stop()))).flat();
   t.same(byStatus(outcomes), { 200: outcomes.length }, `all ${outcomes.length} requests answered 200`);
 
@@ -32,6 +37,7 @@ t.test('SIGKILL of the stream leader under router load', async (t) => {
     return lines.length + [...l10.values()].reduce((a, b) => a + b, 0);
   };
   await until(() => accounted() >= outcomes.length, 90000, 'every line delivered or counted');
+  t.comment(`${at()}: every line accounted for`);
   const { lines, l10 } = summarize(rig.reader.messages);
   const ids = lines.map((m) => requestIdOf(m.record!.message));
   t.equal(new Set(ids).size, ids.length, 'no line twice');

@@ -83,3 +83,22 @@ t.test('closing fails what is still held with E_BUS_CLOSED', async (t) => {
   await t.rejects(p, { code: 'E_BUS_CLOSED' });
   await t.rejects(pub.publishAcked('a', 'logs.0.a', enc('y')), { code: 'E_BUS_CLOSED' });
 });
+
+t.test('a loss report dropped in turn carries its count into the next report', async (t) => {
+  const nats = await startNatsServer({ t });
+  const bus = resolveBusConfig({ servers: nats.servers, stream: 'REPORTS', replicas: 1, partitions: 4 });
+  await nats.node(0).kill();
+  const conn = new BusConnection({ servers: bus.servers, maxBackoffMs: 300 }).start();
+  t.teardown(() => conn.close());
+  const reports: [string, number][] = [];
+  const pub = new BusPublisher({ connection: conn, msgIds: new MsgIdSource('reports', 1), outbox: 3, onDropped: (app, count) => reports.push([app, count]) });
+  const subject = subjectFor('a', 4);
+  for (let i = 0; i < 3; i++) pub.publish('a', subject, enc(`m${i}`));
+  pub.publishReport('a', subject, enc('L10: 7 lost'), 7, Date.now() - 1000); // drops m0
+  for (let i = 3; i < 6; i++) pub.publish('a', subject, enc(`m${i}`)); // drops m1, m2, then the report
+  t.equal(pub.stats().droppedOverflow, 3, 'the report is not counted as a message of its own');
+  await nats.node(0).restart();
+  await ensureLogStream(await conn.whenReady(), bus);
+  await until(() => reports.length > 0, 60000, 'the next report');
+  t.same(reports, [['a', 10]], '3 lines + the 7 of the dropped report');
+});
