@@ -8,6 +8,8 @@ import type { DynoRegistry } from '../upstream/dyno-registry.js';
 import { normalisePath } from './normalise-path.js';
 import type { AppRoute, HostEntry, RouteTable, SiteRoute } from './route-table.js';
 import { lowerAscii, normaliseHost } from './route-table.js';
+import { resolvePathOptions } from './path-options.js';
+import { configuredSingletonHeaders } from './singleton-headers.js';
 
 export interface CompileOptions {
   version: string;
@@ -42,6 +44,7 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
       maintenance: app.maintenance === true,
       internal: app.internal === true,
       canary: null,
+      paths: resolvePathOptions(config.paths, app.paths),
     });
   }
   for (const [name, app] of Object.entries(config.apps)) {
@@ -84,5 +87,7 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
     }),
     maxBodyBytes: config.limits?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     dynos: inUse,
+    paths: resolvePathOptions(config.paths),
+    singletonHeaders: configuredSingletonHeaders(config),
   });
 }
