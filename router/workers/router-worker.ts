@@ -42,10 +42,14 @@ class RouterWorker implements FrontHost {
   /** graceful stop in progress (ContextHost.stopping: responses carry Connection: close) */
   stopping = false;
 
+  /** this thread's stdout lines (access lines without a shuttle or with --log-stdout; refusals always) */
+  private stdoutLog: StdoutAccessLog | null = null;
+
   constructor(private readonly start: WorkerStart) {
     const shuttle = start.config.logshuttle;
-    this.accessLog = !shuttle ? new StdoutAccessLog()
-      : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), new StdoutAccessLog()])
+    if (!shuttle || start.logStdout) this.stdoutLog = new StdoutAccessLog();
+    this.accessLog = !shuttle ? this.stdoutLog!
+      : start.logStdout ? new TeeSink([new ShuttleShipper(shuttle, this.logger), this.stdoutLog!])
         : new ShuttleShipper(shuttle, this.logger);
     this.table = this.compile(start.config, start.version, start.canary);
   }
@@ -96,6 +100,15 @@ class RouterWorker implements FrontHost {
     if (ctx.canarySlot >= 0) this.canary.record(ctx.canarySlot, ctx.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
+  /**
+   * A request the front refused before routing (FrontHost.recordRefusal): counted, and its line
+   * written to the router's stdout (no app's stream: the app is not known, or not trusted yet).
+   */
+  recordRefusal(code: string, line: string): void {
+    this.stats.refuse(code);
+    (this.stdoutLog ??= new StdoutAccessLog()).write('', line);
+  }
+
   /** Request counters and gauges; worker 0 also measures the process's open client connections. */
   async statsSnapshot(): Promise<WorkerStatsSnapshot> {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
@@ -129,6 +142,8 @@ class RouterWorker implements FrontHost {
     this.listeners.close();
     this.filters.close();
     await this.accessLog.close?.();
+    // a stdout sink made for refusals alone (a shuttle without --log-stdout) is not part of accessLog
+    if (this.stdoutLog !== null && this.start.config.logshuttle && !this.start.logStdout) await this.stdoutLog.close();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
   }
 
