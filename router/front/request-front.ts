@@ -144,8 +144,9 @@ export class RequestFront {
    */
   private refuse(res: HttpResponse, r: Refusal, facts: ClientHeaderFacts, method: string, logPath: string, start: number): void {
     const requestId = acceptRequestId(facts.requestId);
-    // any sign of a body (even a malformed one): read and dropped for a while, as uWS frames it
-    const bodyFollows = facts.contentLength > 0 || facts.contentLength === -2 || facts.transferEncoding;
+    // a body by a framing both uWS and the router read alike: read and dropped for a while; an
+    // ambiguous framing (the refusal's likely reason) is not drained as uWS reads it: closed at once
+    const bodyFollows = facts.contentLength > 0 || facts.chunked;
     refuse(res, r, requestId, bodyFollows, method === 'HEAD');
     const record = this.host.recordRefusal;
     if (record === undefined) return;
