@@ -1,7 +1,7 @@
 /**
  * Canary abort simulation (fixed seed): how many canary requests the router needs to abort a
  * worse canary, and how often it aborts one that is not worse. Runs the real CanaryBoard and
- * CanaryView (single thread) with the README's defaults: weight 10, minRequests 200,
+ * CanaryView (single thread) with the contract's defaults (docs/router/canary.md): weight 10, minRequests 200,
  * confidence 0.99, statuses 5xx.
  *
  *   npm run build && node dist/bench/canary-sim.js [--runs N] [--seed S]

@@ -1,10 +1,13 @@
+import type { ErrorCode } from './codes.js';
+
 /**
  * Errors as classes with stable codes. A code never changes once published: operators grep
- * for it, tests assert it.
+ * for it, tests assert it. Every code is one of the registry's (shared/codes.ts), with its
+ * meaning documented in docs/codes.md.
  */
 export class EdgeplaneError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

@@ -1,4 +1,5 @@
 import { write, writeSync } from 'node:fs';
+import type { BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 
 /**
  * Where router log lines go. `write` is called on the request path: it must never block or
@@ -7,6 +8,8 @@ import { write, writeSync } from 'node:fs';
 export interface AccessLogSink {
   write(app: string, line: string, time: number): void;
   close?(): Promise<void>;
+  /** the bus client's counters, when lines go to the bus */
+  busStats?(): BusStatsSnapshot | null;
 }
 
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;

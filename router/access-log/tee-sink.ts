@@ -1,3 +1,4 @@
+import type { BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 import type { AccessLogSink } from './access-log-sink.js';
 
 /** Writes every line to several sinks (the shuttle and stdout with --log-stdout). */
@@ -6,6 +7,14 @@ export class TeeSink implements AccessLogSink {
 
   write(app: string, line: string, time: number): void {
     for (const s of this.sinks) s.write(app, line, time);
+  }
+
+  busStats(): BusStatsSnapshot | null {
+    for (const s of this.sinks) {
+      const b = s.busStats?.();
+      if (b) return b;
+    }
+    return null;
   }
 
   async close(): Promise<void> {

@@ -2,17 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
-import { ConfigError } from '../../shared/errors.js';
-
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+import { configRoute, type ConfigBackend } from './config-routes.js';
 
 /** What the admin API reads and drives; implemented by main.ts. */
 export interface AdminBackend {
   ready(): boolean;
-  /** the current document and its version */
-  currentConfig(): { version: string; config: unknown };
-  /** validates the whole document, applies it to every worker, returns the new version */
-  applyConfigText(text: string): Promise<string>;
+  /** the running config, its revisions and every change to it (the ReloadOwner) */
+  config: ConfigBackend;
   metricsText(): Promise<string>;
   canaries(): unknown;
   /** only with ROUTER_TEST_HOOKS=1 (README, Test hooks): routes under /debug/ */
@@ -46,26 +42,9 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function readBody(req: IncomingMessage): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_CONFIG_BYTES) {
-        resolve(null);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
- * The router's admin listener (DESIGN.md): /healthz, /readyz, GET|PUT /config, /metrics,
+ * The router's admin listener (DESIGN.md; docs/router/admin-api.md): /healthz, /readyz,
+ * GET|PUT|PATCH /config, /config/revisions, /config/rollback (config-routes.ts), /metrics,
  * /canaries. With ROUTER_ADMIN_TOKEN set, every route but /healthz and /readyz needs
  * `Authorization: Bearer <token>`.
  */
@@ -107,14 +86,8 @@ export class AdminServer {
     if (this.token && !tokenMatches(req.headers.authorization, this.token)) {
       return send(res, 401, 'unauthorized\n', 'text/plain; charset=utf-8', { 'www-authenticate': 'Bearer realm="edgeplane-admin"' });
     }
+    if (await configRoute(this.backend.config, path, method, req, res, json)) return;
     switch (path) {
-      case '/config':
-        if (method === 'GET') {
-          const { version, config } = this.backend.currentConfig();
-          return json(res, 200, config, { 'x-config-version': version });
-        }
-        if (method === 'PUT' || method === 'POST') return this.putConfig(req, res);
-        break;
       case '/metrics':
         if (method === 'GET') return send(res, 200, await this.backend.metricsText(), 'text/plain; version=0.0.4; charset=utf-8');
         break;
@@ -132,19 +105,5 @@ export class AdminServer {
       }
     }
     send(res, 405, 'method not allowed\n');
-  }
-
-  private async putConfig(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req);
-    if (text === null) return json(res, 413, { error: 'E_CONFIG', problems: [`(document): larger than ${MAX_CONFIG_BYTES} bytes`] });
-    try {
-      const version = await this.backend.applyConfigText(text);
-      json(res, 200, { version });
-    } catch (err) {
-      if (err instanceof ConfigError) return json(res, 400, { error: err.code, problems: err.problems });
-      // the document was valid but some worker could not apply it: every worker runs the old one
-      const problems = (err as { problems?: readonly string[] }).problems ?? [(err as Error).message];
-      json(res, 500, { error: (err as { code?: string }).code ?? 'E_APPLY', problems });
-    }
   }
 }

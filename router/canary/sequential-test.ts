@@ -1,6 +1,6 @@
 /**
  * The canary abort rule: a one-sided, always-valid sequential comparison of the canary's error
- * rate with production's (README.md "Canary releases" explains the choice).
+ * rate with production's (docs/router/canary.md explains the choice).
  *
  * Each request of the split goes to the canary with probability `share` (an independent draw,
  * see canary-view.ts), whatever happens to it. So under H0 (canary errs as often as production,

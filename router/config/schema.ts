@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AppFilterRefSchema, FilterDefSchema } from './filter-schema.js';
 import { CanaryDefSchema } from '../canary/canary-schema.js';
+import { BusConfigSchema } from '../../shared/bus/bus-config.js';
 
 /** Router configuration document (DESIGN.md "Router configuration"). Unknown keys are errors. */
 
@@ -78,7 +79,18 @@ export const RouterConfigSchema = Type.Object({
   apps: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }), AppSchema, { additionalProperties: false }),
   sites: Type.Optional(Type.Record(Type.String({ minLength: 1 }), SiteSchema, { additionalProperties: false })),
   filters: Type.Optional(Type.Record(Type.String({ minLength: 1 }), FilterDefSchema)),
+  /** the log bus (DESIGN.md "Log bus"): access lines go there instead of `logshuttle` */
+  bus: Type.Optional(BusConfigSchema),
 }, { additionalProperties: false });
+
+/** Sections that exclude each other (the schema sees one key at a time): a problem per conflict. */
+export function sectionConflicts(c: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (c.bus !== undefined && c.logshuttle !== undefined) {
+    problems.push('bus: cannot be used together with logshuttle (access lines go to one of them; remove logshuttle or bus)');
+  }
+  return problems;
+}
 
 export type RouterConfig = Static<typeof RouterConfigSchema>;
 export type AppConfig = Static<typeof AppSchema>;

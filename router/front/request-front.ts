@@ -126,14 +126,19 @@ export class RequestFront {
       ctx.proceed();
       return;
     }
-    runFilters(app.filters, method, match.path, query, headers, (verdict, responseHeaders, extraUpstream, ownsCors, strip) => {
-      ctx.responseExtra = responseHeaders.length > 0 ? responseHeaders : null;
-      ctx.ownsCors = ownsCors;
+    runFilters(app.filters, method, match.path, query, headers, remote, ctx, (verdict, req, strip) => {
+      ctx.responseExtra = req.responseHeaders.length > 0 ? req.responseHeaders : null;
+      ctx.ownsCors = req.ownsCors;
+      // a key hidden from the dyno is not written to the log either
+      if (req.upstreamQuery !== undefined) ctx.logPath = req.upstreamQuery === '' ? url : `${url}?${req.upstreamQuery}`;
       if (verdict !== undefined) {
-        ctx.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '', bodyFollows);
+        ctx.answer(verdict.status, verdict.headers ?? null, verdict.body ?? '', bodyFollows, verdict.code ?? null);
         return;
       }
-      ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, extraUpstream.length > 0 ? extraUpstream : null, strip);
+      const hidden = req.hiddenHeaders;
+      const drop = hidden === undefined ? strip : new Set([...(strip ?? []), ...hidden]);
+      if (req.upstreamQuery !== undefined) ctx.upstreamPath = req.upstreamQuery === '' ? match.path : `${match.path}?${req.upstreamQuery}`;
+      ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, req.upstreamHeaders.length > 0 ? req.upstreamHeaders : null, drop);
       ctx.proceed();
     });
   }

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { mergeFilterCounts, renderFilterCounts, type FilterCountEntry } from '../filters/filter-counters.js';
+import { renderBusMetricsText, sumBusStats, type BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 
 /**
  * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
@@ -31,6 +33,10 @@ export interface WorkerStatsSnapshot {
    * for the whole process by one worker (see countOpenConnections); null when not measured
    */
   connections: Record<string, number> | null;
+  /** the edge filters' passed/refused counts (filters/filter-counters.ts) */
+  filters?: FilterCountEntry[];
+  /** the worker's bus client (null without `bus`): summed over workers, rendered as edgeplane_router_bus_* */
+  bus?: BusStatsSnapshot | null;
 }
 
 function emptyApp(): AppStatsSnapshot {
@@ -70,7 +76,8 @@ export class WorkerStats {
 
 /** Sums the snapshots of every worker. */
 export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
-  const out: WorkerStatsSnapshot = { apps: {}, refused: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null };
+  const out: WorkerStatsSnapshot = { apps: {}, refused: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
+    filters: mergeFilterCounts(snaps.map((s) => s.filters)) };
   for (const s of snaps) {
     for (const [code, v] of Object.entries(s.refused ?? {})) out.refused![code] = (out.refused![code] ?? 0) + v;
     // a process-wide measure: taken once (by one worker), never summed
@@ -79,6 +86,7 @@ export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSn
     out.websockets += s.websockets;
     out.ejectedDynos += s.ejectedDynos;
     out.dynos = Math.max(out.dynos, s.dynos);
+    out.bus = sumBusStats([out.bus, s.bus]);
     for (const [app, a] of Object.entries(s.apps)) {
       const m = (out.apps[app] ??= emptyApp());
       a.classes.forEach((v, i) => (m.classes[i] += v));
@@ -138,7 +146,7 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   out.push('# HELP edgeplane_router_dynos_ejected Dyno pools out of rotation now, summed over workers.');
   out.push('# TYPE edgeplane_router_dynos_ejected gauge');
   out.push(`edgeplane_router_dynos_ejected ${s.ejectedDynos}`);
-  return out.join('\n') + '\n';
+  return out.join('\n') + '\n' + renderFilterCounts(s.filters ?? []) + (s.bus ? renderBusMetricsText('edgeplane_router', s.bus) : '');
 }
 
 /** TCP states of a socket the router still holds open: ESTABLISHED, CLOSE_WAIT (the client sent FIN). */

@@ -11,6 +11,7 @@ import { copyResponseHeaders } from './response-headers.js';
 import type { InFlight } from './in-flight.js';
 import { ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
 import { LingeringClose } from '../front/lingering-close.js';
+import type { BodyRead } from '../filters/filter.js';
 
 /** What an exchange needs from the worker that runs it. */
 export interface ExchangeHost extends ContextHost {
@@ -280,7 +281,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
    * written whole, the rest of the body read and dropped for a bounded time, then the
    * connection closes (lingering-close.ts), so that a client still sending reads the status.
    */
-  answer(status: number, headers: readonly [string, string][] | null, body: string, close = false): void {
+  answer(status: number, headers: readonly [string, string][] | null, body: string, close = false, code: LogCode | null = null): void {
     if (this.finished || this.clientGone) return;
     const res = this.res;
     const writeHead = (): void => {
@@ -296,7 +297,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       if (source === null) linger.listen();
       else if (source.discardRest(linger.take)) linger.take(0, true);
       linger.answer(writeHead, body, this.headOnly);
-      this.finish(status, null);
+      this.finish(status, code);
       return;
     }
     res.cork(() => {
@@ -305,7 +306,13 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       if (this.headOnly) res.endWithoutBody(Buffer.byteLength(body), closing);
       else res.end(body, closing);
     });
-    this.finish(status, null);
+    this.finish(status, code);
+  }
+
+  override readBody(cap: number): BodyRead | Promise<BodyRead> {
+    const body = this.body;
+    if (body === null) return super.readBody(cap);
+    return new Promise((resolve) => body.collect(cap, resolve));
   }
 
   /** The request body grew past limits.maxBodyBytes while streaming. */

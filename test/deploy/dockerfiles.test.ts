@@ -1,4 +1,4 @@
-// Dockerfile.router and Dockerfile.logshuttle checked against issue 8 without a Docker engine:
+// Dockerfile.router and Dockerfile.logshuttle checked against their rules (docs/deploy.md) without a Docker engine:
 // read instruction by instruction (test/deploy/dockerfile.ts), the build stage's sources checked
 // to be closed under imports, and each HEALTHCHECK command RUN against the real program.
 import t from 'tap';

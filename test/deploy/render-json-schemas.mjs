@@ -56,7 +56,7 @@ export async function renderSchemas() {
   at(r, ['listen', 'admin']).default = { ...d.admin };
   for (const [f, v] of Object.entries(canary.DEFAULT_ABORT)) at(r, ['apps', '*', 'canary', 'abort', f]).default = v;
   const routerDoc = withHeader('Edgeplane router configuration',
-    'node dist/router/main.js --config FILE, and PUT /config on the admin listener. Unknown keys are errors. See README.md "Router configuration".', r);
+    'node dist/router/main.js --config FILE, and PUT /config on the admin listener. Unknown keys are errors. See docs/router/configuration.md.', r);
   // a config may name this schema for editors: "$schema": "…/router.schema.json"
   routerDoc.properties = { $schema: { type: 'string', description: 'this schema, for editors (ignored by the router)' }, ...routerDoc.properties };
 
@@ -65,7 +65,7 @@ export async function renderSchemas() {
     if (name.startsWith('DEFAULT_') && typeof value === 'number') at(s, [fieldOf(name)]).default = value;
   }
   const shuttleDoc = withHeader('Edgeplane log shuttle configuration',
-    'node dist/logshuttle/main.js --config FILE. Unknown keys are errors. See README.md "Log shuttle configuration".', s);
+    'node dist/logshuttle/main.js --config FILE. Unknown keys are errors. See docs/logshuttle/configuration.md.', s);
 
   return {
     [SCHEMA_FILES.router]: JSON.stringify(routerDoc, null, 2) + '\n',

@@ -1,6 +1,6 @@
 // Faults under load: a syslog drain whose receiver goes away every second and comes back, while
-// lines stream in steadily. RELIABILITY_FLAP_SECONDS sets how long it flaps (default 15; the
-// issue's minute: RELIABILITY_FLAP_SECONDS=60, result in the README, Reliability).
+// lines stream in steadily. RELIABILITY_FLAP_SECONDS sets how long it flaps (default 15; a
+// minute: RELIABILITY_FLAP_SECONDS=60, the figures of record in docs/reliability.md).
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { encode } from '@msgpack/msgpack';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /** Where each scenario's figures land: one JSON file per scenario, rewritten on every run. */
 export const RESULTS_DIR = join(tmpdir(), 'edgeplane-reliability');
 
-/** The figures every fault scenario reports (DESIGN.md issue 10), plus scenario-specific ones. */
+/** The figures every fault scenario reports (docs/reliability.md), plus scenario-specific ones. */
 export interface Figures {
   requestsSent: number;
   requestsFailed: number;

@@ -1,5 +1,5 @@
-// The abort is decided on the request that tips the evidence, not later on a timer (issue 5:
-// "decide on the combined evidence promptly"). One worker, requests one at a time: the router's
+// The abort is decided on the request that tips the evidence, not later on a timer ("decide
+// on the combined evidence promptly"). One worker, requests one at a time: the router's
 // lines on stdout are in the order the worker wrote them, so the abort line must come right
 // after the access line of the canary request whose error made the evidence reach the bound,
 // with exactly that many canary errors in it, and no canary request may follow.

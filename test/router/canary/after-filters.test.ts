@@ -1,4 +1,4 @@
-// The split happens AFTER the production app's filters (DESIGN.md "Canary", issue 5): a request
+// The split happens AFTER the production app's filters (DESIGN.md "Canary"): a request
 // a filter answers itself (JWT 401/403, CORS preflight 204/403) never reaches either side and
 // never counts toward the canary. Through the real router process with a real JWKS server.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// A router worker thread that dies loses none of the canary counts it recorded (issue 5): the
+// A router worker thread that dies loses none of the canary counts it recorded: the
 // board is shared memory owned by the main thread. Through the real router (2 workers) with its
 // test hook (ROUTER_TEST_HOOKS=1: POST /debug/workers/0/crash on the admin listener).
 import t from 'tap';

@@ -175,7 +175,7 @@ t.test('413 while streaming a chunked body past the limit', async (t) => {
   const chunk = randomBytes(256 * 1024);
   let sent = 0;
   while (!closed && text === '' && sent < LIMIT * 2) {
-    // size line, data and CRLF in one write: see the README on this uWS build's chunked parser
+    // size line, data and CRLF in one write: see docs/router/operations.md (uWS limits) on this build's chunked parser
     const ok = sock.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
     sent += chunk.length;
     if (!ok) await Promise.race([new Promise((r) => sock.once('drain', r)), until(() => closed || text !== '', 5000).catch(() => undefined)]);

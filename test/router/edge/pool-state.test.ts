@@ -3,7 +3,7 @@ import { baseConfig, startDyno, startRawDyno, startRouter, until, writeConfig } 
 import { putConfig } from './support/admin-client.js';
 import { get } from './support/http-get.js';
 
-// Upstream pool state survives a reload (issue 3): dynos still named keep their ejection state
+// Upstream pool state survives a reload: dynos still named keep their ejection state
 // and their keep-alive connections; a request in flight finishes on the table it started with,
 // even when the new config drops its app and dyno. One worker, so that one pool is observed.
 

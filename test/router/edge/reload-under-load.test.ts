@@ -5,7 +5,7 @@ import { putConfig, runningVersion } from './support/admin-client.js';
 import { get } from './support/http-get.js';
 import { scrape } from './support/prometheus.js';
 
-// Hot reload, nothing dropped (issue 3): 20 reloads through PUT /config while autocannon keeps
+// Hot reload, nothing dropped: 20 reloads through PUT /config while autocannon keeps
 // two workers busy for 6 seconds. Every document keeps the app under load and its dyno; some
 // add or remove another app, one changes the site's routes.
 

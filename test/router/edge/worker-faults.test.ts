@@ -5,9 +5,9 @@ import { scrape } from './support/prometheus.js';
 import { waitForLog } from './support/router-logs.js';
 import { perWorker, threadOf, throughEveryWorker } from './support/worker-probe.js';
 
-// Worker faults (issue 3): a crashed worker is replaced and serves again; a config that one
+// Worker faults: a crashed worker is replaced and serves again; a config that one
 // worker cannot apply leaves every worker (and GET /config) on the previous one. Faults come
-// from the test hooks (ROUTER_TEST_HOOKS=1, README, Test hooks).
+// from the test hooks (ROUTER_TEST_HOOKS=1, docs/router/operations.md, Test hooks).
 
 let dyno: Dyno;
 t.before(async () => {

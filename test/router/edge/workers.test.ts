@@ -6,7 +6,7 @@ import { get } from './support/http-get.js';
 import { scrape } from './support/prometheus.js';
 import { perWorker, threadOf } from './support/worker-probe.js';
 
-// Worker threads (issue 3): `workers: 2` spreads the load over both threads, and the fault
+// Worker threads: `workers: 2` spreads the load over both threads, and the fault
 // injection routes exist only with ROUTER_TEST_HOOKS=1.
 
 let dyno: Dyno;

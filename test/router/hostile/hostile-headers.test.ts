@@ -5,7 +5,7 @@ import { rawSend } from './support/raw-client.js';
 import { router, requests, HOST, lineOf, ok, useRecordingRig } from './support/recording-rig.js';
 
 // Hostile requests against the real router process: header injection, Host tricks, forged
-// X-Forwarded-For, and many idle connections (README, Limits of the uWebSockets.js build).
+// X-Forwarded-For, and many idle connections (docs/router/operations.md, Limits of the uWebSockets.js build).
 
 useRecordingRig(t);
 

@@ -4,7 +4,7 @@ import { pieces, rawSend } from './support/raw-client.js';
 import { router, requests, HOST, lineOf, ok, useRecordingRig } from './support/recording-rig.js';
 
 // Hostile clients against the real router process. The limits asserted here are those of the
-// pinned uWebSockets.js build plus the router's own (README, Limits of the uWebSockets.js build): uWS closes a
+// pinned uWebSockets.js build plus the router's own (docs/router/operations.md, Limits of the uWebSockets.js build): uWS closes a
 // connection whose head is not complete within its ~10 s idle timeout, or whose body arrives
 // slower than about 16 KiB/s; it handles a head over 4 KiB only when it arrives in one read; the
 // router answers 431 above 16 KiB of headers and 414 above 8 KiB of request target.

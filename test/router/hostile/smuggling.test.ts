@@ -6,7 +6,7 @@ import { startRecordingDyno, type RecordingDyno } from './support/recording-dyno
 
 // Request-smuggling probes against the real router process in front of a raw dyno that parses
 // (strictly, by the framing the router declares) and records every request it gets. What the
-// pinned uWS build does with each probe is part of the assertion (README, Limits of the uWebSockets.js build):
+// pinned uWS build does with each probe is part of the assertion (docs/router/operations.md, Limits of the uWebSockets.js build):
 //   refused   the router answers 400 and closes the connection
 //   dropped   uWS closes the connection without a status (at once, or at its ~10 s idle timeout)
 //   forwarded one request, re-framed by the router, reaches the dyno and is answered
