@@ -27,6 +27,8 @@ export interface AppStatsSnapshot {
 
 export interface WorkerStatsSnapshot {
   apps: Record<string, AppStatsSnapshot>;
+  /** requests the front refused before routing them (head checks, repeated headers, path options), by code */
+  refused?: Record<string, number>;
   inFlight: number;
   websockets: number;
   ejectedDynos: number;
@@ -59,6 +61,12 @@ export class WorkerStats {
   private readonly apps = new Map<string, AppCounters>();
   /** apps that counted something since the last takeSecond() */
   private readonly touched: AppCounters[] = [];
+  private readonly refused: Record<string, number> = {};
+
+  /** A request refused by the front (router/front/refusal-line.ts), by its code. */
+  refuse(code: string): void {
+    this.refused[code] = (this.refused[code] ?? 0) + 1;
+  }
 
   record(app: string, status: number, code: string | null, ms: number): void {
     let e = this.apps.get(app);
@@ -84,10 +92,10 @@ export class WorkerStats {
     if (code !== null) s.codes[code] = (s.codes[code] ?? 0) + 1;
   }
 
-  snapshot(extra: Omit<WorkerStatsSnapshot, 'apps'>): WorkerStatsSnapshot {
+  snapshot(extra: Omit<WorkerStatsSnapshot, 'apps' | 'refused'>): WorkerStatsSnapshot {
     const apps: Record<string, AppStatsSnapshot> = {};
     for (const [name, e] of this.apps) apps[name] = e.total;
-    return { apps, ...extra };
+    return { apps, refused: { ...this.refused }, ...extra };
   }
 
   /** The apps' counts since the last call (then zeroed), for the main thread's once-a-second collection. */
@@ -109,9 +117,10 @@ export class WorkerStats {
 
 /** Sums the snapshots of every worker. */
 export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
-  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
+  const out: WorkerStatsSnapshot = { apps: {}, refused: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
     filters: mergeFilterCounts(snaps.map((s) => s.filters)) };
   for (const s of snaps) {
+    for (const [code, v] of Object.entries(s.refused ?? {})) out.refused![code] = (out.refused![code] ?? 0) + v;
     // a process-wide measure: taken once (by one worker), never summed
     if (out.connections === null && s.connections) out.connections = s.connections;
     out.inFlight += s.inFlight;
@@ -161,6 +170,9 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   for (const [app, a] of Object.entries(s.apps)) {
     for (const [code, v] of Object.entries(a.codes)) out.push(`edgeplane_router_upstream_errors_total{app="${label(app)}",code="${code}"} ${v}`);
   }
+  out.push('# HELP edgeplane_router_refused_total Requests refused before routing (head checks, repeated headers, path options), by code.');
+  out.push('# TYPE edgeplane_router_refused_total counter');
+  for (const [code, v] of Object.entries(s.refused ?? {})) out.push(`edgeplane_router_refused_total{code="${label(code)}"} ${v}`);
   out.push('# HELP edgeplane_router_requests_in_flight Requests being served now.');
   out.push('# TYPE edgeplane_router_requests_in_flight gauge');
   out.push(`edgeplane_router_requests_in_flight ${s.inFlight}`);

@@ -16,7 +16,7 @@ import type { RequestContext } from '../front/request-context.js';
 import { Listeners } from '../front/listeners.js';
 import { WebSocketRegistry } from '../websocket/websocket-registry.js';
 import type { LogCode } from '../access-log/access-line.js';
-import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import { pickAccessLogSink } from '../access-log/pick-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 import { TableSwitch } from './table-switch.js';
@@ -44,10 +44,14 @@ class RouterWorker implements FrontHost {
   /** graceful stop in progress (ContextHost.stopping: responses carry Connection: close) */
   stopping = false;
 
+  /** this thread's stdout lines: the access log when it is stdout alone, else one made for refusals */
+  private stdoutLog: StdoutAccessLog | null = null;
+
   constructor(private readonly start: WorkerStart) {
     this.filters = new FilterFactory({ logger: this.logger, rateLimits: start.rateLimits });
     this.filters.baseDir = start.baseDir;
     this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
+    if (this.accessLog instanceof StdoutAccessLog) this.stdoutLog = this.accessLog;
     this.tables = new TableSwitch({
       logger: this.logger,
       tlsApply: (config, baseDir) => this.listeners.applyCertificates(config.certificates ?? [], baseDir),
@@ -109,6 +113,15 @@ class RouterWorker implements FrontHost {
     if (ctx.canarySlot >= 0) this.tables.canary.record(ctx.canarySlot, ctx.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
+  /**
+   * A request the front refused before routing (FrontHost.recordRefusal): counted, and its line
+   * written to the router's stdout (no app's stream: the app is not known, or not trusted yet).
+   */
+  recordRefusal(code: string, line: string): void {
+    this.stats.refuse(code);
+    (this.stdoutLog ??= new StdoutAccessLog()).write('', line);
+  }
+
   /** Request counters and gauges; worker 0 also measures the process's open client connections. */
   async statsSnapshot(): Promise<WorkerStatsSnapshot> {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
@@ -147,6 +160,8 @@ class RouterWorker implements FrontHost {
     this.listeners.close();
     this.filters.close();
     await this.accessLog.close?.();
+    // a stdout sink made for refusals alone is not part of accessLog
+    if (this.stdoutLog !== null && this.stdoutLog !== this.accessLog) await this.stdoutLog.close();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
   }
 
