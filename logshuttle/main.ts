@@ -14,6 +14,8 @@ import { listenSyslogTcp } from './ingest/syslog-tcp.js';
 import { listenSyslogUdp } from './ingest/syslog-udp.js';
 import { listenHttp } from './http/http-server.js';
 import type { IngestContext, Listening } from './ingest/ingest-context.js';
+import { BusShuttle } from './bus/bus-shuttle.js';
+import { formatTailLine } from './tail/format-line.js';
 
 const USAGE = 'usage: edgeplane-logshuttle --config FILE';
 /** share of `shutdownMs` that open ingest connections get to deliver what they sent */
@@ -46,13 +48,21 @@ async function main(): Promise<void> {
     drainBuffer: config.drainBuffer,
     logger,
     registry,
-    emitPlatformLine: (record) => core.acceptPlatformLine(record),
+    emitPlatformLine: (record) => {
+      core.acceptPlatformLine(record);
+      bus?.tails.platformLine(record.app, formatTailLine(record));
+    },
     ...(config.stateFile ? { stateFile: config.stateFile } : {}),
   });
-  if (seedFromConfig) for (const [app, urls] of Object.entries(config.drains)) for (const url of urls) drains.add(app, url);
-  core.setDrains(drains);
+  // bus mode: the drain set comes from the bus registry (config drains seed it), not from here
+  const bus = config.bus
+    ? new BusShuttle({ bus: config.bus, tuning: config.busTuning, history: config.history, seedDrains: config.drains, core, drains, registry, logger })
+    : null;
+  if (!bus && seedFromConfig) for (const [app, urls] of Object.entries(config.drains)) for (const url of urls) drains.add(app, url);
+  core.setDrains(bus ? bus.drainSet : drains);
+  bus?.start();
 
-  const ctx: IngestContext = { core, bad, logger };
+  const ctx: IngestContext = bus ? { core, bad, logger, bus: bus.ingest } : { core, bad, logger };
   const listeners: Array<[string, Listening]> = [];
   const start = async (name: string, open: () => Promise<Listening>, address: { host: string }): Promise<void> => {
     const l = await open();
@@ -64,7 +74,11 @@ async function main(): Promise<void> {
   if (listen.syslog_tcp) await start('syslog_tcp', () => listenSyslogTcp(listen.syslog_tcp!, ctx), listen.syslog_tcp);
   if (listen.syslog_udp) await start('syslog_udp', () => listenSyslogUdp(listen.syslog_udp!, ctx), listen.syslog_udp);
   if (listen.http) {
-    await start('http', () => listenHttp({ address: listen.http!, ctx, history: config.history, drains, registry, token: process.env.LOGSHUTTLE_TOKEN || undefined }), listen.http);
+    const busHttp = bus ? { tails: bus.tails, gate: { ready: () => bus.ready, deadlineMs: config.busTuning.publishDeadlineMs }, readiness: () => bus.readiness() } : undefined;
+    await start('http', () => listenHttp({
+      address: listen.http!, ctx, history: config.history, drains: bus ? bus.drainApi : drains, registry,
+      token: process.env.LOGSHUTTLE_TOKEN || undefined, ...(busHttp ? { bus: busHttp } : {}),
+    }), listen.http);
   }
   // idle apps are looked for four times per appIdleMs (at most once a minute, at least every 50 ms)
   const evict = setInterval(() => {
@@ -72,7 +86,8 @@ async function main(): Promise<void> {
     if (n > 0) logger.info({ apps: n }, 'idle apps evicted');
   }, Math.min(60_000, Math.max(50, Math.floor(config.appIdleMs / 4))));
   evict.unref();
-  logger.info({ history: config.history, drainBuffer: config.drainBuffer, maxApps: config.maxApps, maxRingBytes: config.maxRingBytes }, 'log shuttle ready');
+  logger.info({ history: config.history, drainBuffer: config.drainBuffer, maxApps: config.maxApps, maxRingBytes: config.maxRingBytes,
+    ...(bus ? { bus: { servers: config.bus!.servers, stream: config.bus!.stream, replica: bus.replicaId } } : {}) }, 'log shuttle ready');
 
   let stopping = false;
   /**
@@ -88,10 +103,19 @@ async function main(): Promise<void> {
     logger.info({ signal, shutdownMs: config.shutdownMs }, 'stopping: no new connections; reading what open ingest connections sent');
     clearInterval(evict);
     void (async () => {
+      // bus mode: stop pulling and hand the partitions over while ingest closes
+      const released = bus?.releaseAll().catch((err: Error) => logger.warn({ err: err.message }, 'partition leases not all released'));
       await Promise.all(listeners.map(([, l]) => l.close(Math.floor(config.shutdownMs * INGEST_GRACE_SHARE))));
+      if (bus) {
+        const flushed = await bus.flushIngest(Math.max(0, Math.floor((deadline - Date.now()) / 2)));
+        if (!flushed) logger.warn({ outbox: bus.publisher.depth }, 'lines ingested but not yet on the bus at the deadline');
+        await Promise.race([released, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+        bus.tails.endAll();
+      }
       core.tails.endAll();
       logger.info({ msLeft: Math.max(0, deadline - Date.now()) }, 'ingest closed; flushing drains');
       await drains.close(Math.max(0, deadline - Date.now()));
+      await bus?.close(Math.max(0, deadline - Date.now()));
       logger.info('stopped');
       logger.flush?.();
       setTimeout(() => process.exit(0), 50);

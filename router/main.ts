@@ -5,10 +5,14 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { runMain } from '../shared/cli.js';
 import { UsageError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import { loadRouterConfigFile, parseRouterConfigText, type LoadedConfig } from './config/load.js';
+import { readRouterConfigFile } from './config/load.js';
 import { DEFAULTS } from './config/schema.js';
-import { ConfigReloader, type ReloadTrigger } from './config/config-reloader.js';
-import { certificateDirs, certificateFingerprint } from './config/certificate-fingerprint.js';
+import { ConfigReloader } from './config/config-reloader.js';
+import { certificateDirs } from './config/certificate-fingerprint.js';
+import { ReloadOwner } from './config/reload-owner.js';
+import { ReloadLog } from './admin/reload-log.js';
+import { StatsCollector } from './admin/stats-collector.js';
+import { canariesWithEvidence } from './admin/canary-evidence.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { renderWorkerMetrics } from './admin/worker-metrics.js';
@@ -17,9 +21,6 @@ import { CanaryBoard } from './canary/canary-board.js';
 import { canariesFromApps } from './canary/canary-schema.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
-
-/** how a trigger shows in the router's log (`reason`) */
-const REASONS: Record<ReloadTrigger, string> = { put: 'PUT /config', sighup: 'SIGHUP', watch: 'file change' };
 
 function parseCli(): { config: string; logStdout: boolean } | null {
   let values;
@@ -47,79 +48,46 @@ function parseCli(): { config: string; logStdout: boolean } | null {
 async function main(): Promise<void> {
   const cli = parseCli();
   if (!cli) return;
-  const loaded = loadRouterConfigFile(cli.config);
+  const { loaded, textSha256 } = readRouterConfigFile(cli.config);
   const logger = createLogger('router');
   const testHooks = process.env.ROUTER_TEST_HOOKS === '1';
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'edgeplane_router_process_' });
-  const reloads = new Counter({ name: 'edgeplane_router_config_reloads_total', help: 'Config reloads by result (applied, refused, failed) and trigger (put, sighup, watch).',
-    labelNames: ['result', 'trigger'], registers: [registry] });
   const restarts = new Counter({ name: 'edgeplane_router_worker_restarts_total', help: 'Worker threads replaced after a crash.', registers: [registry] });
 
   const workers = loaded.config.workers ?? availableParallelism();
   const board = new CanaryBoard();
+  // the dashboard's per-second stats (GET /stats): every worker's counts collected once a second
+  const collector = new StatsCollector();
   const pool = new WorkerPool(workers, loaded, (l) => board.apply(canariesFromApps(l.config.apps).canaries), logger, {
     workerData: { logStdout: cli.logStdout, testHooks },
     onRestart: () => restarts.inc(),
+    onSecond: collector.onSecond,
   });
   await pool.start();
+  collector.start(pool);
   let draining = false;
 
-  const reloader = new ConfigReloader(cli.config, (trigger) => reload(() => loadRouterConfigFile(cli.config), trigger), logger);
-  let serial: Promise<unknown> = Promise.resolve();
-  let runningCertificates = certificateFingerprint(loaded);
-  /**
-   * Every reload takes this path, one at a time: validate the whole document (refused: the
-   * running config stays), skip it when neither the document nor its certificate files
-   * changed, apply it to every worker (all or none), then count and log the outcome with what
-   * triggered it.
-   */
-  const reload = (read: () => LoadedConfig, trigger: ReloadTrigger): Promise<LoadedConfig> => {
-    const run = serial.then(async () => {
-      const reason = REASONS[trigger];
-      let next: LoadedConfig;
-      try {
-        next = read();
-      } catch (err) {
-        reloads.inc({ result: 'refused', trigger });
-        logger.error({ reason, problems: (err as { problems?: readonly string[] }).problems, err: (err as Error).message }, 'config reload refused; keeping the running config');
-        throw err;
-      }
-      const running = pool.config.version;
-      // the version hashes the document; certificates renewed in place change the fingerprint only
-      const fingerprint = certificateFingerprint(next);
-      const certificates = fingerprint === runningCertificates ? 'unchanged' : 'changed';
-      if (next.version === running && certificates === 'unchanged') {
-        if (trigger !== 'watch') logger.info({ version: running, reason }, 'config unchanged');
-        return next;
-      }
-      try {
-        await pool.apply(next);
-      } catch (err) {
-        reloads.inc({ result: 'failed', trigger });
-        logger.error({ reason, version: next.version, running, problems: (err as { problems?: readonly string[] }).problems, err: (err as Error).message },
-          'config reload failed; every worker keeps the running config');
-        throw err;
-      }
-      reloads.inc({ result: 'applied', trigger });
-      runningCertificates = fingerprint;
-      reloader.watchAlso(certificateDirs(next));
-      logger.info({ version: next.version, previous: running, certificates, reason }, 'config applied');
-      return next;
-    });
-    serial = run.catch(() => undefined);
-    return run;
-  };
+  // the one owner of config changes (file, SIGHUP, PUT, PATCH, rollback): one queue, revisions, metrics
+  // the config metrics, keeping the last changes' outcomes for the dashboard
+  const metrics = new ReloadLog(registry, () => owner.history);
+  const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, pool, metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
+  const reloader = new ConfigReloader(cli.config, (trigger) => owner.reloadFile(trigger), logger);
 
   const admin = new AdminServer({
     ready: () => !draining,
-    currentConfig: () => ({ version: pool.config.version, config: pool.config.config }),
-    applyConfigText: async (text) => (await reload(() => parseRouterConfigText(text, pool.config.baseDir), 'put')).version,
+    config: owner,
     metricsText: async () => {
       const stats = await pool.stats();
       return renderStats(mergeStats(stats.map((s) => s.snapshot))) + renderWorkerMetrics(stats, pool.size, pool.config.version) + (await registry.metrics());
     },
     canaries: () => board.snapshot(),
+    dashboard: {
+      collector, workers,
+      running: () => owner.current,
+      reloads: () => metrics.list(),
+      canaries: () => canariesWithEvidence(board.snapshot(), board.description()),
+    },
     testHooks: testHooks ? { crashWorker: (i) => pool.crash(i), failNextApply: (i) => pool.failNextApply(i) } : undefined,
   }, logger);
   const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
@@ -128,12 +96,13 @@ async function main(): Promise<void> {
   reloader.start();
   reloader.watchAlso(certificateDirs(loaded));
   if (testHooks) logger.warn('ROUTER_TEST_HOOKS=1: fault injection routes are open on the admin listener');
-  logger.info({ version: loaded.version, workers, ports: { ...pool.ports, admin: adminPort } }, 'router ready');
+  logger.info({ version: loaded.version, revision: owner.current.revision, workers, ports: { ...pool.ports, admin: adminPort } }, 'router ready');
 
   const stop = (signal: string): void => {
     if (draining) return;
     draining = true;
     reloader.stop();
+    collector.stop();
     logger.info({ signal }, 'router stopping');
     const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
     void pool.stop(deadline).then(async () => {

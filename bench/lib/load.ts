@@ -17,6 +17,9 @@ export interface LoadSpec {
   connections: number;
   durationS: number;
   headers?: Record<string, string>;
+  /** autocannon only: request method and body (default GET, none) */
+  method?: string;
+  body?: string;
 }
 
 export interface LoadResult {
@@ -72,6 +75,8 @@ export function autocannon(spec: LoadSpec): Promise<LoadResult> {
       connections: spec.connections,
       duration: spec.durationS,
       headers: { host: spec.host, ...spec.headers },
+      ...(spec.method ? { method: spec.method } : {}),
+      ...(spec.body !== undefined ? { body: spec.body } : {}),
       ...(https ? { servername: spec.host } : {}),
     }, (err, r) => {
       if (err) return reject(err);

@@ -1,3 +1,4 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { readJsonFile, schemaProblems, deepFreeze } from '../../shared/config-file.js';
 import { ConfigError } from '../../shared/errors.js';
 import { parseDrainUrl } from '../drains/drain-url.js';
@@ -14,6 +15,8 @@ import {
   type ShuttleConfigDocument,
 } from './schema.js';
 import { appNameProblem } from '../ingest/app-name.js';
+import { resolveBusConfig } from '../../shared/bus/index.js';
+import { DEFAULT_BUS_TUNING, busTuningProblem, type BusTuning } from '../bus/bus-tuning.js';
 
 /**
  * Validates a shuttle config document whole (schema, then drain URLs and app names), applies
@@ -38,6 +41,15 @@ export function validateShuttleConfig(value: unknown, source = 'config'): Shuttl
       });
     }
   }
+  let busTuning: BusTuning = DEFAULT_BUS_TUNING;
+  if (problems.length === 0) {
+    if (doc.bus && doc.stateFile !== undefined) {
+      problems.push(`stateFile: not used with bus (the drain set lives in the KV bucket ${doc.bus.stream ?? 'EDGEPLANE_LOGS'}_DRAINS); remove one of them`);
+    }
+    busTuning = Object.freeze({ ...DEFAULT_BUS_TUNING, ...doc.busTuning });
+    const tuningProblem = busTuningProblem(busTuning);
+    if (tuningProblem) problems.push(tuningProblem);
+  }
   if (problems.length > 0) throw new ConfigError(problems, source);
   const listen: Record<string, { host: string; port: number }> = {};
   for (const [k, v] of Object.entries(doc.listen)) if (v) listen[k] = { host: v.host, port: v.port };
@@ -54,11 +66,17 @@ export function validateShuttleConfig(value: unknown, source = 'config'): Shuttl
     appIdleMs: doc.appIdleMs ?? DEFAULT_APP_IDLE_MS,
     maxApps: doc.maxApps ?? DEFAULT_MAX_APPS,
     maxRingBytes: doc.maxRingBytes ?? DEFAULT_MAX_RING_BYTES,
+    ...(doc.bus ? { bus: resolveBusConfig(doc.bus) } : {}),
+    busTuning,
   };
   return deepFreeze(config);
 }
 
 /** Reads, validates and freezes the config file at `path`. */
 export function loadShuttleConfig(path: string): ShuttleConfig {
-  return validateShuttleConfig(readJsonFile(path), path);
+  const doc = readJsonFile(path) as { bus?: { credentials?: unknown } } | null;
+  // a relative credentials file is relative to the config file
+  const creds = doc?.bus?.credentials;
+  if (typeof creds === 'string' && creds !== '' && !isAbsolute(creds)) doc!.bus!.credentials = resolve(dirname(path), creds);
+  return validateShuttleConfig(doc, path);
 }

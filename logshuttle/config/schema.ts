@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { BusConfigSchema, type BusConfig } from '../../shared/bus/index.js';
+import type { BusTuning } from '../bus/bus-tuning.js';
 
 const Listener = Type.Object(
   {
@@ -35,6 +37,22 @@ export const ShuttleConfigSchema = Type.Object(
     /** ring memory bounds: past either, the least recently written app is dropped */
     maxApps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000000 })),
     maxRingBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 50 })),
+    /** DESIGN.md "Log bus": replicas on NATS JetStream (shared/bus's section) */
+    bus: Type.Optional(BusConfigSchema),
+    /** the shuttle's own knobs of bus mode (bus/bus-tuning.ts); tests shorten them */
+    busTuning: Type.Optional(Type.Object(
+      {
+        leaseTtlMs: Type.Optional(Type.Integer({ minimum: 4000, maximum: 600000 })),
+        ackWaitMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 600000 })),
+        holdMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600000 })),
+        fetchBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+        fetchExpiresMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60000 })),
+        maxAckPending: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000 })),
+        publishDeadlineMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000 })),
+        requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
+      },
+      { additionalProperties: false },
+    )),
   },
   { additionalProperties: false },
 );
@@ -63,6 +81,9 @@ export interface ShuttleConfig {
   readonly appIdleMs: number;
   readonly maxApps: number;
   readonly maxRingBytes: number;
+  /** bus mode when set */
+  readonly bus?: BusConfig;
+  readonly busTuning: BusTuning;
 }
 
 export const DEFAULT_HISTORY = 1500;

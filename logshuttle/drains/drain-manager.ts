@@ -8,7 +8,8 @@ import { registerDrainMetrics, type DrainView } from './drain-metrics.js';
 import { parseDrainUrl, type DrainUrl } from './drain-url.js';
 import { FrameQueue } from './frame-queue.js';
 import { HttpSender } from './http-sender.js';
-import { encodeFrame, octetFrame, passThroughFrame } from './rfc5424.js';
+import { encodeFrame, encodeFrameWithMsgid, octetFrame, passThroughFrame } from './rfc5424.js';
+import type { SettleTicket } from './settle-ticket.js';
 import { loadDrainState, saveDrainState } from './drain-state-file.js';
 import { StreamSender } from './stream-sender.js';
 import { certificateErrorCode } from './tls-errors.js';
@@ -115,6 +116,74 @@ export class DrainManager implements DrainSet {
   deliverCanonical(app: string, buf: Buffer, from: number, to: number): void {
     const drains = this.byApp.get(app);
     if (drains !== undefined) this.enqueue(drains, octetFrame(buf, from, to));
+  }
+
+  /**
+   * Bus mode: one line with MSGID `msgid` (the stream sequence) and the ticket its bus message
+   * is acknowledged by. A drain holds the ticket until the line is written (or dropped) unless
+   * it is unreachable or already half full: then queuing is enough (its lines may still go as
+   * L10 drops), so a dead or slow drain never holds up the acknowledgements of other lines.
+   */
+  deliverTicketed(record: LogRecord, msgid: string, ticket: SettleTicket): void {
+    let drains: Drain[] | undefined;
+    let frame: Buffer;
+    try {
+      drains = this.byApp.get(record.app);
+      if (drains === undefined) return;
+      frame = encodeFrameWithMsgid(record, msgid);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'line not encodable for drains');
+      return;
+    }
+    for (let i = 0; i < drains.length; i++) {
+      const d = drains[i];
+      if (!d.sender.unreachable() && d.queue.size * 2 < d.queue.capacity) {
+        ticket.hold();
+        d.queue.push(frame, ticket);
+      } else {
+        d.queue.push(frame);
+      }
+    }
+    this.markDirty(drains);
+  }
+
+  /**
+   * Makes the drains of `app` exactly `wanted` (ids kept: the bus registry names them), adding,
+   * removing and replacing drains as needed; a URL that does not parse is logged and skipped.
+   */
+  syncApp(app: string, wanted: readonly DrainInfo[]): void {
+    const current = this.byApp.get(app) ?? [];
+    for (const d of [...current]) {
+      const w = wanted.find((x) => x.id === d.id);
+      if (!w || w.url !== d.url) this.remove(app, d.id);
+    }
+    for (const w of wanted) {
+      if ((this.byApp.get(app) ?? []).some((d) => d.id === w.id)) continue;
+      try {
+        this.create(app, w.url, w.id);
+      } catch (err) {
+        this.logger.warn({ app, url: w.url, err: (err as Error).message }, 'drain in the bus registry skipped');
+      }
+    }
+  }
+
+  /** Apps that have drains. */
+  apps(): string[] {
+    return [...this.byApp.keys()];
+  }
+
+  private markDirty(drains: Drain[]): void {
+    for (let i = 0; i < drains.length; i++) {
+      const d = drains[i];
+      if (!d.dirty) {
+        d.dirty = true;
+        this.dirty.push(d);
+      }
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushDirty);
+    }
   }
 
   private enqueue(drains: Drain[], frame: Buffer): void {

@@ -1,7 +1,11 @@
+import type { SettleTicket } from './settle-ticket.js';
+
 /**
  * A drain's bounded queue: a ring of encoded frames (one Buffer per line), at most `capacity`
  * lines. When full, the oldest line goes and is counted; the next batch taken starts with an
  * L10 frame reporting the count, so delivered + reported dropped = lines handed to the drain.
+ * A line may carry a SettleTicket (bus mode): it is settled when the line is dropped here, and
+ * by the sender (`done`) once the batch holding it is delivered.
  */
 
 /** Frames taken from the queue for one write (or one HTTPS POST). */
@@ -12,6 +16,8 @@ export interface FrameBatch {
   bytes: number;
   /** when set, frames[0] is an L10 frame reporting `count` lines dropped since `since` */
   l10: { count: number; since: number } | null;
+  /** bus mode: the tickets of the frames, aligned with `frames` (undefined for the L10 frame and lines without one) */
+  tickets?: (SettleTicket | undefined)[];
 }
 
 /** Builds the L10 frame for `count` lines dropped since epoch ms `since`. */
@@ -19,6 +25,8 @@ export type L10FrameBuilder = (count: number, since: number) => Buffer;
 
 export class FrameQueue {
   private readonly ring: (Buffer | undefined)[];
+  /** tickets aligned with `ring`; allocated at the first line that has one */
+  private tickets: (SettleTicket | undefined)[] | null = null;
   private head = 0;
   private count = 0;
   private byteCount = 0;
@@ -50,11 +58,12 @@ export class FrameQueue {
     return this.unreported;
   }
 
-  push(frame: Buffer): void {
+  push(frame: Buffer, ticket?: SettleTicket): void {
     const cap = this.capacity;
     if (this.count === cap) {
       const old = this.ring[this.head] as Buffer;
       this.ring[this.head] = undefined;
+      if (this.tickets !== null) this.settleAt(this.head);
       this.byteCount -= old.length;
       this.head = this.head + 1 === cap ? 0 : this.head + 1;
       this.count--;
@@ -63,8 +72,34 @@ export class FrameQueue {
     let tail = this.head + this.count;
     if (tail >= cap) tail -= cap;
     this.ring[tail] = frame;
+    if (ticket !== undefined) (this.tickets ??= new Array(cap))[tail] = ticket;
     this.count++;
     this.byteCount += frame.length;
+  }
+
+  private settleAt(i: number): void {
+    const t = this.tickets![i];
+    if (t !== undefined) {
+      this.tickets![i] = undefined;
+      t.settle();
+    }
+  }
+
+  /** The batch was delivered (or refused for good): its lines' tickets are settled. */
+  done(batch: FrameBatch): void {
+    const tickets = batch.tickets;
+    if (tickets === undefined) return;
+    batch.tickets = undefined;
+    for (let i = 0; i < tickets.length; i++) tickets[i]?.settle();
+  }
+
+  /** One frame of the batch was delivered or lost (UDP sends one datagram at a time). */
+  doneAt(batch: FrameBatch, i: number): void {
+    const t = batch.tickets?.[i];
+    if (t !== undefined) {
+      batch.tickets![i] = undefined;
+      t.settle();
+    }
   }
 
   /**
@@ -74,6 +109,8 @@ export class FrameQueue {
   take(maxLines: number, maxBytes: number): FrameBatch | null {
     if (!this.pending) return null;
     const frames: Buffer[] = [];
+    const tickets = this.tickets;
+    let batchTickets: (SettleTicket | undefined)[] | undefined;
     let bytes = 0;
     let l10: FrameBatch['l10'] = null;
     if (this.unreported > 0) {
@@ -89,6 +126,13 @@ export class FrameQueue {
     while (this.count > 0 && lines < maxLines) {
       const f = this.ring[this.head] as Buffer;
       if (lines > 0 && bytes + f.length > maxBytes) break;
+      if (tickets !== null) {
+        const t = tickets[this.head];
+        if (t !== undefined) {
+          tickets[this.head] = undefined;
+          (batchTickets ??= new Array(l10 ? 1 : 0))[frames.length] = t;
+        }
+      }
       this.ring[this.head] = undefined;
       this.head = this.head + 1 === cap ? 0 : this.head + 1;
       this.count--;
@@ -97,7 +141,7 @@ export class FrameQueue {
       bytes += f.length;
       lines++;
     }
-    return { frames, lines, bytes, l10 };
+    return batchTickets !== undefined ? { frames, lines, bytes, l10, tickets: batchTickets } : { frames, lines, bytes, l10 };
   }
 
   /**
@@ -110,13 +154,18 @@ export class FrameQueue {
     if (batch.l10) this.oweReport(batch.l10);
     const start = batch.l10 ? 1 : 0;
     const cap = this.capacity;
+    const tickets = batch.tickets;
+    batch.tickets = undefined;
     for (let i = batch.frames.length - 1; i >= start; i--) {
       if (this.count === cap) {
         this.noteDropped(i - start + 1, now);
+        if (tickets !== undefined) for (let j = start; j <= i; j++) tickets[j]?.settle();
         break;
       }
       this.head = this.head === 0 ? cap - 1 : this.head - 1;
       this.ring[this.head] = batch.frames[i];
+      const t = tickets?.[i];
+      if (t !== undefined) (this.tickets ??= new Array(cap))[this.head] = t;
       this.count++;
       this.byteCount += batch.frames[i].length;
     }
@@ -139,6 +188,11 @@ export class FrameQueue {
   /** Empties the queue (drain removed); returns the number of lines discarded. */
   clear(): number {
     const n = this.count;
+    if (this.tickets !== null) {
+      const tickets = this.tickets;
+      this.tickets = null;
+      for (const t of tickets) t?.settle();
+    }
     this.ring.fill(undefined);
     this.head = 0;
     this.count = 0;

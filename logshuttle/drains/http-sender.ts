@@ -172,6 +172,7 @@ export class HttpSender implements DrainSender {
   }
 
   private done(): void {
+    if (this.batch) this.ctx.queue.done(this.batch);
     this.batch = null;
     this.body = null;
     if (this.closing) return;

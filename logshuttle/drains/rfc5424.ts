@@ -67,13 +67,16 @@ function timestamp(time: number): string {
   return lastStamp;
 }
 
-/** The RFC5424 header, up to and including the space before MSG (ASCII only). */
-export function headerOf(record: LogRecord): string {
+/**
+ * The RFC5424 header, up to and including the space before MSG (ASCII only). MSGID is `-`, or
+ * `msgid` (bus mode: the stream sequence, so receivers can drop duplicates).
+ */
+export function headerOf(record: LogRecord, msgid = '-'): string {
   const pri = severityOf(record) === SEVERITY_ERR ? PRI_ERR : PRI_INFO;
   const isApp = record.source === 'app';
   const appName = isApp ? 'app' : 'akkeris';
   const procid = isApp ? procids.get(record.process) : record.source;
-  return `${pri}${timestamp(record.time)} ${hostnames.get(record.app)} ${appName} ${procid} - - `;
+  return `${pri}${timestamp(record.time)} ${hostnames.get(record.app)} ${appName} ${procid} ${msgid} - `;
 }
 
 /** Buffer's fast internal writers (present on every Node Buffer; not in @types/node). */
@@ -116,7 +119,18 @@ function cachedHeader(record: LogRecord): string {
 
 /** `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG` as one Buffer. */
 export function encodeFrame(record: LogRecord): Buffer {
-  const header = cachedHeader(record);
+  return encodeWithHeader(record, cachedHeader(record));
+}
+
+/**
+ * The same with MSGID `msgid` (printable ASCII, at most 32 characters: RFC 5424): bus mode
+ * puts the stream sequence there.
+ */
+export function encodeFrameWithMsgid(record: LogRecord, msgid: string): Buffer {
+  return encodeWithHeader(record, headerOf(record, msgid));
+}
+
+function encodeWithHeader(record: LogRecord, header: string): Buffer {
   const message = record.message;
   const worst = PREFIX_ROOM + header.length + message.length * 3;
   if (worst > SLAB_MAX_LINE) {

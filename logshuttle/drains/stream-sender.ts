@@ -172,5 +172,6 @@ export class StreamSender implements DrainSender {
     if (i < 0) return; // already requeued by a close
     this.inflight.splice(i, 1);
     this.ctx.stats.delivered += batch.lines;
+    this.ctx.queue.done(batch);
   }
 }

@@ -34,3 +34,15 @@ export interface DrainSet {
   /** Flush what is queued to reachable drains, at most `deadlineMs`, then close everything. */
   close(deadlineMs: number): Promise<void>;
 }
+
+/**
+ * What the drains API routes need: a DrainSet (answers at once), or the bus registry (answers
+ * once the bus has taken the change).
+ */
+export interface DrainApi {
+  /** throws (or rejects with) DrainUrlError, code E_DRAIN_URL, for a bad URL or scheme */
+  add(app: string, url: string): DrainInfo | Promise<DrainInfo>;
+  list(app: string): DrainInfo[] | Promise<DrainInfo[]>;
+  /** false when there is no such drain */
+  remove(app: string, id: string): boolean | Promise<boolean>;
+}

@@ -117,6 +117,7 @@ export class UdpSender implements DrainSender {
         this.outstanding++;
         s.send(datagram, (err) => {
           this.outstanding--;
+          queue.doneAt(batch, i);
           if (err) {
             if (isL10 && batch.l10) queue.oweReport(batch.l10);
             else queue.noteDropped(1, Date.now());

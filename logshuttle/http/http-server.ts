@@ -2,23 +2,34 @@ import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/schema.js';
-import type { DrainSet } from '../drains/types.js';
+import type { DrainApi } from '../drains/types.js';
+import type { BusTails } from '../bus/bus-tails.js';
 import type { IngestContext, Listening } from '../ingest/ingest-context.js';
 import { bearerCheck } from './auth.js';
 import { logsRoute } from './logs-route.js';
 import { addDrain, listDrains, removeDrain } from './drains-routes.js';
-import { ingestRoute } from './ingest-route.js';
-import { respond, respondError } from './respond.js';
+import { ingestRoute, type BusIngestGate } from './ingest-route.js';
+import { busLogsRoute } from './bus-logs-route.js';
+import { respond, respondError, respondJson } from './respond.js';
 import { ServerState } from './server-state.js';
 
 export interface HttpServerOptions {
   address: ListenAddress;
   ctx: IngestContext;
   history: number;
-  drains: DrainSet;
+  drains: DrainApi;
   registry: Registry;
-  /** LOGSHUTTLE_TOKEN: when set, every route but GET /healthz needs it as a bearer token */
+  /** LOGSHUTTLE_TOKEN: when set, every route but GET /healthz (and /readyz) needs it as a bearer token */
   token?: string;
+  /** bus mode: tails from the bus, ingest answered after the bus's acks, readiness */
+  bus?: HttpBusOptions;
+}
+
+export interface HttpBusOptions {
+  tails: BusTails;
+  gate: BusIngestGate;
+  /** what /readyz reports: ready, and the state of each part */
+  readiness(): { ready: boolean; detail: Record<string, unknown> };
 }
 
 function param(req: HttpRequest, i: number): string | null {
@@ -33,8 +44,14 @@ function param(req: HttpRequest, i: number): string | null {
 export function listenHttp(o: HttpServerOptions): Promise<Listening> {
   const authorized = bearerCheck(o.token);
   const state = new ServerState();
-  const logs = logsRoute(o.ctx.core, o.history, state);
-  const ingest = ingestRoute(o.ctx, state);
+  const logs = o.bus ? busLogsRoute(o.bus.tails, o.history, state) : logsRoute(o.ctx.core, o.history, state);
+  const ingest = ingestRoute(o.ctx, state, o.bus?.gate);
+  /** GET /readyz: 200 when serving (bus mode: connected, streams and buckets in place); 503 when stopping or not ready */
+  const readyz = (res: HttpResponse): void => {
+    const r = o.bus ? o.bus.readiness() : { ready: true, detail: {} };
+    const ready = r.ready && !state.stopping;
+    respondJson(res, ready ? '200 OK' : '503 Service Unavailable', { ready, stopping: state.stopping, ...r.detail });
+  };
   /** wraps a handler with the token check and app-parameter decoding */
   const guarded = (handler: (res: HttpResponse, req: HttpRequest, app: string) => void) => (res: HttpResponse, req: HttpRequest) => {
     if (!authorized(req.getHeader('authorization'))) {
@@ -46,6 +63,7 @@ export function listenHttp(o: HttpServerOptions): Promise<Listening> {
   };
   const app = uWS.App()
     .get('/healthz', (res) => respond(res, '200 OK', 'ok\n'))
+    .get('/readyz', readyz)
     .get('/apps/:app/logs', guarded(logs))
     .post('/apps/:app/drains', guarded((res, _req, name) => addDrain(o.drains, res, name)))
     .get('/apps/:app/drains', guarded((res, _req, name) => listDrains(o.drains, res, name)))

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ShuttleCore } from '../shuttle-core.js';
-import { TailStream, type TailFormat, type TailLimits, DEFAULT_TAIL_LIMITS } from '../tail/tail-stream.js';
+import { TailStream, type TailFormat, type TailLimits, type TailSink, DEFAULT_TAIL_LIMITS } from '../tail/tail-stream.js';
 import { respond, respondError } from './respond.js';
 import type { ServerState } from './server-state.js';
 
@@ -11,6 +11,50 @@ function queryValue(req: HttpRequest, key: string): string {
   return (req.getQuery(key) as string | undefined) ?? '';
 }
 
+/** What a logs request asks for (read from the request before any callback returns). */
+export interface TailRequest {
+  lines: number;
+  follow: boolean;
+  format: TailFormat;
+  contentType: string;
+}
+
+/** Reads `lines`, `tail` and Accept; a string is the reason for a 400. */
+export function readTailRequest(req: HttpRequest, history: number): TailRequest | string {
+  const linesRaw = queryValue(req, 'lines');
+  let lines = DEFAULT_TAIL_LINES;
+  if (linesRaw !== '') {
+    if (!/^\d{1,9}$/.test(linesRaw)) return 'lines must be a non-negative integer';
+    lines = Math.min(Number(linesRaw), history);
+  }
+  const tailRaw = queryValue(req, 'tail');
+  const follow = tailRaw === 'true' || tailRaw === '1';
+  const format: TailFormat = /text\/event-stream/i.test(req.getHeader('accept')) ? 'sse' : 'text';
+  const contentType = format === 'sse' ? 'text/event-stream; charset=utf-8' : 'text/plain; charset=utf-8';
+  return { lines, follow, format, contentType };
+}
+
+/** The sink of a tail: the response, corked. */
+export function responseSink(res: HttpResponse): TailSink {
+  return {
+    write(chunk) {
+      let ok = true;
+      if (!res.aborted) res.cork(() => { ok = res.write(chunk); });
+      return ok;
+    },
+    drain() {
+      // an empty cork/uncork makes uWS send what it holds (it does not on its own while
+      // an onWritable handler is set)
+      if (!res.aborted) res.cork(() => {});
+    },
+    end() {
+      if (res.aborted || res.done) return;
+      res.done = true;
+      res.cork(() => res.end());
+    },
+  };
+}
+
 /**
  * `GET /apps/:app/logs?lines=N&tail=true`: the newest N lines as text, one per line; with
  * `tail=true` the response stays open and streams new lines. `text/event-stream` (each line
@@ -19,36 +63,13 @@ function queryValue(req: HttpRequest, key: string): string {
  */
 export function logsRoute(core: ShuttleCore, history: number, state: ServerState, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
   return (res: HttpResponse, req: HttpRequest, app: string): void => {
-    const linesRaw = queryValue(req, 'lines');
-    let lines = DEFAULT_TAIL_LINES;
-    if (linesRaw !== '') {
-      if (!/^\d{1,9}$/.test(linesRaw)) return respondError(res, '400 Bad Request', 'E_BAD_QUERY', 'lines must be a non-negative integer');
-      lines = Math.min(Number(linesRaw), history);
-    }
-    const tailRaw = queryValue(req, 'tail');
-    const follow = tailRaw === 'true' || tailRaw === '1';
+    const tr = readTailRequest(req, history);
+    if (typeof tr === 'string') return respondError(res, '400 Bad Request', 'E_BAD_QUERY', tr);
+    const { lines, follow, format, contentType } = tr;
     if (follow && state.stopping) return respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
-    const format: TailFormat = /text\/event-stream/i.test(req.getHeader('accept')) ? 'sse' : 'text';
-    const contentType = format === 'sse' ? 'text/event-stream; charset=utf-8' : 'text/plain; charset=utf-8';
     const ring = core.rings.get(app);
     const past = ring ? ring.newestLines(lines) : [];
-    const stream = new TailStream(app, {
-      write(chunk) {
-        let ok = true;
-        if (!res.aborted) res.cork(() => { ok = res.write(chunk); });
-        return ok;
-      },
-      drain() {
-        // an empty cork/uncork makes uWS send what it holds (it does not on its own while
-        // an onWritable handler is set)
-        if (!res.aborted) res.cork(() => {});
-      },
-      end() {
-        if (res.aborted || res.done) return;
-        res.done = true;
-        res.cork(() => res.end());
-      },
-    }, format, limits);
+    const stream = new TailStream(app, responseSink(res), format, limits);
     const body = past.map((l) => stream.frame(l)).join('');
     const historyLines = String(past.length);
     if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache', 'X-History-Lines': historyLines });

@@ -11,8 +11,18 @@ export interface IngestResult {
   rejected: number;
 }
 
+/**
+ * Where a valid record goes: the core by default; bus mode passes its own (publish and keep the
+ * ack's promise).
+ */
+export type RecordSink = (record: LogRecord, raw?: Buffer) => void;
+
+function coreSink(ctx: IngestContext): RecordSink {
+  return (record, raw) => ctx.core.accept(record, 'http', raw);
+}
+
 /** `application/x-ndjson`: one JSON record per line; blank lines are ignored. */
-export function ingestNdjson(body: Buffer, ctx: IngestContext): IngestResult {
+export function ingestNdjson(body: Buffer, ctx: IngestContext, sink: RecordSink = coreSink(ctx)): IngestResult {
   const result = { accepted: 0, rejected: 0 };
   let p = 0;
   while (p < body.length) {
@@ -35,7 +45,7 @@ export function ingestNdjson(body: Buffer, ctx: IngestContext): IngestResult {
       result.rejected++;
       continue;
     }
-    ctx.core.accept(cleanRecord(value as LogRecord), 'http');
+    sink(cleanRecord(value as LogRecord));
     result.accepted++;
   }
   return result;
@@ -48,7 +58,7 @@ function messageTooLong(message: string): string | null {
 }
 
 /** `application/logplex-1`: octet-counted RFC 5424 frames, as logplex-compatible senders POST. */
-export function ingestLogplex(body: Buffer, ctx: IngestContext): IngestResult {
+export function ingestLogplex(body: Buffer, ctx: IngestContext, sink: RecordSink = coreSink(ctx)): IngestResult {
   const result = { accepted: 0, rejected: 0 };
   const now = Date.now();
   const framer = new SyslogFramer({
@@ -58,7 +68,7 @@ export function ingestLogplex(body: Buffer, ctx: IngestContext): IngestResult {
         ctx.bad.report('http', r, buf.toString('utf8', start, Math.min(end, start + 120)));
         result.rejected++;
       } else {
-        ctx.core.accept(r, 'http', buf.subarray(start, end));
+        sink(r, buf.subarray(start, end));
         result.accepted++;
       }
     },

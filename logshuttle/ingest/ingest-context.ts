@@ -1,12 +1,15 @@
 import type { Logger } from '../../shared/logger.js';
 import type { ShuttleCore } from '../shuttle-core.js';
 import type { BadInput } from './bad-input.js';
+import type { BusIngest } from '../bus/bus-ingest.js';
 
 /** What every ingest listener needs. */
 export interface IngestContext {
   readonly core: ShuttleCore;
   readonly bad: BadInput;
   readonly logger: Logger;
+  /** bus mode: accepted records go to the bus instead of the core */
+  readonly bus?: BusIngest;
 }
 
 /** A started listener: its bound port, and how to stop it. */

@@ -37,7 +37,11 @@ export async function readMsgpackStream(source: AsyncIterable<Uint8Array>, ctx: 
         }
         const problem = recordProblem(r.value);
         if (problem) ctx.bad.report('msgpack', problem);
-        else ctx.core.accept(cleanRecord(r.value as LogRecord), 'msgpack');
+        else if (ctx.bus) {
+          ctx.bus.publish(cleanRecord(r.value as LogRecord), 'msgpack');
+          // the outbox is deep: stop reading (the socket pauses behind us) until it drains
+          if (ctx.bus.congested) await ctx.bus.whenRelieved();
+        } else ctx.core.accept(cleanRecord(r.value as LogRecord), 'msgpack');
       }
     }
     return 'end';

@@ -12,8 +12,15 @@ import { readCanonicalFrame } from './canonical-frame.js';
  */
 export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   return listenTcp(address, (socket) => {
+    const bus = ctx.bus;
     const framer = new SyslogFramer({
       frame(buf, start, end) {
+        if (bus) {
+          const r = parseSyslogMessage(buf, start, end, Date.now());
+          if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+          else bus.publish(r, 'syslog_tcp');
+          return;
+        }
         const fast = readCanonicalFrame(buf, start, end);
         if (fast !== null) {
           ctx.core.acceptCanonical(fast, 'syslog_tcp', buf);
@@ -27,7 +34,19 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
         ctx.bad.report('syslog_tcp', reason);
       },
     });
-    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    let paused = false;
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      if (bus?.congested && !paused) {
+        // the bus outbox is deep: read no more until it drains (TCP pushes back on the sender)
+        paused = true;
+        socket.pause();
+        void bus.whenRelieved().then(() => {
+          paused = false;
+          socket.resume();
+        });
+      }
+    });
     // the sender closed (or the connection broke): a last LF frame without its LF still counts
     socket.on('end', () => framer.end());
     socket.on('close', () => framer.end());

@@ -9,6 +9,12 @@ import { readCanonicalFrame } from './canonical-frame.js';
 export function listenSyslogUdp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   const socket = createSocket({ type: isIPv6(address.host) ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   socket.on('message', (msg: Buffer) => {
+    if (ctx.bus) {
+      const r = parseSyslogMessage(msg, 0, msg.length, Date.now());
+      if (typeof r === 'string') ctx.bad.report('syslog_udp', r, msg.toString('utf8', 0, Math.min(msg.length, 120)));
+      else ctx.bus.publish(r, 'syslog_udp');
+      return;
+    }
     const fast = readCanonicalFrame(msg, 0, msg.length);
     if (fast !== null) {
       ctx.core.acceptCanonical(fast, 'syslog_udp', msg);

@@ -1,5 +1,6 @@
 import type { HerokuCodeName } from '../front/heroku-codes.js';
 import { HerokuCode } from '../front/heroku-codes.js';
+import { isFilterCode, type FilterCode } from '../filters/filter-codes.js';
 import type { RequestContext } from '../front/request-context.js';
 
 /**
@@ -10,10 +11,10 @@ export const ROUTER_CODES = Object.freeze({
   shutdown: 'Router shutting down',
 });
 
-/** What a log line's `code=` can be: a Heroku code or one of ROUTER_CODES. */
-export type LogCode = HerokuCodeName | keyof typeof ROUTER_CODES;
+/** What a log line's `code=` can be: a Heroku code, one of ROUTER_CODES, or a filter refusal's (at=info). */
+export type LogCode = HerokuCodeName | keyof typeof ROUTER_CODES | FilterCode;
 
-const DESC: Readonly<Record<LogCode, string>> = Object.freeze({ ...HerokuCode, ...ROUTER_CODES });
+const DESC: Readonly<Record<string, string>> = Object.freeze({ ...HerokuCode, ...ROUTER_CODES });
 
 /** The facts of one request, as the router log line (DESIGN.md "Router log line") shows them. */
 export interface AccessFacts {
@@ -68,6 +69,6 @@ export function requestLine(r: RequestContext, status: number, code: LogCode | n
 
 function line(code: LogCode | null, method: string, path: string, host: string, requestId: string, fwd: string, dyno: string,
   connectMs: number, serviceMs: number, totalMs: number, status: number, bytes: number, protocol: string, canary: boolean): string {
-  const head = code === null ? 'at=info' : `at=error code=${code} desc="${DESC[code]}"`;
+  const head = code === null ? 'at=info' : isFilterCode(code) ? `at=info code=${code}` : `at=error code=${code} desc="${DESC[code]}"`;
   return `${head} method=${method} path=${clean(path)} host=${clean(host)} request_id=${clean(requestId)} fwd="${quoted(fwd)}" dyno=${dyno} connect=${connectMs}ms service=${serviceMs}ms total=${totalMs}ms status=${status} bytes=${bytes} protocol=${protocol}${canary ? ' canary=true' : ''}`;
 }

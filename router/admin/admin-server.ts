@@ -2,19 +2,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
-import { ConfigError } from '../../shared/errors.js';
-
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+import { configRoute, type ConfigBackend } from './config-routes.js';
+import { dashboardPageRoute } from './dashboard/dashboard-page-route.js';
+import { StatsRoutes } from './stats-routes.js';
+import type { DashboardSources } from './stats-document.js';
 
 /** What the admin API reads and drives; implemented by main.ts. */
 export interface AdminBackend {
   ready(): boolean;
-  /** the current document and its version */
-  currentConfig(): { version: string; config: unknown };
-  /** validates the whole document, applies it to every worker, returns the new version */
-  applyConfigText(text: string): Promise<string>;
+  /** the running config, its revisions and every change to it (the ReloadOwner) */
+  config: ConfigBackend;
   metricsText(): Promise<string>;
   canaries(): unknown;
+  /** the dashboard's data (GET /dashboard, /stats, /stats/stream: docs/router/dashboard.md) */
+  dashboard?: DashboardSources;
   /** only with ROUTER_TEST_HOOKS=1 (README, Test hooks): routes under /debug/ */
   testHooks?: TestHooks;
 }
@@ -46,33 +47,18 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function readBody(req: IncomingMessage): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_CONFIG_BYTES) {
-        resolve(null);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
- * The router's admin listener (DESIGN.md): /healthz, /readyz, GET|PUT /config, /metrics,
+ * The router's admin listener (DESIGN.md; docs/router/admin-api.md): /healthz, /readyz,
+ * GET|PUT|PATCH /config, /config/revisions, /config/rollback (config-routes.ts), /metrics,
  * /canaries. With ROUTER_ADMIN_TOKEN set, every route but /healthz and /readyz needs
  * `Authorization: Bearer <token>`.
  */
 export class AdminServer {
   private readonly server: Server;
+  private readonly stats: StatsRoutes | null;
 
   constructor(private readonly backend: AdminBackend, private readonly logger: Logger, private readonly token = process.env.ROUTER_ADMIN_TOKEN ?? '') {
+    this.stats = backend.dashboard ? new StatsRoutes(backend.dashboard) : null;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.logger.error({ err }, 'admin request failed');
@@ -104,17 +90,14 @@ export class AdminServer {
     if (path === '/readyz' && (method === 'GET' || method === 'HEAD')) {
       return this.backend.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
     }
+    // the page holds no data: public; its data routes below need the token
+    if (this.stats && dashboardPageRoute(path, method, res)) return;
     if (this.token && !tokenMatches(req.headers.authorization, this.token)) {
       return send(res, 401, 'unauthorized\n', 'text/plain; charset=utf-8', { 'www-authenticate': 'Bearer realm="edgeplane-admin"' });
     }
+    if (await configRoute(this.backend.config, path, method, req, res, json)) return;
+    if (this.stats?.route(path, method, req, res, json)) return;
     switch (path) {
-      case '/config':
-        if (method === 'GET') {
-          const { version, config } = this.backend.currentConfig();
-          return json(res, 200, config, { 'x-config-version': version });
-        }
-        if (method === 'PUT' || method === 'POST') return this.putConfig(req, res);
-        break;
       case '/metrics':
         if (method === 'GET') return send(res, 200, await this.backend.metricsText(), 'text/plain; version=0.0.4; charset=utf-8');
         break;
@@ -132,19 +115,5 @@ export class AdminServer {
       }
     }
     send(res, 405, 'method not allowed\n');
-  }
-
-  private async putConfig(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req);
-    if (text === null) return json(res, 413, { error: 'E_CONFIG', problems: [`(document): larger than ${MAX_CONFIG_BYTES} bytes`] });
-    try {
-      const version = await this.backend.applyConfigText(text);
-      json(res, 200, { version });
-    } catch (err) {
-      if (err instanceof ConfigError) return json(res, 400, { error: err.code, problems: err.problems });
-      // the document was valid but some worker could not apply it: every worker runs the old one
-      const problems = (err as { problems?: readonly string[] }).problems ?? [(err as Error).message];
-      json(res, 500, { error: (err as { code?: string }).code ?? 'E_APPLY', problems });
-    }
   }
 }

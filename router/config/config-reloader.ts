@@ -2,8 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 
-/** What started a reload: the admin API, a signal, or a change in the config file's directory. */
-export type ReloadTrigger = 'put' | 'sighup' | 'watch';
+/** What makes the file be read again: a signal, or a change in the config file's directory. */
+export type FileTrigger = 'sighup' | 'watch';
 
 /** quiet time after the last change in the directory before the file is read */
 const WATCH_SETTLE_MS = 100;
@@ -13,8 +13,8 @@ const WATCH_SETTLE_MS = 100;
  * without further changes). The directory is watched, not the file, so Kubernetes-style
  * symlink swaps (`config.json -> ..data/config.json`, `..data` renamed to a new timestamped
  * directory) are seen too, and so are the directories of the certificate files (watchAlso).
- * Reading, validating, applying, logging and counting is `reload`'s
- * job (main.ts); one reload runs at a time.
+ * Reading, validating, applying, logging and counting is the ReloadOwner's job (its queue
+ * orders these with the admin API's changes); this class only says when.
  */
 export class ConfigReloader {
   private watcher: FSWatcher | null = null;
@@ -22,10 +22,9 @@ export class ConfigReloader {
   private readonly extra = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | null = null;
   private readonly file: string;
-  private running: Promise<void> = Promise.resolve();
   private readonly onSighup = (): void => this.run('sighup');
 
-  constructor(file: string, private readonly reload: (trigger: ReloadTrigger) => Promise<unknown>, private readonly logger: Logger) {
+  constructor(file: string, private readonly reload: (trigger: FileTrigger) => Promise<unknown>, private readonly logger: Logger) {
     this.file = resolve(file);
   }
 
@@ -79,8 +78,9 @@ export class ConfigReloader {
     this.timer.unref();
   }
 
-  private run(trigger: ReloadTrigger): void {
-    this.running = this.running.then(() => this.reload(trigger)).then(() => undefined, () => undefined);
+  private run(trigger: FileTrigger): void {
+    // the outcome is logged and counted by the owner
+    this.reload(trigger).catch(() => undefined);
   }
 
   stop(): void {

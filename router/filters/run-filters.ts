@@ -1,12 +1,20 @@
-import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
+import type { BodyRead, Filter, FilterRequest, FilterVerdict } from './filter.js';
 
 /**
- * `ownsCors`: a CORS filter applied (the dyno's own Access-Control-* response headers are to be
- * dropped). `strip`: client request headers that must not reach the dyno (the chain's
- * ownedRequestHeaders), null when none.
+ * What the chain needs from the request context it runs for: the bounded body copy
+ * (openapi `validate_body`). Only a filter that needs the body asks.
  */
-type Done = (verdict: FilterVerdict, responseHeaders: [string, string][], upstreamHeaders: [string, string][], ownsCors: boolean,
-  strip: ReadonlySet<string> | null) => void;
+export interface ChainSource {
+  readBody(cap: number): BodyRead | Promise<BodyRead>;
+}
+
+/**
+ * `req`: what the filters left on the request (response headers, headers to the dyno,
+ * `ownsCors`: a CORS filter applied and the dyno's own `Access-Control-*` response headers are
+ * dropped, hidden credentials, a changed query). `strip`: client request headers that must not
+ * reach the dyno (the chain's ownedRequestHeaders), null when none.
+ */
+export type ChainDone = (verdict: FilterVerdict, req: ChainRequest, strip: ReadonlySet<string> | null) => void;
 
 /** per chain (frozen per config): the union of its filters' ownedRequestHeaders, null when none */
 const OWNED = new WeakMap<readonly Filter[], ReadonlySet<string> | null>();
@@ -23,20 +31,27 @@ export function ownedRequestHeaders(filters: readonly Filter[]): ReadonlySet<str
   return owned;
 }
 
-class ChainRequest implements FilterRequest {
+export class ChainRequest implements FilterRequest {
   readonly method: string;
   readonly path: string;
   readonly query: string;
+  readonly peer: string;
   readonly responseHeaders: [string, string][] = [];
   readonly upstreamHeaders: [string, string][] = [];
   ownsCors = false;
+  keyId?: string;
+  hiddenHeaders?: string[];
+  upstreamQuery?: string;
   private readonly headers: readonly string[];
+  private readonly source: ChainSource;
 
-  constructor(method: string, path: string, query: string, headers: readonly string[]) {
+  constructor(method: string, path: string, query: string, headers: readonly string[], peer: string, source: ChainSource) {
     this.method = method;
     this.path = path;
     this.query = query;
     this.headers = headers;
+    this.peer = peer;
+    this.source = source;
   }
 
   header(name: string): string {
@@ -44,7 +59,13 @@ class ChainRequest implements FilterRequest {
     for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
     return '';
   }
+
+  readBody(cap: number): BodyRead | Promise<BodyRead> {
+    return this.source.readBody(cap);
+  }
 }
+
+const FILTER_ERROR: FilterVerdict = Object.freeze({ status: 500, body: 'Filter error\n', reason: 'filter_error' });
 
 /**
  * Runs an app's filter chain in order. Synchronous filters run without a promise; the chain
@@ -52,8 +73,8 @@ class ChainRequest implements FilterRequest {
  * throws answers 500 (and is a bug to fix), never a crash.
  */
 export function runFilters(filters: readonly Filter[], method: string, path: string, query: string,
-  headers: readonly string[], done: Done): void {
-  const req = new ChainRequest(method, path, query, headers);
+  headers: readonly string[], peer: string, source: ChainSource, done: ChainDone): void {
+  const req = new ChainRequest(method, path, query, headers, peer, source);
   const strip = ownedRequestHeaders(filters);
   const step = (i: number): void => {
     for (; i < filters.length; i++) {
@@ -61,23 +82,23 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
       try {
         v = filters[i].apply(req);
       } catch {
-        done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders, req.ownsCors, strip);
+        done(FILTER_ERROR, req, strip);
         return;
       }
       if (v instanceof Promise) {
         const next = i + 1;
         v.then(
-          (verdict) => (verdict !== undefined ? done(verdict, req.responseHeaders, req.upstreamHeaders, req.ownsCors, strip) : step(next)),
-          () => done({ status: 500, body: 'Filter error\n', reason: 'filter_error' }, req.responseHeaders, req.upstreamHeaders, req.ownsCors, strip),
+          (verdict) => (verdict !== undefined ? done(verdict, req, strip) : step(next)),
+          () => done(FILTER_ERROR, req, strip),
         );
         return;
       }
       if (v !== undefined) {
-        done(v, req.responseHeaders, req.upstreamHeaders, req.ownsCors, strip);
+        done(v, req, strip);
         return;
       }
     }
-    done(undefined, req.responseHeaders, req.upstreamHeaders, req.ownsCors, strip);
+    done(undefined, req, strip);
   };
   step(0);
 }

@@ -8,6 +8,9 @@ import type { Dyno } from '../upstream/dyno.js';
 import { nextDyno, type AttemptState } from '../upstream/dyno-attempts.js';
 import { requestLine, type LogCode } from '../access-log/access-line.js';
 import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import type { BodyRead } from '../filters/filter.js';
+
+const NO_BODY = Buffer.alloc(0);
 
 /** What every routed request needs from the worker that runs it. */
 export interface ContextHost {
@@ -84,11 +87,12 @@ export abstract class RequestContext implements AttemptState {
   private recorded = false;
 
   /**
-   * `logPath`: the original path and query, for the log line; `start`: performance.now() when
+   * `logPath`: the original path and query, for the log line (a key keyauth hid from the dyno is
+   * taken out of it by the front); `start`: performance.now() when
    * the request head arrived; the table is the one the request started with.
    */
   constructor(readonly res: HttpResponse, readonly host: ContextHost, readonly table: RouteTable, readonly method: string,
-    readonly logPath: string, readonly hostHeader: string, readonly requestId: string, readonly fwd: string,
+    public logPath: string, readonly hostHeader: string, readonly requestId: string, readonly fwd: string,
     readonly protocol: string, readonly start: number) {}
 
   /** answered, cut or abandoned, and logged: nothing more is to be done with it */
@@ -105,8 +109,19 @@ export abstract class RequestContext implements AttemptState {
    */
   abstract admit(facts: ClientHeaderFacts): boolean;
 
-  /** Answers without a dyno (404, 413, filter answers); `close`: the connection closes after it. */
-  abstract answer(status: number, headers: readonly [string, string][] | null, body: string, close: boolean): void;
+  /**
+   * Answers without a dyno (404, 413, filter answers); `close`: the connection closes after it;
+   * `code`: a filter refusal's code for the access line.
+   */
+  abstract answer(status: number, headers: readonly [string, string][] | null, body: string, close: boolean, code?: LogCode | null): void;
+
+  /**
+   * The request body, whole, up to `cap` bytes, before any dyno gets it (the filters' bounded
+   * copy: openapi `validate_body`); the bytes stay the body the dyno then receives. No body: empty.
+   */
+  readBody(_cap: number): BodyRead | Promise<BodyRead> {
+    return NO_BODY;
+  }
 
   /** Answers a failure: 503 with the code's short body, logged with the code. */
   abstract fail(code: HerokuCodeName): void;

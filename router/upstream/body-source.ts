@@ -32,6 +32,13 @@ export class BodySource {
   received = 0;
   touched = false;
   private readonly chunked: boolean;
+  /** uWS has handed over the body's last byte (isLast) */
+  private lastSeen = false;
+  /** set once the rest of the body is read only to be dropped (an answer without a dyno, lingering) */
+  private discard: ((bytes: number, isLast: boolean) => void) | null = null;
+  /** collect(): the cap, and who waits for the whole body (null when nobody does) */
+  private collectCap = 0;
+  private collected: ((r: Buffer | 'too_large' | 'gone') => void) | null = null;
 
   constructor(res: HttpResponse, limit: number, onTooLarge: () => void, chunked = false) {
     this.res = res;
@@ -42,12 +49,18 @@ export class BodySource {
   }
 
   private readonly onData = (ab: ArrayBuffer, isLast: boolean): void => {
+    if (this.discard !== null) {
+      this.discard(ab.byteLength, isLast);
+      return;
+    }
+    if (isLast) this.lastSeen = true;
     if (this.dead) return;
     // uWS reuses the memory after this callback: copy
     const chunk = Buffer.from(new Uint8Array(ab));
     this.received += chunk.length;
     if (this.received > this.limit) {
       this.dead = true;
+      this.settleCollect('gone');
       this.onTooLarge();
       return;
     }
@@ -80,8 +93,43 @@ export class BodySource {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.held += chunk.length;
-      if (this.held > HOLD_BYTES) this.pause();
     }
+    if (this.collected !== null) {
+      if (this.held > this.collectCap) this.settleCollect('too_large');
+      else if (this.ended) this.settleCollect(this.whole());
+      return;
+    }
+    if (this.held > HOLD_BYTES) this.pause();
+  }
+
+  /**
+   * Holds the whole body, up to `cap` bytes, before any attempt gets a byte of it (the filters'
+   * bounded copy: openapi `validate_body`), and hands it over: one Buffer, which is also what
+   * the next attempt then sends (nothing is copied twice, nothing is sent before the verdict).
+   * `too_large` as soon as more than `cap` bytes arrived; `gone` when the body was given up
+   * (client gone, limits.maxBodyBytes).
+   */
+  collect(cap: number, done: (r: Buffer | 'too_large' | 'gone') => void): void {
+    if (this.dead) return done('gone');
+    if (this.held > cap || this.touched) return done(this.touched ? 'gone' : 'too_large');
+    if (this.ended) return done(this.whole());
+    this.collectCap = cap;
+    this.collected = done;
+    // paused at HOLD_BYTES: the cap governs now
+    this.resume();
+  }
+
+  private whole(): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.chunks = all.length > 0 ? [all] : [];
+    return all;
+  }
+
+  private settleCollect(r: Buffer | 'too_large' | 'gone'): void {
+    const done = this.collected;
+    this.collected = null;
+    if (r === 'too_large') this.pause();
+    done?.(r);
   }
 
   private pause(): void {
@@ -120,11 +168,29 @@ export class BodySource {
     return readable;
   }
 
+  /**
+   * The request is answered without its body (a refusal): nothing more is held or handed on; the
+   * rest of the body goes to `discard` (counted and dropped, router/front/lingering-close.ts),
+   * uWS reading again if it was paused. True when the body's end has already arrived. (uWS's
+   * onData handler stays this one: replacing it from inside onData, where a limit is found,
+   * would free the handler that is running.)
+   */
+  discardRest(discard: (bytes: number, isLast: boolean) => void): boolean {
+    this.close();
+    this.discard = discard;
+    if (this.paused) {
+      this.paused = false;
+      this.res.resume();
+    }
+    return this.lastSeen;
+  }
+
   /** Stop taking data (the response is over or the client is gone). */
   close(): void {
     this.dead = true;
     this.chunks = [];
     this.consumer = null;
     this.reading = false;
+    this.settleCollect('gone');
   }
 }

@@ -9,6 +9,7 @@ import { afterFailedAttempt } from '../upstream/dyno-attempts.js';
 import { relayResponseHeaders } from '../upstream/response-headers.js';
 import { dynoHandshakeHeaders, openDynoSocket } from './dyno-socket.js';
 import { WebSocketSession } from './websocket-session.js';
+import type { LogCode } from '../access-log/access-line.js';
 import type { WebSocketRegistry } from './websocket-registry.js';
 
 /** What a WebSocket handshake needs from the worker that runs it. */
@@ -85,15 +86,15 @@ export class WebSocketHandshake extends RequestContext {
     return false;
   }
 
-  answer(status: number, headers: readonly [string, string][] | null, body: string, close: boolean): void {
-    this.respond(status, headers, body, close, null);
+  answer(status: number, headers: readonly [string, string][] | null, body: string, close: boolean, code: LogCode | null = null): void {
+    this.respond(status, headers, body, close, code);
   }
 
   fail(code: HerokuCodeName): void {
     this.respond(503, null, ERROR_BODY[code], false, code);
   }
 
-  private respond(status: number, headers: readonly [string, string][] | null, body: string, close: boolean, code: HerokuCodeName | null): void {
+  private respond(status: number, headers: readonly [string, string][] | null, body: string, close: boolean, code: LogCode | null): void {
     if (this.finished || this.clientGone || this.responded) return;
     this.responded = true;
     const res = this.res;

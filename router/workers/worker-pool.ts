@@ -5,7 +5,12 @@ import type { Logger } from '../../shared/logger.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './worker-messages.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
+import { createRateLimitMemory, type RateLimitMemory } from '../filters/rate-limit-table.js';
+import type { RouterConfig } from '../config/schema.js';
+import { isEntryWise, type DocumentDiff } from '../config/document-diff.js';
+import { deltaOf } from '../routing/table-compiler.js';
 
 /** A port the OS considers free on `host` right now. */
 function freePort(host: string): Promise<number> {
@@ -28,7 +33,14 @@ const RESTART_MAX_MS = 10000;
 /** a worker that lived this long is considered healthy again: its restart delay starts over */
 const HEALTHY_AFTER_MS = 30000;
 
-/** Some worker could not apply a config; every worker went back to the previous one. */
+/** How an apply went: every worker got the change only (`delta`), the whole document (`full`), or some each (`mixed`). */
+export interface ApplyStats {
+  readonly mode: 'delta' | 'full' | 'mixed';
+  /** the slowest worker's compile time */
+  readonly workerMs: number;
+}
+
+/** Some worker could not apply a config; every worker keeps the running one. */
 export class ConfigApplyError extends EdgeplaneError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
@@ -51,7 +63,7 @@ interface Slot {
   replace: boolean;
   /** the config version the thread runs now */
   version: string;
-  /** pending questions of this worker only, by key (`apply:<version>`, `stats:<id>`) */
+  /** pending questions of this worker only, by key (`prepare:<seq>`, `apply:<version>`, `stats:<id>`) */
   readonly waiting: Map<string, (answer: Answer) => void>;
 }
 
@@ -60,6 +72,8 @@ export interface WorkerPoolOptions {
   workerData?: Partial<WorkerStart>;
   /** called once per worker replaced after an unexpected exit */
   onRestart?: (index: number) => void;
+  /** a worker's answer to collectSeconds() (the dashboard), however late it comes */
+  onSecond?: (index: number, tick: number, second: WorkerSecond) => void;
 }
 
 export interface WorkerStats {
@@ -72,11 +86,14 @@ export interface WorkerStats {
  * The router's worker threads: N uWS apps on the same ports (SO_REUSEPORT; port 0 in the config
  * is resolved here once, see pickPorts).
  *
- * Config: apply() is all or nothing. The new config goes to every worker; only when each has
- * confirmed does it become `config` (what GET /config shows and what a replacement starts
- * with). If any worker refuses it or does not answer in time, every worker is sent the previous
- * config again and apply() throws ConfigApplyError. Applies run one at a time. A worker that
- * starts (or answers late) with another version than `config` is sent `config`.
+ * Config: apply() is all or nothing, in two steps. Every worker prepares the new table (whole,
+ * or only what a change touched); once each has, the pool stores the change's number in a
+ * word of shared memory, where every worker's next request reads it (all switch at once;
+ * table-switch.ts), and posts `commit`. Only then does it become `config` (what GET /config
+ * shows and what a replacement starts with). If any worker refuses it or does not answer in
+ * time, every worker drops it (`abort`) and apply() throws ConfigApplyError: no worker ever ran
+ * it. A worker that starts (or answers late) with another version than `config` is sent
+ * `config`.
  *
  * A worker that exits unexpectedly (crash) is replaced with the current config, after a delay
  * that doubles with each crash in a row (100 ms up to 10 s). Stopping a worker: `stop` (the
@@ -91,12 +108,22 @@ export class WorkerPool {
   private stopping = false;
   private started = false;
   private nextId = 1;
-  private queue: Promise<unknown> = Promise.resolve();
+  private applying = false;
+  /** sequence number of the last change sent to the workers */
+  private seq = 0;
+  /** shared with every worker: the sequence number of the last committed change (table-switch.ts) */
+  private readonly switchWord = new Int32Array(new SharedArrayBuffer(4));
   private readonly crashesInARow: number[] = [];
   /** test hook: the next apply sends this worker a config it cannot apply */
   private faultyApply = new Set<number>();
   /** workers replaced after a crash */
   restarts = 0;
+  /**
+   * the rate-limit buckets of the whole process: one shared table every worker (and every
+   * replacement) gets in its start data, so a count is exact across workers and survives
+   * reloads and worker restarts
+   */
+  private readonly rateLimits: RateLimitMemory = createRateLimitMemory();
 
   constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
     private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {
@@ -167,6 +194,8 @@ export class WorkerPool {
       baseDir: this.current.baseDir,
       ports: this.ports,
       canary: this.canary,
+      rateLimits: this.rateLimits,
+      switchWord: this.switchWord.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
     const slot: Slot = { index, worker, startedAt: Date.now(), ready: false, exited: false, stopping: false, replace: false, version: start.version, waiting: new Map() };
@@ -194,7 +223,10 @@ export class WorkerPool {
             break;
           case 'apply-failed':
             this.logger.error({ worker: index, version: msg.version, message: msg.message }, 'worker could not apply config');
-            slot.waiting.get(`apply:${msg.version}`)?.(msg);
+            slot.waiting.get(msg.seq === undefined ? `apply:${msg.version}` : `prepare:${msg.seq}`)?.(msg);
+            break;
+          case 'prepared':
+            slot.waiting.get(`prepare:${msg.seq}`)?.(msg);
             break;
           case 'applied':
             slot.version = msg.version;
@@ -202,6 +234,9 @@ export class WorkerPool {
             break;
           case 'stats':
             slot.waiting.get(`stats:${msg.id}`)?.(msg);
+            break;
+          case 'second':
+            this.options.onSecond?.(index, msg.tick, msg.second);
             break;
         }
       });
@@ -256,56 +291,74 @@ export class WorkerPool {
     slot.worker.postMessage(this.configMessage(this.current, this.canary));
   }
 
-  /** Sends a config to every live worker; the problems of those that did not apply it. */
-  private async broadcast(loaded: LoadedConfig, canary: BoardDescription, faulty: ReadonlySet<number> = new Set()): Promise<{ problems: string[]; failed: Slot[] }> {
-    const msg = this.configMessage(loaded, canary);
-    const live = this.slots.filter((s) => s !== undefined);
-    const answers = await Promise.all(live.map((s) => this.ask(s, `apply:${loaded.version}`, faulty.has(s.index)
-      ? { ...msg, config: null as unknown as typeof loaded.config } : msg, APPLY_TIMEOUT_MS)));
-    const problems: string[] = [];
-    const failed: Slot[] = [];
-    answers.forEach((a, i) => {
-      // a worker that exited or is starting is not a failure: it (re)starts with the current config
-      if (a === 'timeout') problems.push(`worker ${live[i].index}: no answer in ${APPLY_TIMEOUT_MS} ms`);
-      else if (a !== 'exited' && a !== 'not-ready' && a.type === 'apply-failed') problems.push(`worker ${live[i].index}: ${a.message}`);
-      else return;
-      failed.push(live[i]);
-    });
-    return { problems, failed };
-  }
-
   /**
-   * Applies a validated config to every worker, all or nothing (see the class comment).
-   * Throws ConfigApplyError when any worker could not apply it.
+   * Applies a validated config to every worker, all or nothing, all switching at once (see the
+   * class comment). With `diff` (the change from the running document) workers that run the
+   * running document get only the changed entries and recompile only what they touch; the
+   * others, and any change that is not entry by entry, get the whole document. One apply at a
+   * time: the ReloadOwner's queue calls it. Throws ConfigApplyError when a worker could not
+   * prepare it (every worker keeps the running config).
    */
-  apply(loaded: LoadedConfig): Promise<void> {
-    const run = this.queue.then(() => this.applyNow(loaded));
-    this.queue = run.catch(() => undefined);
-    return run;
+  async apply(loaded: LoadedConfig, diff: DocumentDiff | null = null): Promise<ApplyStats> {
+    if (this.applying) throw new Error('WorkerPool.apply: one apply at a time');
+    this.applying = true;
+    try {
+      return await this.applyNow(loaded, diff);
+    } finally {
+      this.applying = false;
+    }
   }
 
-  private async applyNow(loaded: LoadedConfig): Promise<void> {
+  private async applyNow(loaded: LoadedConfig, diff: DocumentDiff | null): Promise<ApplyStats> {
     const previous = this.current;
     const faulty = this.faultyApply;
     this.faultyApply = new Set();
     const canary = this.describe(loaded);
-    const { problems } = await this.broadcast(loaded, canary, faulty);
-    if (problems.length === 0) {
-      this.current = loaded;
-      this.canary = canary;
-      for (const s of this.slots) if (s) this.sync(s);
-      return;
+    const seq = ++this.seq;
+    const head = { type: 'prepare', seq, version: loaded.version, baseDir: loaded.baseDir, canary } as const;
+    const delta = diff !== null && isEntryWise(diff) && loaded.baseDir === previous.baseDir ? deltaOf(diff, loaded.config) : null;
+    const live = this.slots.filter((s) => s !== undefined);
+    let deltas = 0;
+    const answers = await Promise.all(live.map((s) => {
+      let msg: ToWorker;
+      if (faulty.has(s.index)) msg = { ...head, config: null as unknown as RouterConfig };
+      else if (delta !== null && s.version === previous.version) {
+        msg = { ...head, delta };
+        deltas++;
+      } else msg = { ...head, config: loaded.config };
+      return this.ask(s, `prepare:${seq}`, msg, APPLY_TIMEOUT_MS);
+    }));
+    const problems: string[] = [];
+    let workerMs = 0;
+    answers.forEach((a, i) => {
+      // a worker that exited or is starting is not a failure: it (re)starts with the current config
+      if (a === 'timeout') problems.push(`worker ${live[i].index}: no answer in ${APPLY_TIMEOUT_MS} ms`);
+      else if (a !== 'exited' && a !== 'not-ready' && a.type === 'apply-failed') problems.push(`worker ${live[i].index}: ${a.message}`);
+      else if (a !== 'exited' && a !== 'not-ready' && a.type === 'prepared') workerMs = Math.max(workerMs, a.ms);
+    });
+    const prepared = live.filter((_s, i) => typeof answers[i] === 'object' && (answers[i] as FromWorker).type === 'prepared');
+    if (problems.length > 0) {
+      for (const s of live) if (!s.exited) s.worker.postMessage({ type: 'abort', seq } satisfies ToWorker);
+      // a worker that did not answer may be stuck: it drains and a new one starts with the running config
+      live.forEach((s, i) => {
+        if (answers[i] !== 'timeout' || s.stopping) return;
+        this.logger.error({ worker: s.index, version: previous.version }, 'worker did not answer a config change; replacing it');
+        this.recycle(s);
+      });
+      // the board goes back to the running config's canaries (those the failed one changed restart their counts)
+      this.canary = this.describe(previous);
+      throw new ConfigApplyError(problems);
     }
-    // back to the previous config everywhere (a worker that did not apply the new one just
-    // recompiles the same table)
-    const back = this.describe(previous);
-    this.canary = back;
-    const rollback = await this.broadcast(previous, back);
-    for (const s of rollback.failed) {
-      this.logger.error({ worker: s.index, version: previous.version }, 'worker could not go back to the running config; replacing it');
-      this.recycle(s);
+    // every worker switches at this store: its next request reads the new table
+    Atomics.store(this.switchWord, 0, seq);
+    for (const s of prepared) {
+      s.version = loaded.version;
+      s.worker.postMessage({ type: 'commit', seq } satisfies ToWorker);
     }
-    throw new ConfigApplyError(problems);
+    this.current = loaded;
+    this.canary = canary;
+    for (const s of this.slots) if (s) this.sync(s);
+    return { mode: delta === null ? 'full' : deltas === live.length ? 'delta' : 'mixed', workerMs: Math.round(workerMs * 10) / 10 };
   }
 
   /** Every live worker's request counters, with its index and thread id. */
@@ -318,6 +371,20 @@ export class WorkerPool {
       if (typeof a === 'object' && a.type === 'stats') out.push({ index: live[i].index, threadId: live[i].worker.threadId, snapshot: a.snapshot });
     });
     return out;
+  }
+
+  /**
+   * Asks every ready worker for its counts since the last time (the dashboard's second); each
+   * answers through `onSecond`. Returns how many were asked.
+   */
+  collectSeconds(tick: number): number {
+    let asked = 0;
+    for (const s of this.slots) {
+      if (!s?.ready || s.stopping || s.exited) continue;
+      s.worker.postMessage({ type: 'second', tick } satisfies ToWorker);
+      asked++;
+    }
+    return asked;
   }
 
   /** Test hook: makes worker `index` throw an uncaught exception. False when there is no such live worker. */

@@ -107,7 +107,7 @@ function compile(s: Setup): RouteTable | null {
 /** does the app's (CORS) filter run for this path? It marks the request when it applies */
 function filterRuns(filters: readonly Filter[], path: string): boolean {
   let owns: boolean | undefined;
-  runFilters(filters, 'GET', path, '', ['origin', 'https://x.example'], (_v, _r, _u, ownsCors) => { owns = ownsCors; });
+  runFilters(filters, 'GET', path, '', ['origin', 'https://x.example'], '127.0.0.1', { readBody: () => Buffer.alloc(0) }, (_v, req) => { owns = req.ownsCors; });
   if (owns === undefined) throw new Error('filter chain did not finish synchronously');
   return owns;
 }

@@ -1,13 +1,21 @@
-import type { FilterRequest, FilterVerdict, Filter } from '../../../../router/filters/filter.js';
+import type { BodyRead, FilterRequest, FilterVerdict, Filter } from '../../../../router/filters/filter.js';
 
 /** A FilterRequest as the core builds one: lower-case header lookup, '' when absent. */
 export class TestRequest implements FilterRequest {
   readonly responseHeaders: [string, string][] = [];
   readonly upstreamHeaders: [string, string][] = [];
+  keyId?: string;
+  hiddenHeaders?: string[];
+  upstreamQuery?: string;
   private readonly headers: Map<string, string>;
 
-  constructor(readonly method: string, readonly path: string, headers: Record<string, string> = {}, readonly query = '') {
+  constructor(readonly method: string, readonly path: string, headers: Record<string, string> = {}, readonly query = '',
+    readonly peer = '127.0.0.1', private readonly body: Buffer = Buffer.alloc(0)) {
     this.headers = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  }
+
+  readBody(cap: number): BodyRead {
+    return this.body.length > cap ? 'too_large' : this.body;
   }
 
   header(name: string): string {

@@ -1,0 +1,60 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AckTracker } from './ack-tracker.js';
+import type { BusIngestCounts } from './bus-ingest.js';
+import type { DeliveryCounts } from './message-delivery.js';
+
+export interface BusShuttleView {
+  ingest: BusIngestCounts;
+  delivery: DeliveryCounts;
+  tracker: AckTracker;
+  owned(): number;
+  ready(): boolean;
+  tailsOpen(): number;
+}
+
+/**
+ * The shuttle's own bus metrics (`edgeplane_shuttle_bus_*`, beside the client's from
+ * shared/bus): lines published by ingest, lines delivered from the partitions, bad messages
+ * skipped, acknowledgements (after the drains wrote the line, or when `holdMs` ran out),
+ * partitions owned, readiness, live tails fed from the bus.
+ */
+export function registerBusShuttleMetrics(registry: Registry, v: BusShuttleView): void {
+  const reported = new Map<string, number>();
+  const catchUp = (c: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
+    const delta = total - (reported.get(key) ?? 0);
+    if (delta > 0) {
+      c.inc(labels, delta);
+      reported.set(key, total);
+    }
+  };
+  new Counter({
+    name: 'edgeplane_shuttle_bus_ingest_lines_total', help: 'Lines ingest published to the bus, by ingest', labelNames: ['ingest'], registers: [registry],
+    collect() {
+      for (const [ingest, n] of Object.entries(v.ingest.published)) catchUp(this, `in\0${ingest}`, { ingest }, n);
+    },
+  });
+  new Counter({
+    name: 'edgeplane_shuttle_bus_ingest_lost_total', help: 'Lines ingest could not publish (outbox full, refused, or stopped first)', registers: [registry],
+    collect() { catchUp(this, 'lost', {}, v.ingest.lost); },
+  });
+  new Counter({
+    name: 'edgeplane_shuttle_bus_delivered_total', help: 'Lines taken from the owned partitions into the core (ring, tails, drains)', registers: [registry],
+    collect() { catchUp(this, 'delivered', {}, v.delivery.delivered); },
+  });
+  new Counter({
+    name: 'edgeplane_shuttle_bus_bad_messages_total', help: 'Messages on the bus that were not a valid msgpack log record: acknowledged and skipped', labelNames: ['reason'], registers: [registry],
+    collect() {
+      for (const [reason, n] of v.delivery.bad) catchUp(this, `bad\0${reason}`, { reason }, n);
+    },
+  });
+  new Counter({
+    name: 'edgeplane_shuttle_bus_acks_total', help: 'Messages acknowledged to the bus: after every drain wrote the line (drains) or once holdMs ran out with the line queued (hold)', labelNames: ['after'], registers: [registry],
+    collect() {
+      catchUp(this, 'ack-drains', { after: 'drains' }, v.tracker.counts.acked - v.tracker.counts.forced);
+      catchUp(this, 'ack-hold', { after: 'hold' }, v.tracker.counts.forced);
+    },
+  });
+  new Gauge({ name: 'edgeplane_shuttle_bus_partitions_owned', help: 'Partitions this replica holds the lease of and pulls', registers: [registry], collect() { this.set(v.owned()); } });
+  new Gauge({ name: 'edgeplane_shuttle_bus_ready', help: '1 when connected to the bus with its streams and buckets in place', registers: [registry], collect() { this.set(v.ready() ? 1 : 0); } });
+  new Gauge({ name: 'edgeplane_shuttle_bus_tails_open', help: 'Live tails fed from the bus', registers: [registry], collect() { this.set(v.tailsOpen()); } });
+}

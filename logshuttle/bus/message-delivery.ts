@@ -1,0 +1,63 @@
+import { decode } from '@msgpack/msgpack';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { LogRecord } from '../../shared/log-record.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ShuttleCore } from '../shuttle-core.js';
+import { cleanRecord, recordProblem } from '../ingest/record-check.js';
+import { MAX_RECORD_BYTES } from '../ingest/record-limits.js';
+import type { AckTracker } from './ack-tracker.js';
+import type { BusDrainSet } from './bus-drain-set.js';
+
+const DECODE_LIMITS = { maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 };
+const LOG_EVERY_MS = 5000;
+
+/** Counts of what the partition consumers took from the bus. */
+export interface DeliveryCounts {
+  delivered: number;
+  /** messages that were not a valid msgpack log record: counted, acknowledged, skipped */
+  bad: Map<string, number>;
+}
+
+/** A bus message's line as the core takes it: the record, or why it is not one. */
+export function recordOf(data: Uint8Array): LogRecord | string {
+  let value: unknown;
+  try {
+    value = decode(data, DECODE_LIMITS);
+  } catch {
+    return 'not a msgpack value';
+  }
+  const problem = recordProblem(value);
+  return problem ?? cleanRecord(value as LogRecord);
+}
+
+/**
+ * Hands one bus message to the shuttle: the existing core path (ring, tails, drains), with the
+ * stream sequence as the drain frames' MSGID and a ticket that acknowledges the message once
+ * every drain of the app wrote it (AckTracker). A message that is not a valid record is
+ * counted and acknowledged at once: skipped, never redelivered.
+ */
+export function messageDelivery(core: ShuttleCore, drains: BusDrainSet, tracker: AckTracker, counts: DeliveryCounts, logger: Logger) {
+  let lastLog = 0;
+  return (m: JsMsg, partition: number): void => {
+    const r = recordOf(m.data);
+    if (typeof r === 'string') {
+      counts.bad.set(r, (counts.bad.get(r) ?? 0) + 1);
+      const now = Date.now();
+      if (now - lastLog > LOG_EVERY_MS) {
+        lastLog = now;
+        logger.warn({ partition, seq: m.seq, subject: m.subject, reason: r }, 'bad message on the bus skipped');
+      }
+      m.ack();
+      return;
+    }
+    const ticket = tracker.open(partition, m);
+    drains.current = { msgid: String(m.seq), ticket };
+    try {
+      core.accept(r, 'msgpack');
+    } finally {
+      drains.current = null;
+    }
+    counts.delivered++;
+    ticket.settle();
+  };
+}
