@@ -8,9 +8,13 @@ export { ensureKvBucket, type KvBucketOptions } from './ensure.js';
 
 /**
  * Compare-and-set helpers over a KV bucket, the building blocks of leases: `createKey` writes
- * only when the key holds nothing (absent, deleted, or expired by the bucket's TTL), so exactly
- * one of several racing writers wins; `updateKey` writes only over the revision the caller
- * read, so a holder renews only a lease it still holds. On nats-server 2.9 a TTL is per bucket
+ * only when the key holds nothing (absent, deleted, or expired by the bucket's TTL); `updateKey`
+ * writes only over the revision the caller read, so a holder renews only a lease it still holds.
+ * CAVEAT (nats-server 2.9, clustered bucket): two creates of one key racing within a few
+ * milliseconds can both be acknowledged (the expected-sequence check is not serialised with the
+ * raft proposal there; seen by the shuttle's leader-failover test). A lease taken with
+ * `createKey` must therefore be confirmed by a successful `updateKey` over its revision before
+ * the holder acts on it: of two racing winners, only one can update over its own revision. On nats-server 2.9 a TTL is per bucket
  * (max_age of its stream): an entry expires that long after its last write, so a holder renews
  * well within it (e.g. every TTL/3) and a dead holder's lease disappears by itself.
  */

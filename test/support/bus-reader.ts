@@ -1,9 +1,9 @@
-// Reads a JetStream stream from the start as a test consumer (an ordered consumer: no state
+// Reads a JetStream stream from the start as a test consumer (get-message requests: no state
 // left on the server), collecting every message with its subject, sequence, Nats-Msg-Id and the
 // decoded msgpack log record.
 import { decode } from '@msgpack/msgpack';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import type { LogRecord } from '../../shared/log-record.js';
 
 export interface StreamMessage {
@@ -13,6 +13,19 @@ export interface StreamMessage {
   data: Uint8Array;
   /** the payload decoded as a msgpack map (null when it is not one) */
   record: LogRecord | null;
+}
+
+/** NATS subject matching: `*` one token, `>` the rest */
+function subjectMatcher(filter: string): (subject: string) => boolean {
+  const f = filter.split('.');
+  return (subject) => {
+    const s = subject.split('.');
+    for (let i = 0; i < f.length; i++) {
+      if (f[i] === '>') return s.length > i;
+      if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+    }
+    return s.length === f.length;
+  };
 }
 
 export class StreamReader {
@@ -30,37 +43,37 @@ export class StreamReader {
   }
 
   /**
-   * Fetches in rounds from an ordered consumer that starts after the last sequence read. A
-   * round that brings nothing while the stream holds more (a consumer left stale by a cluster
-   * restart) makes a new consumer, so reading resumes within seconds of the bus coming back.
+   * Reads by sequence with "get message" requests (up to 64 at once), polling the stream's last
+   * sequence. These go to the stream's leader only: no consumer to create through the meta layer,
+   * so reading goes on within moments of a failover or a cluster restart. A filter keeps the
+   * messages of matching subjects (`*` and `>` as in NATS).
    */
   private async run(): Promise<void> {
     const nc = await this.nc;
-    const js = jetstream(nc, { timeout: 10000 });
-    const jsm = await js.jetstreamManager();
-    let lastSeq = 0;
+    const jsm = await jetstreamManager(nc, { timeout: 3000, checkAPI: false });
+    const match = this.filter ? subjectMatcher(this.filter) : () => true;
+    let next = 1;
     while (!this.stopped) {
       try {
-        const c = await js.consumers.get(this.stream, {
-          ...(this.filter ? { filter_subjects: this.filter } : {}),
-          ...(lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 } : {}),
-        });
-        while (!this.stopped) {
-          const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
-          let n = 0;
-          for await (const m of batch) {
-            n++;
-            lastSeq = m.seq;
+        const last = (await jsm.streams.info(this.stream)).state.last_seq;
+        while (next <= last && !this.stopped) {
+          const seqs = Array.from({ length: Math.min(64, last - next + 1) }, (_, i) => next + i);
+          const got = await Promise.all(seqs.map((seq) => jsm.streams.getMessage(this.stream, { seq }).catch((err: unknown) => {
+            if (err instanceof JetStreamApiError && err.code === 10037) return null; // deleted: skip it
+            throw err;
+          })));
+          for (const m of got) {
+            if (!m || !match(m.subject)) continue;
             let record: LogRecord | null = null;
             try { record = decode(m.data) as LogRecord; } catch { /* not msgpack */ }
-            this.messages.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') || undefined, data: m.data, record });
+            this.messages.push({ seq: m.seq, subject: m.subject, msgId: m.header?.get('Nats-Msg-Id') || undefined, data: m.data, record });
           }
-          if (n === 0 && !this.filter && (await jsm.streams.info(this.stream)).state.last_seq > lastSeq) break; // stale: a new consumer
+          next += seqs.length;
         }
       } catch (err) {
         this.error = err;
-        if (!this.stopped) await new Promise((r) => setTimeout(r, 250));
       }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 100));
     }
   }
 

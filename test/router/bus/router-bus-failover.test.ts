@@ -7,6 +7,9 @@ import { until } from '../../support/router-harness.js';
 import { LoadLoop, byStatus } from '../../reliability/support/load-loop.js';
 import { startBusRig, summarize, requestIdOf, orderProblem } from './support/bus-rig.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 const APPS = ['api-a', 'api-b', 'api-c'];
 
 t.test('SIGKILL of the stream leader under router load', async (t) => {

@@ -10,6 +10,9 @@ import { scrape } from '../edge/support/prometheus.js';
 import { subjectFor } from '../../../shared/bus/partition.js';
 import { startBusRig, summarize, requestIdOf, orderProblem, L10 } from './support/bus-rig.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 const APPS = ['shop', 'blog'];
 const OUTBOX = 200;
 

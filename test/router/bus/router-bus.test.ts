@@ -9,6 +9,9 @@ import { scrape } from '../edge/support/prometheus.js';
 import { subjectFor } from '../../../shared/bus/partition.js';
 import { startBusRig, summarize, requestIdOf, orderProblem, getVia } from './support/bus-rig.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 t.test('bus together with logshuttle is a config error naming both', async (t) => {
   const file = writeConfig(baseConfig({ apps: {}, logshuttle: 'tcp://127.0.0.1:5140', bus: { servers: ['nats://127.0.0.1:4222'] } }));
   const r = await runRouterOnce(['--config', file]);

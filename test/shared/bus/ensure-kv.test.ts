@@ -9,6 +9,9 @@ import { ensureLogStream, ensureStream, ensureKvBucket, DUPLICATE_WINDOW_MS } fr
 import { createKey, updateKey, deleteKey } from '../../../shared/bus/kv.js';
 import { resolveBusConfig } from '../../../shared/bus/bus-config.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 t.test('3-node cluster', async (t) => {
   const nats = await startNatsCluster({ nodes: 3, t });
   const clients: NatsConnection[] = [];

@@ -5,6 +5,9 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startNatsCluster, startNatsServer } from '../../support/nats-cluster.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 t.test('one standalone node serves JetStream', async (t) => {
   const nats = await startNatsServer({ t });
   t.equal(nats.servers.length, 1);

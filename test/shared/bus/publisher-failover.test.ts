@@ -15,6 +15,9 @@ import { ensureLogStream } from '../../../shared/bus/ensure.js';
 import { resolveBusConfig } from '../../../shared/bus/bus-config.js';
 import { subjectFor } from '../../../shared/bus/partition.js';
 
+// a hang's bound only (the machine may be loaded): the cluster and the processes take their time
+t.setTimeout(600_000);
+
 const APPS = ['app-a', 'app-b', 'app-c'];
 
 async function scenario(t: Test, nats: NatsCluster, stream: string, onLeader: boolean): Promise<void> {
