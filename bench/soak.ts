@@ -8,7 +8,8 @@
  * Runs the built programs (dist/router/main.js, workers: 2, shipping to dist/logshuttle/main.js)
  * in front of two node:http dynos (with a WebSocket echo) in this process, and sends at once:
  * keep-alive GETs, GETs on a new connection each, 1 MiB uploads, 4 MiB downloads, WebSocket
- * sessions (skipped when the upgrade is not answered 101), app lines over syslog TCP, and a
+ * sessions (skipped when the upgrade is not answered 101; each has a deadline, and a session
+ * closed or stalled before its 20 echoes is a failure, reported with its close code), app lines over syslog TCP, and a
  * config reload every few seconds (PUT /config, every fourth one a file rewrite + SIGHUP). Every
  * router line and app line goes through the shuttle to a syslog TCP drain received here.
  *
@@ -181,13 +182,15 @@ interface Counters {
   downloads: number;
   wsSessions: number;
   wsFailed: number;
+  /** why sessions failed (`close 1006`, `stall`, `error …`), counted */
+  wsFailures: Record<string, number>;
   wsSupported: boolean | null;
   reloads: number;
   reloadsFailed: number;
   appLinesSent: number;
 }
 
-const counters: Counters = { requests: 0, failed: 0, failures: [], uploads: 0, downloads: 0, wsSessions: 0, wsFailed: 0, wsSupported: null, reloads: 0, reloadsFailed: 0, appLinesSent: 0 };
+const counters: Counters = { requests: 0, failed: 0, failures: [], uploads: 0, downloads: 0, wsSessions: 0, wsFailed: 0, wsFailures: {}, wsSupported: null, reloads: 0, reloadsFailed: 0, appLinesSent: 0 };
 let stopping = false;
 let seq = 0;
 
@@ -220,39 +223,58 @@ async function httpLoop(pool: Pool, kind: 'small' | 'fresh' | 'upload' | 'downlo
   }
 }
 
-/** One WebSocket session: 20 messages echoed; false when the router does not upgrade. */
-function wsSession(port: number): Promise<'ok' | 'failed' | 'unsupported'> {
+/** A WebSocket session's whole time: the handshake and 20 echoes take milliseconds; this only bounds a stall. */
+const WS_SESSION_MS = 30000;
+
+type WsOutcome = { kind: 'ok' } | { kind: 'unsupported' } | { kind: 'failed'; why: string };
+
+/**
+ * One WebSocket session: 20 messages echoed. Failed when it errors, when it is closed before the
+ * 20th echo (the close code says by whom and why: 1006 a dropped connection, 1012 a dyno
+ * removed, 1001 going away…), or when it neither completes nor closes within WS_SESSION_MS.
+ */
+function wsSession(port: number): Promise<WsOutcome> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host: HOST }, handshakeTimeout: 10000 });
     let got = 0;
-    const done = (r: 'ok' | 'failed' | 'unsupported'): void => {
+    let settled = false;
+    const done = (r: WsOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
       ws.removeAllListeners();
       ws.on('error', () => undefined);
       if (ws.readyState === WebSocket.OPEN) ws.close(1000);
       else ws.terminate();
       resolve(r);
     };
-    ws.on('unexpected-response', (_req, res) => done(res.statusCode === 200 ? 'unsupported' : 'failed'));
+    const deadline = setTimeout(() => done({ kind: 'failed', why: `stall (${got}/20 echoes, ${['connecting', 'open', 'closing', 'closed'][ws.readyState]})` }), WS_SESSION_MS);
+    ws.on('unexpected-response', (_req, res) => done(res.statusCode === 200 ? { kind: 'unsupported' } : { kind: 'failed', why: `handshake ${res.statusCode}` }));
     ws.on('open', () => ws.send(`m${got}`));
     ws.on('message', (m) => {
-      if (String(m) !== `m${got}`) return done('failed');
-      if (++got === 20) return done('ok');
+      if (String(m) !== `m${got}`) return done({ kind: 'failed', why: 'wrong echo' });
+      if (++got === 20) return done({ kind: 'ok' });
       ws.send(`m${got}`);
     });
-    ws.on('error', () => done('failed'));
+    ws.on('close', (code) => done({ kind: 'failed', why: `close ${code}` }));
+    ws.on('error', (err) => done({ kind: 'failed', why: `error ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
   });
 }
 
 async function wsLoop(port: number): Promise<void> {
   while (!stopping) {
     const r = await wsSession(port);
-    if (r === 'unsupported') {
+    if (r.kind === 'unsupported') {
       counters.wsSupported = false;
       return;
     }
     counters.wsSupported = true;
-    if (r === 'ok') counters.wsSessions++;
-    else counters.wsFailed++;
+    if (r.kind === 'ok') {
+      counters.wsSessions++;
+    } else {
+      counters.wsFailed++;
+      counters.wsFailures[r.why] = (counters.wsFailures[r.why] ?? 0) + 1;
+    }
   }
 }
 
@@ -378,7 +400,8 @@ async function main(): Promise<void> {
     [`router fds back to baseline: ${baseline.router} before, ${after.router} after the load (slack ${FD_SLACK})`, after.router <= baseline.router + FD_SLACK],
     [`shuttle fds back to baseline: ${baseline.shuttle} before, ${after.shuttle} after the load (slack ${FD_SLACK})`, after.shuttle <= baseline.shuttle + FD_SLACK],
     [`requests: ${counters.requests} (${counters.uploads} uploads of 1 MiB, ${counters.downloads} downloads of 4 MiB), failed ${counters.failed}`, counters.failed === 0],
-    [`WebSocket sessions: ${counters.wsSupported === false ? 'skipped (upgrade answered 200)' : `${counters.wsSessions} ok, ${counters.wsFailed} failed`}`, counters.wsFailed === 0],
+    [`WebSocket sessions: ${counters.wsSupported === false ? 'skipped (upgrade answered 200)' : `${counters.wsSessions} ok, ${counters.wsFailed} failed`}${
+      counters.wsFailed > 0 ? ` (${Object.entries(counters.wsFailures).map(([why, n]) => `${why}: ${n}`).join(', ')})` : ''}`, counters.wsFailed === 0],
     [`config reloads: ${counters.reloads}, failed ${counters.reloadsFailed}`, counters.reloadsFailed === 0 && counters.reloads > 0],
     [`drain: router lines ${drain.routerLines}/${expected.router}, app lines ${drain.appLines}/${expected.app}, L10 reported ${drain.l10}`,
       drain.routerLines + drain.appLines + drain.l10 === expected.router + expected.app],

@@ -10,7 +10,9 @@ import { DEFAULTS } from './config/schema.js';
 import { ConfigReloader } from './config/config-reloader.js';
 import { certificateDirs } from './config/certificate-fingerprint.js';
 import { ReloadOwner } from './config/reload-owner.js';
-import { ConfigMetrics } from './config/config-metrics.js';
+import { ReloadLog } from './admin/reload-log.js';
+import { StatsCollector } from './admin/stats-collector.js';
+import { canariesWithEvidence } from './admin/canary-evidence.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { renderWorkerMetrics } from './admin/worker-metrics.js';
@@ -55,15 +57,20 @@ async function main(): Promise<void> {
 
   const workers = loaded.config.workers ?? availableParallelism();
   const board = new CanaryBoard();
+  // the dashboard's per-second stats (GET /stats): every worker's counts collected once a second
+  const collector = new StatsCollector();
   const pool = new WorkerPool(workers, loaded, (l) => board.apply(canariesFromApps(l.config.apps).canaries), logger, {
     workerData: { logStdout: cli.logStdout, testHooks },
     onRestart: () => restarts.inc(),
+    onSecond: collector.onSecond,
   });
   await pool.start();
+  collector.start(pool);
   let draining = false;
 
   // the one owner of config changes (file, SIGHUP, PUT, PATCH, rollback): one queue, revisions, metrics
-  const metrics = new ConfigMetrics(registry, () => owner.history);
+  // the config metrics, keeping the last changes' outcomes for the dashboard
+  const metrics = new ReloadLog(registry, () => owner.history);
   const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, pool, metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
   const reloader = new ConfigReloader(cli.config, (trigger) => owner.reloadFile(trigger), logger);
 
@@ -75,6 +82,12 @@ async function main(): Promise<void> {
       return renderStats(mergeStats(stats.map((s) => s.snapshot))) + renderWorkerMetrics(stats, pool.size, pool.config.version) + (await registry.metrics());
     },
     canaries: () => board.snapshot(),
+    dashboard: {
+      collector, workers,
+      running: () => owner.current,
+      reloads: () => metrics.list(),
+      canaries: () => canariesWithEvidence(board.snapshot(), board.description()),
+    },
     testHooks: testHooks ? { crashWorker: (i) => pool.crash(i), failNextApply: (i) => pool.failNextApply(i) } : undefined,
   }, logger);
   const adminSpec = loaded.config.listen.admin ?? DEFAULTS.admin;
@@ -89,6 +102,7 @@ async function main(): Promise<void> {
     if (draining) return;
     draining = true;
     reloader.stop();
+    collector.stop();
     logger.info({ signal }, 'router stopping');
     const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
     void pool.stop(deadline).then(async () => {

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
 import { configRoute, type ConfigBackend } from './config-routes.js';
+import { dashboardPageRoute } from './dashboard/dashboard-page-route.js';
+import { StatsRoutes } from './stats-routes.js';
+import type { DashboardSources } from './stats-document.js';
 
 /** What the admin API reads and drives; implemented by main.ts. */
 export interface AdminBackend {
@@ -11,6 +14,8 @@ export interface AdminBackend {
   config: ConfigBackend;
   metricsText(): Promise<string>;
   canaries(): unknown;
+  /** the dashboard's data (GET /dashboard, /stats, /stats/stream: docs/router/dashboard.md) */
+  dashboard?: DashboardSources;
   /** only with ROUTER_TEST_HOOKS=1 (README, Test hooks): routes under /debug/ */
   testHooks?: TestHooks;
 }
@@ -50,8 +55,10 @@ function tokenMatches(header: string | undefined, token: string): boolean {
  */
 export class AdminServer {
   private readonly server: Server;
+  private readonly stats: StatsRoutes | null;
 
   constructor(private readonly backend: AdminBackend, private readonly logger: Logger, private readonly token = process.env.ROUTER_ADMIN_TOKEN ?? '') {
+    this.stats = backend.dashboard ? new StatsRoutes(backend.dashboard) : null;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.logger.error({ err }, 'admin request failed');
@@ -83,10 +90,13 @@ export class AdminServer {
     if (path === '/readyz' && (method === 'GET' || method === 'HEAD')) {
       return this.backend.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
     }
+    // the page holds no data: public; its data routes below need the token
+    if (this.stats && dashboardPageRoute(path, method, res)) return;
     if (this.token && !tokenMatches(req.headers.authorization, this.token)) {
       return send(res, 401, 'unauthorized\n', 'text/plain; charset=utf-8', { 'www-authenticate': 'Bearer realm="edgeplane-admin"' });
     }
     if (await configRoute(this.backend.config, path, method, req, res, json)) return;
+    if (this.stats?.route(path, method, req, res, json)) return;
     switch (path) {
       case '/metrics':
         if (method === 'GET') return send(res, 200, await this.backend.metricsText(), 'text/plain; version=0.0.4; charset=utf-8');

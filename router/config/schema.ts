@@ -12,6 +12,21 @@ const Listen = Type.Object({
 
 const Dyno = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'host:port of a dyno' });
 
+const slashAction = (description: string) => Type.Union([Type.Literal('keep'), Type.Literal('reject'), Type.Literal('decode')], { description });
+
+/**
+ * Path spellings some dyno stacks read differently (docs/router/path-options.md): top level for
+ * every app, per app over it (key by key). Every key defaults to `keep` (the contract's
+ * normalisation, nothing more).
+ */
+export const PathsSchema = Type.Object({
+  escaped_slashes: Type.Optional(slashAction('%2F %5C in a path: keep (data, the default), reject (400), or decode into / and \\ before normalising')),
+  backslashes: Type.Optional(slashAction('a \\ in a path: keep (the default), reject (400), or decode into / before normalising')),
+  dot_segment_params: Type.Optional(Type.Union([Type.Literal('keep'), Type.Literal('reject'), Type.Literal('strip')], {
+    description: 'a dot segment with ; parameters (..;x): keep (the default), reject (400), or strip (read as .. and resolved)',
+  })),
+}, { additionalProperties: false });
+
 export const AppSchema = Type.Object({
   dynos: Type.Array(Dyno),
   filters: Type.Optional(Type.Array(AppFilterRefSchema)),
@@ -19,6 +34,7 @@ export const AppSchema = Type.Object({
   canary: Type.Optional(CanaryDefSchema),
   internal: Type.Optional(Type.Boolean()),
   maintenance: Type.Optional(Type.Boolean()),
+  paths: Type.Optional(PathsSchema),
 }, { additionalProperties: false });
 
 const Route = Type.Object({
@@ -58,10 +74,15 @@ export const RouterConfigSchema = Type.Object({
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0 })),
   }, { additionalProperties: false })),
   shutdownMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  paths: Type.Optional(PathsSchema),
   certificates: Type.Optional(Type.Array(Certificate)),
   apps: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }), AppSchema, { additionalProperties: false }),
   sites: Type.Optional(Type.Record(Type.String({ minLength: 1 }), SiteSchema, { additionalProperties: false })),
   filters: Type.Optional(Type.Record(Type.String({ minLength: 1 }), FilterDefSchema)),
+  /** the admin listener's dashboard (docs/router/dashboard.md): `logshuttle` is the shuttle's HTTP API, for the live tail pane */
+  dashboard: Type.Optional(Type.Object({
+    logshuttle: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'base URL of the log shuttle HTTP API, e.g. http://127.0.0.1:5000' })),
+  }, { additionalProperties: false })),
   /** the log bus (DESIGN.md "Log bus"): access lines go there instead of `logshuttle` */
   bus: Type.Optional(BusConfigSchema),
 }, { additionalProperties: false });
@@ -78,6 +99,7 @@ export function sectionConflicts(c: Record<string, unknown>): string[] {
 export type RouterConfig = Static<typeof RouterConfigSchema>;
 export type AppConfig = Static<typeof AppSchema>;
 export type SiteConfig = Static<typeof SiteSchema>;
+export type PathsConfig = Static<typeof PathsSchema>;
 
 export const DEFAULTS = Object.freeze({
   connectMs: 5000,

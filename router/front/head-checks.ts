@@ -1,5 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { acceptRequestId, VIA } from './request-id.js';
+import { VIA } from './request-id.js';
+import { LingeringClose } from './lingering-close.js';
 
 /** What the front learned from the client's headers in its single pass over them. */
 export interface ClientHeaderFacts {
@@ -40,6 +41,18 @@ export const HEAD_PROBLEMS = Object.freeze({
   headersTooLarge: problem('E_HEADERS_TOO_LARGE', '431 Request Header Fields Too Large', 'Request headers too large\n'),
 });
 
+const DUPLICATES = new Map<string, HeadProblem>();
+
+/** More than one line of a header the router or a filter reads (E_DUPLICATE_HEADER, 400), one problem per name. */
+export function duplicateHeader(name: string): HeadProblem {
+  let p = DUPLICATES.get(name);
+  if (p === undefined) {
+    p = problem('E_DUPLICATE_HEADER', '400 Bad Request', `Repeated header field: ${name}\n`);
+    if (DUPLICATES.size < 256) DUPLICATES.set(name, p);
+  }
+  return p;
+}
+
 /** Longest request target (path and query) accepted: 414 above. */
 export const MAX_TARGET_BYTES = 8192;
 /** What is wrong with a request target (not origin-form, or too long), or null: 400 / 414. */
@@ -58,19 +71,29 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{0,5})?$/;
 export const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
 /** control characters (but HTAB) and DEL: never forwarded */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
-const CONTENT_LENGTH = /^[0-9]{1,15}$/;
+/**
+ * uWS 20.30 reads at most 9 characters of Content-Length: with more (`0000000005`, 1 GB and up)
+ * it calls the handler, then closes the connection as soon as the handler returns, so no
+ * answer gets out. Refused here (E_FRAMING, nothing reaches a dyno); the client sees the close.
+ */
+const CONTENT_LENGTH = /^[0-9]{1,9}$/;
 
 /**
  * Reads the client's headers (flat [name, value, ...], lower-case names from uWS) once: the
  * facts the router needs, and why the head must be refused, if it must. Refused: conflicting
  * or malformed Content-Length, any Transfer-Encoding but exactly one `chunked` (no CL with it),
  * zero or several Host headers or one that is not `name[:port]`, control characters in a
- * value, a header block over MAX_HEADER_BYTES.
+ * value, a header block over MAX_HEADER_BYTES, more than one line of Authorization, X-Request-Id
+ * or a header in `singletons` (the ones the configured filters read: routing/singleton-headers.ts).
  */
-export function readClientHead(headers: readonly string[]): ClientHeaderFacts {
+export function readClientHead(headers: readonly string[], singletons: ReadonlySet<string> | null = null): ClientHeaderFacts {
   const facts: ClientHeaderFacts = { host: '', contentLength: -1, contentLengths: 0, chunked: false, transferEncoding: false,
     requestId: '', xff: '', via: '', connection: '', problem: null, nonAscii: false };
   let hosts = 0;
+  let authorizations = 0;
+  let requestIds = 0;
+  let repeated: string | null = null;
+  let seen: Set<string> | null = null;
   let transferEncodings = 0;
   let bytes = 0;
   for (let i = 0; i < headers.length; i += 2) {
@@ -95,10 +118,16 @@ export function readClientHead(headers: readonly string[]): ClientHeaderFacts {
         transferEncodings++;
         facts.chunked = v.trim().toLowerCase() === 'chunked';
         break;
-      case 'x-request-id': facts.requestId = v; break;
+      case 'authorization': authorizations++; break;
+      case 'x-request-id': facts.requestId = v; requestIds++; break;
       case 'x-forwarded-for': facts.xff = facts.xff ? `${facts.xff}, ${v}` : v; break;
       case 'via': facts.via = facts.via ? `${facts.via}, ${v}` : v; break;
       case 'connection': facts.connection = facts.connection ? `${facts.connection}, ${v}` : v; break;
+      default:
+        if (singletons !== null && singletons.has(k)) {
+          if ((seen ??= new Set()).has(k)) repeated ??= k;
+          else seen.add(k);
+        }
     }
   }
   if (facts.problem !== null) return facts;
@@ -106,6 +135,9 @@ export function readClientHead(headers: readonly string[]): ClientHeaderFacts {
   else if (facts.contentLength === -2 || (facts.transferEncoding && (transferEncodings > 1 || !facts.chunked || facts.contentLengths > 0))) {
     facts.problem = HEAD_PROBLEMS.framing;
   } else if (hosts !== 1 || !HOST.test(facts.host)) facts.problem = HEAD_PROBLEMS.host;
+  else if (authorizations > 1) facts.problem = duplicateHeader('authorization');
+  else if (requestIds > 1) facts.problem = duplicateHeader('x-request-id');
+  else if (repeated !== null) facts.problem = duplicateHeader(repeated);
   return facts;
 }
 
@@ -129,19 +161,18 @@ export function encodeTarget(s: string): string {
  * hidden behind ambiguous framing) after the handler returns, and even `end(body, true)` lets it
  * reach the handler. With this response still pending, uWS instead aborts the connection as soon
  * as it finds a second request (pipelining while a response is pending): nothing after a
- * refused head is ever routed. Alone, the head gets its status and the connection is closed.
+ * refused head is ever routed. Alone, the head gets its status and the connection is closed;
+ * with a body still arriving (`bodyFollows`), the answer is written whole and the connection
+ * lingers, reading and dropping the body, before it closes (lingering-close.ts), so that a client
+ * still sending reads the status instead of a reset.
  */
-export function refuse(res: HttpResponse, p: HeadProblem, clientRequestId: string): void {
-  const requestId = acceptRequestId(clientRequestId);
-  let gone = false;
-  res.onAborted(() => {
-    gone = true;
-  });
+export function refuse(res: HttpResponse, p: HeadProblem, requestId: string, bodyFollows: boolean, headOnly: boolean): void {
+  const linger = new LingeringClose(res, !bodyFollows);
+  if (bodyFollows) linger.listen();
   setImmediate(() => {
-    if (gone) return;
-    res.cork(() => {
-      res.writeStatus(p.status).writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('x-request-id', requestId)
-        .writeHeader('via', VIA).end(p.body, true);
-    });
+    linger.answer((r) => {
+      r.writeStatus(p.status).writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('x-request-id', requestId)
+        .writeHeader('via', VIA);
+    }, p.body, headOnly);
   });
 }

@@ -1,20 +1,27 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from 'uWebSockets.js';
-import { matchRoute, normaliseHost } from '../routing/route-table.js';
-import { normalisePath } from '../routing/normalise-path.js';
+import { normaliseHost } from '../routing/route-table.js';
+import { routePath } from '../routing/route-path.js';
 import { runFilters } from '../filters/run-filters.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { WebSocketHandshake, type WebSocketHost } from '../websocket/websocket-handshake.js';
 import { webSocketBehavior } from '../websocket/websocket-behavior.js';
 import type { SessionRef } from '../websocket/websocket-session.js';
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { encodeTarget, PLAIN_TARGET, readClientHead, refuse, targetProblem } from './head-checks.js';
+import { encodeTarget, PLAIN_TARGET, readClientHead, refuse, targetProblem, type ClientHeaderFacts } from './head-checks.js';
+import { refusalLine, type Refusal } from './refusal-line.js';
 import { buildUpstreamHeaders } from './forwarding-headers.js';
 import { acceptRequestId } from './request-id.js';
 import type { RequestContext } from './request-context.js';
 import type { ListenerInfo } from './listeners.js';
 
 /** Everything the front and what it hands requests to need from the worker. */
-export interface FrontHost extends ExchangeHost, WebSocketHost {}
+export interface FrontHost extends ExchangeHost, WebSocketHost {
+  /**
+   * A request the front refused before routing it to a dyno (head checks, repeated headers, path
+   * options): counted by `code` (edgeplane_router_refused_total) and `line` logged (refusal-line.ts).
+   */
+  recordRefusal?(code: string, line: string): void;
+}
 
 // one scratch array for req.forEach: no closure per request
 let scratch: string[] = [];
@@ -68,10 +75,11 @@ export class RequestFront {
     req.forEach(collectHeader);
     const headers = scratch;
 
-    const facts = readClientHead(headers);
+    const table = this.host.table;
+    const facts = readClientHead(headers, table.singletonHeaders ?? null);
     const problem = facts.problem ?? targetProblem(url, query);
     if (problem) {
-      refuse(res, problem, facts.requestId);
+      this.refuse(res, problem, facts, method, hasQuery ? `${url}?${query}` : url, start);
       return;
     }
     // raw non-ASCII or DEL in the target (uWS passes them, decoded as UTF-8): sent percent-encoded
@@ -80,7 +88,13 @@ export class RequestFront {
 
     const host = this.host;
     const listener = this.listener;
-    const table = host.table;
+    // the route, with the path options (before any filter): a refused spelling never reaches one
+    const entry = table.hosts.get(facts.host) ?? table.hosts.get(normaliseHost(facts.host));
+    const routed = entry === undefined || entry.internal !== listener.internal ? null : routePath(table, entry, url);
+    if (routed !== null && !('app' in routed)) {
+      this.refuse(res, routed, facts, method, hasQuery ? `${url}?${query}` : url, start);
+      return;
+    }
     const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
     const fwd = facts.xff ? `${facts.xff}, ${remote}` : remote;
     const requestId = acceptRequestId(facts.requestId);
@@ -89,16 +103,15 @@ export class RequestFront {
       ? new Exchange(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start)
       : new WebSocketHandshake(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start, headers, upgrade);
     res.onAborted(ctx.onClientAborted);
-    // a refusal does not read a body still coming: the connection closes after it
+    // an answer without a dyno while a body is still coming closes the connection after a
+    // lingering read of the rest (lingering-close.ts)
     const bodyFollows = facts.contentLength > 0 || facts.chunked;
 
-    const entry = table.hosts.get(facts.host) ?? table.hosts.get(normaliseHost(facts.host));
     if (entry === undefined || entry.internal !== listener.internal) {
       ctx.answer(404, null, 'No such app\n', bodyFollows);
       return;
     }
-    const path = normalisePath(url);
-    const match = matchRoute(entry, path);
+    const match = routed;
     if (match === null || match.app.internal !== listener.internal) {
       ctx.answer(404, null, 'No such route\n', bodyFollows);
       return;
@@ -128,5 +141,22 @@ export class RequestFront {
       ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, req.upstreamHeaders.length > 0 ? req.upstreamHeaders : null, drop);
       ctx.proceed();
     });
+  }
+
+  /**
+   * A refusal before routing (head-checks.ts `refuse`: answered at the end of the turn, lingering
+   * while a body still arrives), counted and logged by the worker.
+   */
+  private refuse(res: HttpResponse, r: Refusal, facts: ClientHeaderFacts, method: string, logPath: string, start: number): void {
+    const requestId = acceptRequestId(facts.requestId);
+    // a body by a framing both uWS and the router read alike: read and dropped for a while; an
+    // ambiguous framing (the refusal's likely reason) is not drained as uWS reads it: closed at once
+    const bodyFollows = facts.contentLength > 0 || facts.chunked;
+    refuse(res, r, requestId, bodyFollows, method === 'HEAD');
+    const record = this.host.recordRefusal;
+    if (record === undefined) return;
+    const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    const fwd = facts.xff ? `${facts.xff}, ${remote}` : remote;
+    record.call(this.host, r.code, refusalLine(r, method, logPath, facts.host, requestId, fwd, this.listener.protocol, performance.now() - start));
   }
 }

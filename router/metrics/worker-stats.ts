@@ -1,10 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { mergeFilterCounts, renderFilterCounts, type FilterCountEntry } from '../filters/filter-counters.js';
+import { latencyBucket } from './latency-histogram.js';
+import { CLASS_COUNT, SECOND_STRIDE, type EjectedDyno, type WorkerSecond } from './worker-second.js';
 import { renderBusMetricsText, sumBusStats, type BusStatsSnapshot } from '../../shared/bus/bus-metrics.js';
 
 /**
  * Per-worker request counters, kept as plain arrays (a Map lookup and a few increments per
  * request, no label hashing) and sent to the main thread as a snapshot when /metrics is read.
+ * Besides, each app counts the current second into a preallocated typed array (status class
+ * and a log-spaced latency histogram) that the main thread collects once a second for the
+ * dashboard (takeSecond); a request allocates nothing.
  */
 export const LATENCY_BUCKETS = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
 export const STATUS_CLASSES = Object.freeze(['1xx', '2xx', '3xx', '4xx', '5xx']);
@@ -22,6 +27,8 @@ export interface AppStatsSnapshot {
 
 export interface WorkerStatsSnapshot {
   apps: Record<string, AppStatsSnapshot>;
+  /** requests the front refused before routing them (head checks, repeated headers, path options), by code */
+  refused?: Record<string, number>;
   inFlight: number;
   websockets: number;
   ejectedDynos: number;
@@ -41,17 +48,41 @@ function emptyApp(): AppStatsSnapshot {
   return { classes: [0, 0, 0, 0, 0], buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0), sumSeconds: 0, count: 0, codes: {} };
 }
 
+interface AppCounters {
+  readonly name: string;
+  readonly total: AppStatsSnapshot;
+  /** the current second: SECOND_STRIDE counters (worker-second.ts) */
+  readonly second: Uint32Array;
+  /** listed in `touched` (counted something this second) */
+  touched: boolean;
+}
+
 export class WorkerStats {
-  private readonly apps = new Map<string, AppStatsSnapshot>();
+  private readonly apps = new Map<string, AppCounters>();
+  /** apps that counted something since the last takeSecond() */
+  private readonly touched: AppCounters[] = [];
+  private readonly refused: Record<string, number> = {};
+
+  /** A request refused by the front (router/front/refusal-line.ts), by its code. */
+  refuse(code: string): void {
+    this.refused[code] = (this.refused[code] ?? 0) + 1;
+  }
 
   record(app: string, status: number, code: string | null, ms: number): void {
-    let s = this.apps.get(app);
-    if (s === undefined) {
-      s = emptyApp();
-      this.apps.set(app, s);
+    let e = this.apps.get(app);
+    if (e === undefined) {
+      e = { name: app, total: emptyApp(), second: new Uint32Array(SECOND_STRIDE), touched: false };
+      this.apps.set(app, e);
     }
+    const s = e.total;
     const cls = Math.floor(status / 100) - 1;
     if (cls >= 0 && cls < 5) s.classes[cls]++;
+    if (!e.touched) {
+      e.touched = true;
+      this.touched.push(e);
+    }
+    if (cls >= 0 && cls < CLASS_COUNT) e.second[cls]++;
+    e.second[CLASS_COUNT + latencyBucket(ms)]++;
     const seconds = ms / 1000;
     let b = 0;
     while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]) b++;
@@ -61,16 +92,35 @@ export class WorkerStats {
     if (code !== null) s.codes[code] = (s.codes[code] ?? 0) + 1;
   }
 
-  snapshot(extra: Omit<WorkerStatsSnapshot, 'apps'>): WorkerStatsSnapshot {
-    return { apps: Object.fromEntries(this.apps), ...extra };
+  snapshot(extra: Omit<WorkerStatsSnapshot, 'apps' | 'refused'>): WorkerStatsSnapshot {
+    const apps: Record<string, AppStatsSnapshot> = {};
+    for (const [name, e] of this.apps) apps[name] = e.total;
+    return { apps, refused: { ...this.refused }, ...extra };
+  }
+
+  /** The apps' counts since the last call (then zeroed), for the main thread's once-a-second collection. */
+  takeSecond(extra: { ejected: readonly EjectedDyno[]; inFlight: number; websockets: number }): WorkerSecond {
+    const n = this.touched.length;
+    const apps = new Array<string>(n);
+    const counts = new Uint32Array(n * SECOND_STRIDE);
+    for (let i = 0; i < n; i++) {
+      const e = this.touched[i];
+      apps[i] = e.name;
+      counts.set(e.second, i * SECOND_STRIDE);
+      e.second.fill(0);
+      e.touched = false;
+    }
+    this.touched.length = 0;
+    return { apps, counts, ...extra };
   }
 }
 
 /** Sums the snapshots of every worker. */
 export function mergeStats(snaps: readonly WorkerStatsSnapshot[]): WorkerStatsSnapshot {
-  const out: WorkerStatsSnapshot = { apps: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
+  const out: WorkerStatsSnapshot = { apps: {}, refused: {}, inFlight: 0, websockets: 0, ejectedDynos: 0, dynos: 0, connections: null,
     filters: mergeFilterCounts(snaps.map((s) => s.filters)) };
   for (const s of snaps) {
+    for (const [code, v] of Object.entries(s.refused ?? {})) out.refused![code] = (out.refused![code] ?? 0) + v;
     // a process-wide measure: taken once (by one worker), never summed
     if (out.connections === null && s.connections) out.connections = s.connections;
     out.inFlight += s.inFlight;
@@ -120,6 +170,9 @@ export function renderStats(s: WorkerStatsSnapshot): string {
   for (const [app, a] of Object.entries(s.apps)) {
     for (const [code, v] of Object.entries(a.codes)) out.push(`edgeplane_router_upstream_errors_total{app="${label(app)}",code="${code}"} ${v}`);
   }
+  out.push('# HELP edgeplane_router_refused_total Requests refused before routing (head checks, repeated headers, path options), by code.');
+  out.push('# TYPE edgeplane_router_refused_total counter');
+  for (const [code, v] of Object.entries(s.refused ?? {})) out.push(`edgeplane_router_refused_total{code="${label(code)}"} ${v}`);
   out.push('# HELP edgeplane_router_requests_in_flight Requests being served now.');
   out.push('# TYPE edgeplane_router_requests_in_flight gauge');
   out.push(`edgeplane_router_requests_in_flight ${s.inFlight}`);

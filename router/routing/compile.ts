@@ -1,4 +1,4 @@
-import type { AppConfig, RouterConfig, SiteConfig } from '../config/schema.js';
+import type { AppConfig, PathsConfig, RouterConfig, SiteConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { AppFilterRef, FilterDef } from '../config/filter-schema.js';
 import type { Filter } from '../filters/filter.js';
@@ -8,6 +8,8 @@ import type { DynoRegistry } from '../upstream/dyno-registry.js';
 import { normalisePath } from './normalise-path.js';
 import type { AppRoute, HostEntry, RouteTable, RouteTimeouts, SiteRoute } from './route-table.js';
 import { lowerAscii, normaliseHost } from './route-table.js';
+import { resolvePathOptions } from './path-options.js';
+import { configuredSingletonHeaders } from './singleton-headers.js';
 
 export interface CompileOptions {
   version: string;
@@ -33,7 +35,8 @@ export function connectMsOf(config: RouterConfig): number {
 }
 
 /** One app's route without its canary; its dynos come from the registry (kept across reloads). */
-export function compileApp(name: string, app: AppConfig, connectMs: number, filterDefs: Readonly<Record<string, FilterDef>>, opts: CompileOptions): BareAppRoute {
+export function compileApp(name: string, app: AppConfig, connectMs: number, filterDefs: Readonly<Record<string, FilterDef>>, opts: CompileOptions,
+  topPaths?: PathsConfig): BareAppRoute {
   const dynos = app.dynos.map((addr) => opts.dynos.get(addr, connectMs));
   const refs = app.filters ?? [];
   return {
@@ -43,6 +46,8 @@ export function compileApp(name: string, app: AppConfig, connectMs: number, filt
     maintenance: app.maintenance === true,
     internal: app.internal === true,
     canary: null,
+    // the top-level path options with the app's own keys over them (path-options.ts)
+    paths: resolvePathOptions(topPaths, app.paths),
   };
 }
 
@@ -96,7 +101,7 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
 
   // first pass: apps without canaries (a canary references another app route)
   const bare = new Map<string, BareAppRoute>();
-  for (const [name, app] of Object.entries(config.apps)) bare.set(name, compileApp(name, app, connectMs, filterDefs, opts));
+  for (const [name, app] of Object.entries(config.apps)) bare.set(name, compileApp(name, app, connectMs, filterDefs, opts, config.paths));
   for (const [name, app] of Object.entries(config.apps)) linkCanary(bare.get(name)!, app, bare, opts);
   const apps = new Map<string, AppRoute>();
   for (const [name, r] of bare) apps.set(name, Object.freeze(r));
@@ -114,5 +119,7 @@ export function compileRouteTable(config: RouterConfig, opts: CompileOptions): R
     timeouts: timeoutsOf(config),
     maxBodyBytes: config.limits?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     dynos: dynosOf(apps.values()),
+    paths: resolvePathOptions(config.paths),
+    singletonHeaders: configuredSingletonHeaders(config),
   });
 }

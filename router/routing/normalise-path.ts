@@ -7,6 +7,9 @@
  * The common case (nothing to do) returns the input string itself, without allocating.
  */
 
+import { applySlashOptions, KEEP_PATHS, PATH_REFUSALS, type DotSegmentParamsAction, type PathOptions,
+  type PathRefusal } from './path-options.js';
+
 const HEX = '0123456789ABCDEF';
 
 function hexValue(c: number): number {
@@ -43,6 +46,25 @@ function decodeUnreserved(path: string): string {
 
 /** `path` is the request path without the query string; it should start with '/'. */
 export function normalisePath(path: string): string {
+  return normalise(path, 'keep') as string;
+}
+
+/**
+ * normalisePath under an app's path options (path-options.ts): escaped slashes and backslashes
+ * first (kept, refused, or decoded into separators), then the normalisation above, with dot
+ * segments that carry `;` parameters kept as data, refused, or read as dot segments. A string,
+ * or why the path is refused. With every option at `keep`, exactly normalisePath.
+ */
+export function normalisePathWith(path: string, o: PathOptions): string | PathRefusal {
+  if (o === KEEP_PATHS) return normalise(path, 'keep');
+  const p = applySlashOptions(path, o);
+  return typeof p === 'string' ? normalise(p, o.dotSegmentParams) : p;
+}
+
+/** a dot segment with parameters: `.;…` or `..;…` */
+const DOT_PARAMS = /^\.\.?;/;
+
+function normalise(path: string, dotParams: DotSegmentParamsAction): string | PathRefusal {
   if (path.indexOf('%') === -1 && path.indexOf('/.') === -1 && path.indexOf('//') === -1) return path;
   const decoded = decodeUnreserved(path);
   const segs = decoded.split('/');
@@ -50,7 +72,11 @@ export function normalisePath(path: string): string {
   let trailing = false;
   const lastIndex = segs.length - 1;
   for (let i = segs[0] === '' ? 1 : 0; i <= lastIndex; i++) {
-    const s = segs[i];
+    let s = segs[i];
+    if (dotParams !== 'keep' && s.charCodeAt(0) === 46 /* . */ && DOT_PARAMS.test(s)) {
+      if (dotParams === 'reject') return PATH_REFUSALS.dotSegmentParams;
+      s = s.charCodeAt(1) === 46 ? '..' : '.';
+    }
     if (s === '' || s === '.') {
       if (i === lastIndex) trailing = true;
     } else if (s === '..') {

@@ -1,6 +1,7 @@
 import type { Filter } from '../filters/filter.js';
 import { RoundRobin } from '../upstream/round-robin.js';
 import type { Dyno } from '../upstream/dyno.js';
+import type { PathOptions } from './path-options.js';
 
 /** Everything the request path needs about one app, precomputed. */
 export interface AppRoute {
@@ -11,6 +12,8 @@ export interface AppRoute {
   readonly internal: boolean;
   /** set when the app splits traffic to a canary */
   readonly canary: CanaryRoute | null;
+  /** its path options (top-level `paths` with its own over them); absent: the table's */
+  readonly paths?: PathOptions;
 }
 
 export interface CanaryRoute {
@@ -49,6 +52,10 @@ export interface RouteTable {
   readonly timeouts: RouteTimeouts;
   readonly maxBodyBytes: number;
   readonly dynos: ReadonlySet<Dyno>;
+  /** the top-level path options; absent: all `keep` */
+  readonly paths?: PathOptions;
+  /** request headers the configured filters read, refused when repeated (singleton-headers.ts); absent or null: none */
+  readonly singletonHeaders?: ReadonlySet<string> | null;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { FilterDef } from '../config/filter-schema.js';
 import type { DocumentDiff, RecordChange } from '../config/document-diff.js';
 import type { AppRoute, HostEntry, RouteTable } from './route-table.js';
 import { normaliseHost } from './route-table.js';
+import { configuredSingletonHeaders } from './singleton-headers.js';
 import {
   appEntry, appHost, compileApp, compileRouteTable, compileSite, connectMsOf, dynosOf, linkCanary,
   type BareAppRoute, type CompileOptions,
@@ -142,7 +143,7 @@ export class TableCompiler {
     for (const n of removedApps) apps.delete(n);
     const bare: BareAppRoute[] = [];
     for (const n of rebuild) {
-      const route = compileApp(n, appCfg(n)!, connectMs, filterDefs, opts);
+      const route = compileApp(n, appCfg(n)!, connectMs, filterDefs, opts, config.paths);
       bare.push(route);
       apps.set(n, route as AppRoute);
     }
@@ -178,6 +179,9 @@ export class TableCompiler {
 
     const table: RouteTable = Object.freeze({
       version, hosts, apps, timeouts: prev.timeouts, maxBodyBytes: prev.maxBodyBytes, dynos: dynosOf(apps.values()),
+      // top-level `paths` is not entry-wise (a change of it compiles the whole document); the
+      // singleton headers follow the filter definitions
+      paths: prev.paths, singletonHeaders: delta.filters !== undefined ? configuredSingletonHeaders({ ...config, filters: delta.filters }) : prev.singletonHeaders,
     });
     return { table, retired, created, commit: () => this.commitDelta(delta, table, slots, domain) };
   }

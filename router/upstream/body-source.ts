@@ -32,6 +32,10 @@ export class BodySource {
   received = 0;
   touched = false;
   private readonly chunked: boolean;
+  /** uWS has handed over the body's last byte (isLast) */
+  private lastSeen = false;
+  /** set once the rest of the body is read only to be dropped (an answer without a dyno, lingering) */
+  private discard: ((bytes: number, isLast: boolean) => void) | null = null;
   /** collect(): the cap, and who waits for the whole body (null when nobody does) */
   private collectCap = 0;
   private collected: ((r: Buffer | 'too_large' | 'gone') => void) | null = null;
@@ -45,6 +49,11 @@ export class BodySource {
   }
 
   private readonly onData = (ab: ArrayBuffer, isLast: boolean): void => {
+    if (this.discard !== null) {
+      this.discard(ab.byteLength, isLast);
+      return;
+    }
+    if (isLast) this.lastSeen = true;
     if (this.dead) return;
     // uWS reuses the memory after this callback: copy
     const chunk = Buffer.from(new Uint8Array(ab));
@@ -157,6 +166,23 @@ export class BodySource {
     this.consumer = readable;
     this.reading = false;
     return readable;
+  }
+
+  /**
+   * The request is answered without its body (a refusal): nothing more is held or handed on; the
+   * rest of the body goes to `discard` (counted and dropped, router/front/lingering-close.ts),
+   * uWS reading again if it was paused. True when the body's end has already arrived. (uWS's
+   * onData handler stays this one: replacing it from inside onData, where a limit is found,
+   * would free the handler that is running.)
+   */
+  discardRest(discard: (bytes: number, isLast: boolean) => void): boolean {
+    this.close();
+    this.discard = discard;
+    if (this.paused) {
+      this.paused = false;
+      this.res.resume();
+    }
+    return this.lastSeen;
   }
 
   /** Stop taking data (the response is over or the client is gone). */

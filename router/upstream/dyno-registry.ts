@@ -36,6 +36,13 @@ export class DynoRegistry {
     return this.dynos.size;
   }
 
+  /** Dynos out of rotation now and how long they stay out (the dashboard's dyno list). */
+  ejected(now: number): { address: string; forMs: number }[] {
+    const out: { address: string; forMs: number }[] = [];
+    for (const d of this.dynos.values()) if (d.isEjected(now)) out.push({ address: d.address, forMs: Math.ceil(d.ejectedUntil - now) });
+    return out;
+  }
+
   ejectedCount(now: number): number {
     let n = 0;
     for (const d of this.dynos.values()) if (d.isEjected(now)) n++;

@@ -10,6 +10,7 @@ import { afterBrokenResponse, afterFailedAttempt } from './dyno-attempts.js';
 import { copyResponseHeaders } from './response-headers.js';
 import type { InFlight } from './in-flight.js';
 import { ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
+import { LingeringClose } from '../front/lingering-close.js';
 import type { BodyRead } from '../filters/filter.js';
 
 /** What an exchange needs from the worker that runs it. */
@@ -275,16 +276,33 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     if (abort) abort(new Error('router stopping'));
   }
 
+  /**
+   * `close`: a request body may still be arriving (every caller passes it so): the answer is
+   * written whole, the rest of the body read and dropped for a bounded time, then the
+   * connection closes (lingering-close.ts), so that a client still sending reads the status.
+   */
   answer(status: number, headers: readonly [string, string][] | null, body: string, close = false, code: LogCode | null = null): void {
     if (this.finished || this.clientGone) return;
     const res = this.res;
-    res.cork(() => {
+    const writeHead = (): void => {
       res.writeStatus(statusLine(status));
       this.writeRouterHeaders(res);
       if (headers) for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i][0], headers[i][1]);
       this.writeExtraHeaders(res);
       if (body.length > 0 && !headers?.some((h) => h[0] === 'content-type')) res.writeHeader('content-type', 'text/plain; charset=utf-8');
-      const closing = close || this.host.stopping === true;
+    };
+    if (close) {
+      const source = this.body;
+      const linger = new LingeringClose(res);
+      if (source === null) linger.listen();
+      else if (source.discardRest(linger.take)) linger.take(0, true);
+      linger.answer(writeHead, body, this.headOnly);
+      this.finish(status, code);
+      return;
+    }
+    res.cork(() => {
+      writeHead();
+      const closing = this.host.stopping === true;
       if (this.headOnly) res.endWithoutBody(Buffer.byteLength(body), closing);
       else res.end(body, closing);
     });

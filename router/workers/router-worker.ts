@@ -7,6 +7,7 @@ import { isFilterCode } from '../filters/filter-codes.js';
 import { DynoRegistry } from '../upstream/dyno-registry.js';
 import { InFlight } from '../upstream/in-flight.js';
 import { WorkerStats, countOpenConnections, type WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { CanaryAbortEvent } from '../canary/canary-view.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { formatCanaryAbortLine } from '../canary/abort-line.js';
@@ -15,7 +16,7 @@ import type { RequestContext } from '../front/request-context.js';
 import { Listeners } from '../front/listeners.js';
 import { WebSocketRegistry } from '../websocket/websocket-registry.js';
 import type { LogCode } from '../access-log/access-line.js';
-import type { AccessLogSink } from '../access-log/access-log-sink.js';
+import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-sink.js';
 import { pickAccessLogSink } from '../access-log/pick-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 import { TableSwitch } from './table-switch.js';
@@ -43,10 +44,14 @@ class RouterWorker implements FrontHost {
   /** graceful stop in progress (ContextHost.stopping: responses carry Connection: close) */
   stopping = false;
 
+  /** this thread's stdout lines: the access log when it is stdout alone, else one made for refusals */
+  private stdoutLog: StdoutAccessLog | null = null;
+
   constructor(private readonly start: WorkerStart) {
     this.filters = new FilterFactory({ logger: this.logger, rateLimits: start.rateLimits });
     this.filters.baseDir = start.baseDir;
     this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
+    if (this.accessLog instanceof StdoutAccessLog) this.stdoutLog = this.accessLog;
     this.tables = new TableSwitch({
       logger: this.logger,
       tlsApply: (config, baseDir) => this.listeners.applyCertificates(config.certificates ?? [], baseDir),
@@ -108,12 +113,26 @@ class RouterWorker implements FrontHost {
     if (ctx.canarySlot >= 0) this.tables.canary.record(ctx.canarySlot, ctx.canary ? 'canary' : 'production', status, code !== null && code !== 'H27');
   }
 
+  /**
+   * A request the front refused before routing (FrontHost.recordRefusal): counted, and its line
+   * written to the router's stdout (no app's stream: the app is not known, or not trusted yet).
+   */
+  recordRefusal(code: string, line: string): void {
+    this.stats.refuse(code);
+    (this.stdoutLog ??= new StdoutAccessLog()).write('', line);
+  }
+
   /** Request counters and gauges; worker 0 also measures the process's open client connections. */
   async statsSnapshot(): Promise<WorkerStatsSnapshot> {
     const connections = this.start.index === 0 && !this.stopping ? await countOpenConnections(this.listeners.ports) : null;
     const now = performance.now();
     return this.stats.snapshot({ inFlight: this.inFlight.size, websockets: this.webSockets.size, ejectedDynos: this.dynos.ejectedCount(now),
       dynos: this.dynos.size, connections, bus: this.accessLog.busStats?.() ?? null, filters: this.filters.counters.snapshot() });
+  }
+
+  /** The dashboard's once-a-second counts (metrics/worker-second.ts). */
+  takeSecond(): WorkerSecond {
+    return this.stats.takeSecond({ ejected: this.dynos.ejected(performance.now()), inFlight: this.inFlight.size, websockets: this.webSockets.size });
   }
 
   listenAll(): Promise<Partial<Record<ListenerName, number>>> {
@@ -141,6 +160,8 @@ class RouterWorker implements FrontHost {
     this.listeners.close();
     this.filters.close();
     await this.accessLog.close?.();
+    // a stdout sink made for refusals alone is not part of accessLog
+    if (this.stdoutLog !== null && this.stdoutLog !== this.accessLog) await this.stdoutLog.close();
     await Promise.race([this.dynos.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
   }
 
@@ -190,6 +211,9 @@ parentPort!.on('message', (msg: ToWorker) => {
       break;
     case 'stats':
       void worker.statsSnapshot().then((snapshot) => post({ type: 'stats', id: msg.id, snapshot }));
+      break;
+    case 'second':
+      post({ type: 'second', tick: msg.tick, second: worker.takeSecond() });
       break;
     case 'stop':
       void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));

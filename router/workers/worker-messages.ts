@@ -1,5 +1,6 @@
 import type { RouterConfig } from '../config/schema.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import type { RateLimitMemory } from '../filters/rate-limit-table.js';
 import type { ConfigDelta } from '../routing/table-compiler.js';
@@ -37,6 +38,8 @@ export type ToWorker =
   | { type: 'abort'; seq: number }
   | { type: 'stop'; deadlineMs: number }
   | { type: 'stats'; id: number }
+  /** the dashboard's once-a-second collection: answer `second` with the counts since the last one */
+  | { type: 'second'; tick: number }
   /** handled by the thread's shell (worker-entry): close every uWS app, then end the thread */
   | { type: 'exit'; code: number }
   /** test hook (only with ROUTER_TEST_HOOKS=1): throw an uncaught exception in the thread */
@@ -51,5 +54,6 @@ export type FromWorker =
   | { type: 'prepared'; seq: number; version: string; ms: number }
   | { type: 'stopped' }
   | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot }
+  | { type: 'second'; tick: number; second: WorkerSecond }
   /** the thread's shell caught an uncaught exception; it closes its sockets and exits with 1 */
   | { type: 'crashed'; message: string };

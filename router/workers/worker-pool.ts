@@ -5,6 +5,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { FromWorker, ListenerName, ToWorker, WorkerStart } from './worker-messages.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
+import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import { createRateLimitMemory, type RateLimitMemory } from '../filters/rate-limit-table.js';
 import type { RouterConfig } from '../config/schema.js';
@@ -71,6 +72,8 @@ export interface WorkerPoolOptions {
   workerData?: Partial<WorkerStart>;
   /** called once per worker replaced after an unexpected exit */
   onRestart?: (index: number) => void;
+  /** a worker's answer to collectSeconds() (the dashboard), however late it comes */
+  onSecond?: (index: number, tick: number, second: WorkerSecond) => void;
 }
 
 export interface WorkerStats {
@@ -232,6 +235,9 @@ export class WorkerPool {
           case 'stats':
             slot.waiting.get(`stats:${msg.id}`)?.(msg);
             break;
+          case 'second':
+            this.options.onSecond?.(index, msg.tick, msg.second);
+            break;
         }
       });
       worker.on('error', (err) => {
@@ -365,6 +371,20 @@ export class WorkerPool {
       if (typeof a === 'object' && a.type === 'stats') out.push({ index: live[i].index, threadId: live[i].worker.threadId, snapshot: a.snapshot });
     });
     return out;
+  }
+
+  /**
+   * Asks every ready worker for its counts since the last time (the dashboard's second); each
+   * answers through `onSecond`. Returns how many were asked.
+   */
+  collectSeconds(tick: number): number {
+    let asked = 0;
+    for (const s of this.slots) {
+      if (!s?.ready || s.stopping || s.exited) continue;
+      s.worker.postMessage({ type: 'second', tick } satisfies ToWorker);
+      asked++;
+    }
+    return asked;
   }
 
   /** Test hook: makes worker `index` throw an uncaught exception. False when there is no such live worker. */
