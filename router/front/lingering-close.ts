@@ -61,8 +61,12 @@ export class LingeringClose {
     this.discarded += bytes;
     this.lastDataAt = performance.now();
     if (isLast) this.bodyEnded = true;
-    if (this.answered && (isLast || this.discarded > LINGERING_MAX_BYTES)) this.close();
+    // not at once: uWS hands the body over while the socket is corked, with the answer possibly
+    // still in the cork buffer (a small body that came with the head), and close() would drop it
+    if (this.answered && (isLast || this.discarded > LINGERING_MAX_BYTES)) setImmediate(this.closeNow);
   };
+
+  private readonly closeNow = (): void => this.close();
 
   /**
    * Writes the answer: `writeHead` writes the status line and headers (neither Connection nor

@@ -229,6 +229,10 @@ export class BusPublisher {
 
   /** the connection dropped: whatever is in flight is in an unknown state; resend it in order once back */
   private readonly onNotReady = (): void => {
+    // once back, probe with one message first: a stream just restarted may have no leader yet,
+    // and a burst sent into it would fail whole and sit in `retry`, where nothing can be
+    // dropped, so the outbox would then drop the newest lines instead of the oldest
+    this.window = 1;
     if (this.inFlight.size === 0) return;
     for (const e of this.inFlight) {
       e.gen++;

@@ -42,6 +42,13 @@ t.test('bus down for ~10 s under load, small outbox', async (t) => {
   const back = sent();
   t.comment(`bus down for ${Date.now() - down} ms; ${back - atKill} requests meanwhile`);
   await until(async () => (await scrape(admin)).get('edgeplane_router_bus_connected') === 1, 60000, 'metrics: bus back');
+  // connected is not writable: the restarted stream elects a leader first (seconds on a loaded
+  // machine). "After the outage" starts once the stream stores lines again and the outbox drained.
+  const ackedDuring = during.get('edgeplane_router_bus_acked_total')!;
+  await until(async () => {
+    const m = await scrape(admin);
+    return m.get('edgeplane_router_bus_acked_total')! > ackedDuring && m.get('edgeplane_router_bus_outbox_depth')! < OUTBOX / 2;
+  }, 90000, 'the stream takes writes again');
   const after = sent();
   await until(() => sent() >= after + 300, 60000, 'load after the outage');
   const outcomes = (await Promise.all(loads.map((l) => l.stop()))).flat();

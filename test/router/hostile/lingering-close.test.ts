@@ -125,6 +125,16 @@ t.test('a refused head whose small body came with it: the ordinary answer, and t
   t.ok(got.closed);
 });
 
+t.test('a refusal after routing whose small body came with the head: the whole answer, then the close', async (t) => {
+  // the body ends in the same read as the head: the linger must not close before the answer is out
+  for (const [name, host, status, body] of [['unknown-host', 'nosuch.example.io', 404, 'No such app'], ['filter-401', 'guarded.example.io', 401, 'Unauthorized: missing or invalid bearer token']] as const) {
+    const got = await rawSend(router.ports.http, `${head('/x', `lc-small-${name}`, `Host: ${host}\r\nContent-Length: 5\r\n`)}hello`, { untilClose: true });
+    t.equal(got.status, status, `${name}: ${status}`);
+    t.match(got.text, new RegExp(`\r\n\r\n${body}\r\n$`), `${name}: the whole body`);
+    t.ok(got.closed, `${name}: closed by the router`);
+  }
+});
+
 t.test('the linger is bounded: a client that stops sending is closed; one that goes on past 16 MiB is cut', async (t) => {
   const [silent, flood] = await Promise.all([
     // 256 KiB of a declared 10 MB, then silence with the connection open
