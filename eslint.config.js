@@ -18,4 +18,14 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // typed rules: every TypeScript file is in tsconfig.test.json
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // a promise nobody awaits loses its rejection: await it, return it, or mark it `void`
+      // (tap's t.test() runs its subtests in order whether or not its promise is awaited)
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafePromises: [{ from: 'package', name: 'PromiseWithSubtest', package: '@tapjs/core' }] }],
+    },
+  },
 );

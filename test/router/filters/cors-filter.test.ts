@@ -73,7 +73,7 @@ t.test('actual requests: allow-origin only for an allowed origin; Vary: Origin a
   t.same(allowed.responseHeaders, [['vary', 'Origin'], ['access-control-allow-origin', SITE], ['access-control-allow-credentials', 'true'],
     ['access-control-expose-headers', 'x-total-count']]);
   const upper = new TestRequest('GET', '/users', { origin: 'HTTP://127.0.0.1:3000' });
-  chain[0].apply(upper);
+  t.equal(chain[0].apply(upper), undefined);
   t.equal(header(upper.responseHeaders, 'access-control-allow-origin'), 'HTTP://127.0.0.1:3000', 'origins compare case-insensitively, echoed as sent');
   for (const [what, r] of [
     ['disallowed origin', new TestRequest('GET', '/users', { origin: 'https://evil.example.net' })],
