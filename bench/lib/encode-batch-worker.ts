@@ -1,6 +1,6 @@
 import { move } from 'piscina';
 import type { LogRecord } from '../../shared/log-record.js';
-import { encodeFrame } from '../drains/rfc5424.js';
+import { encodeFrame } from '../../logshuttle/drains/rfc5424.js';
 
 /**
  * piscina task for encode-offload-probe.ts: encodes a batch of records as octet-counted RFC5424

@@ -10,14 +10,14 @@
  * whole process (all threads) per batch, and for piscina the round trip. Medians over
  * `--rounds` batches. A speed probe: run it on a quiet machine.
  *
- *   npm run build && node dist/logshuttle/tools/encode-offload-probe.js [--batch 1000] [--rounds 300]
+ *   npm run build && node dist/bench/encode-offload-probe.js [--batch 1000] [--rounds 300]
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { LogRecord } from '../../shared/log-record.js';
-import { encodeFrame } from '../drains/rfc5424.js';
+import type { LogRecord } from '../shared/log-record.js';
+import { encodeFrame } from '../logshuttle/drains/rfc5424.js';
 
 const { values } = parseArgs({ options: { batch: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '300' } } });
 const BATCH = Number(values.batch);
@@ -63,7 +63,7 @@ let sink = 0;
 const inline = await measure(() => {
   for (let i = 0; i < records.length; i++) sink += encodeFrame(records[i]).length;
 });
-const pool = new Piscina({ filename: fileURLToPath(new URL('./encode-batch-worker.js', import.meta.url)), minThreads: 1, maxThreads: 1 });
+const pool = new Piscina({ filename: fileURLToPath(new URL('./lib/encode-batch-worker.js', import.meta.url)), minThreads: 1, maxThreads: 1 });
 const offloaded = await measure(async () => {
   const out = (await pool.run(records)) as Uint8Array;
   const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
