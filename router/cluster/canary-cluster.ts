@@ -167,8 +167,11 @@ export class CanaryCluster {
     return this.locals().map(({ entry, key, snap }) => {
       const others = cluster ? this.pods.sum(entry.prodApp, key) : null;
       const counts = others === null ? snap.counts : sumOf(snap, others.counts);
+      // two routers may reach the bound within the same few ms: every router shows the earliest decision
+      const since = snap.state === 'aborted' && others !== null && others.abortedAt !== 0 && others.abortedAt < Date.parse(snap.since)
+        ? new Date(others.abortedAt).toISOString() : snap.since;
       return {
-        ...snap, counts,
+        ...snap, counts, since,
         rates: { canary: rate(counts.canary), production: rate(counts.production) },
         scope: cluster ? 'cluster' : 'local',
         routers: 1 + (others?.routers ?? 0),
