@@ -59,12 +59,13 @@ t.test('a failing canary is aborted by all three routers on the summed counts', 
 
   // the decider's abort line carries the cluster's sum, more than its own share of the requests
   const decider = deciders[0];
-  const line = decider.lines.find((l) => l.startsWith('at=error code=canary_abort '))!;
+  const line = await decider.waitForLine((l) => l.startsWith('at=error code=canary_abort '), 20000);
   t.ok(line, 'the deciding router wrote the abort line');
   const atDecision = Number(/ canary_requests=(\d+) /.exec(line)![1]);
   const own = (await canaries(decider))[0].local.canary.requests;
   t.ok(atDecision >= 30, `the sum had minRequests (${atDecision})`);
   t.ok(atDecision > own, `the sum (${atDecision}) includes other routers' requests (its own: ${own})`);
+  await until(() => decider.lines.filter((l) => l.startsWith('at=error code=canary_abort ')).length >= 2, 20000, 'the second abort line');
   t.equal(decider.lines.filter((l) => l.startsWith('at=error code=canary_abort ')).length, 2, 'one line to each app\'s stream');
 
   // GET /canaries on any router: the same cluster sums, equal to the sum of the three routers' own counts
