@@ -99,11 +99,13 @@ export class CanaryCluster {
   }
 
   /**
-   * Runs the test on every active canary's cluster sum, obeys aborts other routers report in
-   * their counts, and publishes aborts this router's workers decided while the bus was down.
-   * Called once per tick and whenever counts arrive; does nothing while the bus is down.
+   * Runs the test on every active canary's cluster sum (with `decide`), obeys aborts other
+   * routers report in their counts, and publishes aborts this router's workers decided while the
+   * bus was down. Called with `decide` on this router's own tick only: routers tick at unrelated
+   * phases, so two of them rarely decide on the same message at once. On a message received,
+   * without. Does nothing while the bus is down.
    */
-  evaluate(): void {
+  evaluate(decide: boolean): void {
     if (!this.link.connected()) return;
     for (const l of this.locals()) {
       const others = this.pods.sum(l.entry.prodApp, l.key);
@@ -117,6 +119,7 @@ export class CanaryCluster {
         this.obey(l, others.abortedAt, others.abortedBy, 'counts');
         continue;
       }
+      if (!decide) continue;
       const s = sumOf(l.snap, others.counts);
       const e = l.entry;
       if (!shouldAbort(s.canary.requests, s.canary.errors, s.production.errors, e.weight / 100, e.minRequests, abortThreshold(e.confidence))) continue;

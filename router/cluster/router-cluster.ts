@@ -112,7 +112,7 @@ export class RouterCluster {
         const m = parseCountsMessage(decode(msg.data));
         if (m === null) return;
         this.pods.update(m, Date.now());
-        if (m.router !== this.id) this.canaries.evaluate();
+        if (m.router !== this.id) this.canaries.evaluate(false);
       } }),
       nc.subscribe(this.names.abort, { callback: (_err, msg) => {
         const m = parseAbortMessage(decode(msg.data));
@@ -140,7 +140,7 @@ export class RouterCluster {
     if (gone.length > 0) this.o.logger.info({ routers: gone }, 'routers silent for 5 s dropped from the cluster');
     this.publishCounts();
     this.share.update(1 + this.pods.others);
-    this.canaries.evaluate();
+    this.canaries.evaluate(true);
     const kv = this.kv;
     if (kv !== null) {
       this.canaries.checkStored(async (app, key) => {

@@ -92,7 +92,9 @@ t.test('a failing canary is aborted by all three routers on the summed counts', 
   await untilAll([late], (c) => c.state === 'aborted', 30000, 'the late router learns the abort');
   await until(() => logs(late, 'canary aborted by another router').length > 0, 20000, 'the late router logged it');
   t.match(logs(late, 'canary aborted by another router')[0], { via: 'kv' }, 'from KV');
-  t.equal((await canaries(late))[0].since, view.since, 'with the decision\'s time');
+  const lateSince = Date.parse((await canaries(late))[0].since);
+  // KV keeps the first stored decision; two routers deciding within the same few ms are possible
+  t.ok(Math.abs(lateSince - Date.parse(view.since)) <= (deciders.length === 1 ? 0 : 1000), 'with the decision\'s time');
 });
 
 t.test('a healthy canary is never aborted over 10,000 requests; a router killed mid-test drops out', async (t) => {
