@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { startNatsCluster } from '../../support/nats-cluster.js';
-import { startDyno, startRouter, until, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { startDyno, startRouter, until, type Dyno } from '../../support/router-harness.js';
 import { scrape } from '../edge/support/prometheus.js';
 import { canaries, fleetConfig, logs, spread, startFleet, untilAll } from './support/cluster-rig.js';
 
