@@ -140,6 +140,9 @@ t.test('the dashboard in chromium', async (t) => {
     // a little traffic of each kind for the charts
     const load = traffic(router.ports.http, 'web.example.io', (i) => ['/', '/', '/', '/status/302', '/status/404', '/', '/status/503'][i % 7]);
     await pollUntil(() => getJson(router.ports.admin, '/stats?app=web'), (r) => r.json.apps[0].last?.requests > 0, 10000, 'traffic counted');
+    // enough seconds of traffic for the charts to show a line (the screenshot is the README's)
+    await pollUntil(() => getJson(router.ports.admin, '/stats?app=web'),
+      (r) => (r.json.apps[0].series?.requests as number[] | undefined ?? []).filter((n) => n > 0).length >= 12, 60000, 'twelve seconds of traffic');
     await page.waitForFunction(cellsAbove0, [['web', '3xx']] as [string, string][], { timeout: 10000 });
     await load.stop();
     const file = join(artifacts, 'dashboard.png');
