@@ -74,6 +74,12 @@ export interface Filter {
   readonly ownedRequestHeaders?: readonly string[];
   /** undefined: go on. An answer: respond now. Returns a Promise only when it must wait (keys). */
   apply(req: FilterRequest): FilterVerdict | Promise<FilterVerdict>;
+  /**
+   * A request of the app this filter did not judge (an earlier filter answered it, or the
+   * filter's `excludes`/`includes` leave its path out): adds the response headers the filter puts
+   * on every response of its app (ratelimit's RateLimit headers), changing no state.
+   */
+  annotate?(req: FilterRequest): void;
   /** release timers/sockets when the config that built it is replaced */
   close?(): void;
 }

@@ -148,6 +148,33 @@ export class RateLimitTable {
     }
   }
 
+  /**
+   * The state of the bucket of (hi, lo) without taking a token (`allowed` says whether a request
+   * would pass): for the headers of a response the filter did not count.
+   */
+  peek(hi: number, lo: number, limit: number, intervalUs: number, now: number, out: Charge): void {
+    if (hi === 0 && lo === 0) lo = 1;
+    const group = (hi >>> 0) % GROUPS;
+    const base = group * GROUP_SIZE;
+    let tat = now;
+    this.lock(group);
+    try {
+      for (let s = base; s < base + GROUP_SIZE; s++) {
+        if (this.keys[s * 2] === hi && this.keys[s * 2 + 1] === lo) {
+          tat = Math.max(this.tats[s], now);
+          break;
+        }
+      }
+    } finally {
+      Atomics.store(this.locks, group, 0);
+    }
+    const burst = (limit - 1) * intervalUs;
+    out.allowed = tat - now <= burst;
+    out.remaining = out.allowed ? Math.floor((burst - (tat - now)) / intervalUs) + 1 : 0;
+    out.toFullUs = tat - now;
+    out.retryUs = out.allowed ? 0 : tat - burst - now;
+  }
+
   /** Buckets in use (not empty, not full): for tests and diagnostics. */
   inUse(now: number): number {
     let n = 0;

@@ -14,8 +14,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * `window_ms`, per bucket key made of the `by` parts (`ip`: the TCP peer; `key`: the id a keyauth
  * filter earlier in the chain matched, the peer ip when there is none; `path`: the normalised
  * path the app receives; `header:<name>`), in the process-wide shared table (rate-limit-table.ts:
- * exact across worker threads, fixed memory). Every response of a request the filter counted
- * carries `RateLimit-Policy: "<name>";q=<limit>;w=<window s>` and
+ * exact across worker threads, fixed memory). Every response of the app carries (a request the
+ * filter did not count: an earlier filter answered it, or its scope leaves the path out, shows
+ * the bucket's state without taking a token) `RateLimit-Policy: "<name>";q=<limit>;w=<window s>` and
  * `RateLimit: "<name>";r=<remaining>;t=<seconds until full>`; a refusal is 429 `rate_limited`
  * with `Retry-After` (whole seconds, at least 1). The bucket identity is the filter's name and
  * settings: a reload that keeps them keeps the buckets.
@@ -48,19 +49,10 @@ export class RateLimitFilter implements Filter {
   }
 
   apply(req: FilterRequest): FilterVerdict {
-    const key = this.bucketKey(req);
-    fingerprint(key, this.table.seed, this.fp);
+    this.locate(req);
     const out = this.out;
-    const share = this.table.share();
-    if (share !== this.shareOf) {
-      // N routers sharing over the bus: ceil(limit / N) tokens each, refilled over the same window
-      this.shareOf = share;
-      this.shareLimit = Math.ceil(this.limit / share);
-      this.intervalUs = Math.max(1, Math.ceil(this.windowUs / this.shareLimit));
-    }
     this.table.charge(this.fp[0], this.fp[1], this.shareLimit, this.intervalUs, nowUs(), out);
-    const state: [string, string] = ['ratelimit', `${this.quoted};r=${out.remaining};t=${Math.ceil(out.toFullUs / 1_000_000)}`];
-    req.responseHeaders.push(this.policy, state);
+    this.addHeaders(req);
     if (out.allowed) {
       this.count.passed++;
       return undefined;
@@ -68,6 +60,30 @@ export class RateLimitFilter implements Filter {
     countRefusal(this.count, 'rate_limited');
     const retry = Math.max(1, Math.ceil(out.retryUs / 1_000_000));
     return problemAnswer('rate_limited', `rate limit of ${this.limit} requests exceeded; retry in ${retry} s`, [['retry-after', String(retry)]]);
+  }
+
+  /** The bucket's state without taking a token, as headers (a response this filter did not count). */
+  annotate(req: FilterRequest): void {
+    this.locate(req);
+    this.table.peek(this.fp[0], this.fp[1], this.shareLimit, this.intervalUs, nowUs(), this.out);
+    this.addHeaders(req);
+  }
+
+  /** The request's bucket fingerprint into `fp`, and this process's share of the limit. */
+  private locate(req: FilterRequest): void {
+    fingerprint(this.bucketKey(req), this.table.seed, this.fp);
+    const share = this.table.share();
+    if (share !== this.shareOf) {
+      // N routers sharing over the bus: ceil(limit / N) tokens each, refilled over the same window
+      this.shareOf = share;
+      this.shareLimit = Math.ceil(this.limit / share);
+      this.intervalUs = Math.max(1, Math.ceil(this.windowUs / this.shareLimit));
+    }
+  }
+
+  private addHeaders(req: FilterRequest): void {
+    const out = this.out;
+    req.responseHeaders.push(this.policy, ['ratelimit', `${this.quoted};r=${out.remaining};t=${Math.ceil(out.toFullUs / 1_000_000)}`]);
   }
 
   private bucketKey(req: FilterRequest): string {

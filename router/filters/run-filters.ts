@@ -76,6 +76,11 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
   headers: readonly string[], peer: string, source: ChainSource, done: ChainDone): void {
   const req = new ChainRequest(method, path, query, headers, peer, source);
   const strip = ownedRequestHeaders(filters);
+  // an answer at filter i: the filters after it that mark every response of the app (ratelimit)
+  const answered = (i: number, verdict: FilterVerdict): void => {
+    for (let j = i + 1; j < filters.length; j++) filters[j].annotate?.(req);
+    done(verdict, req, strip);
+  };
   const step = (i: number): void => {
     for (; i < filters.length; i++) {
       let v: ReturnType<Filter['apply']>;
@@ -88,13 +93,13 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
       if (v instanceof Promise) {
         const next = i + 1;
         v.then(
-          (verdict) => (verdict !== undefined ? done(verdict, req, strip) : step(next)),
+          (verdict) => (verdict !== undefined ? answered(i, verdict) : step(next)),
           () => done(FILTER_ERROR, req, strip),
         );
         return;
       }
       if (v !== undefined) {
-        done(v, req, strip);
+        answered(i, v);
         return;
       }
     }

@@ -12,10 +12,16 @@ export class ScopedFilter implements Filter {
     this.name = inner.name;
     this.type = inner.type;
     if (inner.ownedRequestHeaders !== undefined) this.ownedRequestHeaders = inner.ownedRequestHeaders;
+    if (inner.annotate !== undefined) this.annotate = (req) => inner.annotate!(req);
   }
 
+  /** the inner filter's, if it has one */
+  readonly annotate?: (req: FilterRequest) => void;
+
   apply(req: FilterRequest): FilterVerdict | Promise<FilterVerdict> {
-    return this.scope.covers(req.path) ? this.inner.apply(req) : undefined;
+    if (this.scope.covers(req.path)) return this.inner.apply(req);
+    this.inner.annotate?.(req);
+    return undefined;
   }
 
   close(): void {

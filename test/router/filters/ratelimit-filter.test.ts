@@ -23,6 +23,8 @@ function config(dyno: string, limitOfReload = 3): Record<string, unknown> {
       arith: { dynos: [dyno], filters: [{ filter: 'five-per-10min' }] },
       keyed: { dynos: [dyno], filters: [{ filter: 'keys', excludes: ['/public'] }, { filter: 'two-per-key' }] },
       paths: { dynos: [dyno], filters: [{ filter: 'one-per-path' }] },
+      // a refusal by keyauth before the limiter, and a path the limiter leaves out
+      marked: { dynos: [dyno], filters: [{ filter: 'keys' }, { filter: 'three-per-ip', excludes: ['/free'] }] },
       reload: { dynos: [dyno], filters: [{ filter: 'reloadable' }] },
       // five limiters by the same header: every request makes five distinct buckets
       flood: { dynos: [dyno], filters: ['c1', 'c2', 'c3', 'c4', 'c5'].map((filter) => ({ filter })) },
@@ -33,6 +35,7 @@ function config(dyno: string, limitOfReload = 3): Record<string, unknown> {
       keys: { type: 'keyauth', locations: [{ header: 'x-api-key' }], keys: [{ id: 'a', sha256: sha('key-a') }, { id: 'b', sha256: sha('key-b') }] },
       'two-per-key': { type: 'ratelimit', limit: 2, window_ms: HOUR, by: ['key'] },
       'one-per-path': { type: 'ratelimit', limit: 1, window_ms: HOUR, by: ['path'] },
+      'three-per-ip': { type: 'ratelimit', limit: 3, window_ms: HOUR, by: ['ip'] },
       reloadable: { type: 'ratelimit', limit: limitOfReload, window_ms: HOUR },
       ...Object.fromEntries(['c1', 'c2', 'c3', 'c4', 'c5'].map((n) => [n, { type: 'ratelimit', limit: 5, window_ms: HOUR, by: ['header:x-client'] }])),
     },
@@ -101,6 +104,19 @@ t.test('ratelimit', async (t) => {
     t.same([await get('/public/1'), await get('/public/2'), await get('/public/3')], [200, 200, 429], 'without a key: bucketed by ip');
     const path = (p: string): Promise<number> => call(port, { host: 'paths.example.io', path: p }).then((r) => r.status);
     t.same([await path('/a'), await path('/a'), await path('/b'), await path('/a/../b')], [200, 429, 200, 429], 'by path (normalised)');
+  });
+
+  await t.test('every response of a rate-limited app carries the headers; only counted requests take a token', async (t) => {
+    const get = (path: string, key?: string): Promise<Reply> =>
+      call(port, { host: 'marked.example.io', path, headers: key === undefined ? {} : { 'x-api-key': key } });
+    const seen: [number, number][] = [];
+    for (const [path, key] of [['/x', 'key-a'], ['/x', undefined], ['/free/1', 'key-a'], ['/x', 'key-a']] as const) {
+      const r = await get(path, key);
+      t.equal(r.headers['ratelimit-policy'], '"three-per-ip";q=3;w=3600', `${path} ${key ?? 'no key'}: the policy`);
+      seen.push([r.status, field(r, 'ratelimit', 'r')]);
+    }
+    t.same(seen, [[200, 2], [401, 2], [200, 2], [200, 1]],
+      'a refusal by an earlier filter (401) and a path outside the limiter\'s scope show the bucket without taking a token');
   });
 
   await t.test('a reload that keeps the filter keeps its buckets; a changed filter starts afresh', async (t) => {
