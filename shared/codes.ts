@@ -95,6 +95,8 @@ export const CODES = codes({
     meaning: 'bad command-line arguments (exit 2, nothing started)' },
   E_TOO_LARGE: { kind: 'error', program: 'both', status: 413,
     meaning: 'a request body over its limit' },
+  E_LISTEN: { kind: 'error', program: 'both',
+    meaning: 'a listener could not bind its address (the port is taken, or the address is not this host\'s): the program does not start' },
 
   // --- the router's errors
   E_APPLY: { kind: 'error', program: 'router', status: 500,

@@ -65,7 +65,7 @@ export function schemaProblems(schema: TSchema, value: unknown, prefix = '', roo
         continue;
       }
     }
-    const reason = e.type === ValueErrorType.ObjectAdditionalProperties || /^Unexpected property/.test(e.message)
+    const reason = e.type === ValueErrorType.ObjectAdditionalProperties || e.type === ValueErrorType.IntersectUnevaluatedProperties
       ? 'unknown key'
       : e.message.charAt(0).toLowerCase() + e.message.slice(1);
     problems.push(`${fieldName(path, root)}: ${reason}`);

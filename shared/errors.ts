@@ -23,6 +23,13 @@ export class ConfigError extends EdgeplaneError {
   }
 }
 
+/** A listener could not bind its address (the port is taken, the address is not this host's). */
+export class ListenError extends EdgeplaneError {
+  constructor(host: string, port: number, listener?: string) {
+    super('E_LISTEN', `cannot listen on ${host}:${port}${listener === undefined ? '' : ` (${listener})`}`);
+  }
+}
+
 /** Bad command-line arguments. */
 export class UsageError extends EdgeplaneError {
   constructor(message: string) {

@@ -187,18 +187,8 @@ export class DrainManager implements DrainSet {
   }
 
   private enqueue(drains: Drain[], frame: Buffer): void {
-    for (let i = 0; i < drains.length; i++) {
-      const d = drains[i];
-      d.queue.push(frame);
-      if (!d.dirty) {
-        d.dirty = true;
-        this.dirty.push(d);
-      }
-    }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushDirty);
-    }
+    for (let i = 0; i < drains.length; i++) drains[i].queue.push(frame);
+    this.markDirty(drains);
   }
 
   add(app: string, url: string): DrainInfo {

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { BusTails, LiveFollow } from '../bus/bus-tails.js';
 import { TailStream, type TailLimits, DEFAULT_TAIL_LIMITS } from '../tail/tail-stream.js';
-import { readTailRequest, responseSink } from './logs-route.js';
+import { admitTailRequest, openTailResponse, responseSink } from './logs-route.js';
 import { respond, respondError } from './respond.js';
 import type { ServerState } from './server-state.js';
 
@@ -13,10 +13,9 @@ import type { ServerState } from './server-state.js';
  */
 export function busLogsRoute(tails: BusTails, history: number, state: ServerState, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
   return (res: HttpResponse, req: HttpRequest, app: string): void => {
-    const tr = readTailRequest(req, history);
-    if (typeof tr === 'string') return respondError(res, '400 Bad Request', 'E_BAD_QUERY', tr);
+    const tr = admitTailRequest(res, req, history, state);
+    if (tr === null) return;
     const { lines, follow, format, contentType } = tr;
-    if (follow && state.stopping) return respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
     let live: LiveFollow | null = null;
     let stream: TailStream | null = null;
     res.onAborted(() => {
@@ -33,21 +32,7 @@ export function busLogsRoute(tails: BusTails, history: number, state: ServerStat
       if (!follow) return respond(res, '200 OK', body, contentType, { 'Cache-Control': 'no-cache', 'X-History-Lines': historyLines });
       if (state.stopping) return respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
       stream = s;
-      res.onWritable(() => {
-        setImmediate(() => s.resume(Date.now()));
-        return true;
-      });
-      let blocked = false;
-      res.cork(() => {
-        res.writeStatus('200 OK')
-          .writeHeader('Content-Type', contentType)
-          .writeHeader('Cache-Control', 'no-cache')
-          .writeHeader('X-Accel-Buffering', 'no')
-          .writeHeader('X-History-Lines', historyLines);
-        const first = format === 'sse' ? `: tail of ${app}\n\n` + body : body;
-        blocked = first.length > 0 && !res.write(first);
-      });
-      if (blocked) s.markBlocked();
+      openTailResponse(res, s, app, tr, historyLines, body);
       let scheduled = false;
       const flush = (): void => {
         scheduled = false;

@@ -12,6 +12,7 @@ import { ingestRoute, type BusIngestGate } from './ingest-route.js';
 import { busLogsRoute } from './bus-logs-route.js';
 import { respond, respondError, respondJson } from './respond.js';
 import { ServerState } from './server-state.js';
+import { ListenError } from '../../shared/errors.js';
 
 export interface HttpServerOptions {
   address: ListenAddress;
@@ -83,7 +84,7 @@ export function listenHttp(o: HttpServerOptions): Promise<Listening> {
     .any('/*', (res) => respondError(res, '404 Not Found', 'E_NOT_FOUND', 'no such route'));
   return new Promise((resolve, reject) => {
     app.listen(o.address.host, o.address.port, (socket: us_listen_socket | false) => {
-      if (!socket) return reject(new Error(`cannot listen on ${o.address.host}:${o.address.port}`));
+      if (!socket) return reject(new ListenError(o.address.host, o.address.port));
       resolve({
         port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
         // stop: no new connections; POST /ingest answers 503 on open keep-alive connections;

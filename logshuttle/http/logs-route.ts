@@ -34,6 +34,48 @@ export function readTailRequest(req: HttpRequest, history: number): TailRequest 
   return { lines, follow, format, contentType };
 }
 
+/**
+ * The request as readTailRequest reads it, or null once it is answered as refused: 400
+ * `E_BAD_QUERY` for a bad query, 503 `E_STOPPING` for a new live tail while the shuttle stops.
+ */
+export function admitTailRequest(res: HttpResponse, req: HttpRequest, history: number, state: ServerState): TailRequest | null {
+  const tr = readTailRequest(req, history);
+  if (typeof tr === 'string') {
+    respondError(res, '400 Bad Request', 'E_BAD_QUERY', tr);
+    return null;
+  }
+  if (tr.follow && state.stopping) {
+    respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
+    return null;
+  }
+  return tr;
+}
+
+/**
+ * Opens a live tail's response: the headers, then the history (`body`, after a comment line for
+ * an SSE client, which so gets its headers at once); the stream resumes when the client can take
+ * more.
+ */
+export function openTailResponse(res: HttpResponse, stream: TailStream, app: string, tr: TailRequest, historyLines: string, body: string): void {
+  res.onWritable(() => {
+    // outside the uWS callback, where a cork/uncork really writes
+    setImmediate(() => stream.resume(Date.now()));
+    return true;
+  });
+  let blocked = false;
+  res.cork(() => {
+    res.writeStatus('200 OK')
+      .writeHeader('Content-Type', tr.contentType)
+      .writeHeader('Cache-Control', 'no-cache')
+      .writeHeader('X-Accel-Buffering', 'no')
+      .writeHeader('X-History-Lines', historyLines);
+    const first = tr.format === 'sse' ? `: tail of ${app}\n\n` + body : body;
+    blocked = first.length > 0 && !res.write(first);
+  });
+  // history alone filled the socket: live lines wait in the stream's bounded queue
+  if (blocked) stream.markBlocked();
+}
+
 /** The sink of a tail: the response, corked. */
 export function responseSink(res: HttpResponse): TailSink {
   return {
@@ -63,10 +105,9 @@ export function responseSink(res: HttpResponse): TailSink {
  */
 export function logsRoute(core: ShuttleCore, history: number, state: ServerState, limits: TailLimits = DEFAULT_TAIL_LIMITS) {
   return (res: HttpResponse, req: HttpRequest, app: string): void => {
-    const tr = readTailRequest(req, history);
-    if (typeof tr === 'string') return respondError(res, '400 Bad Request', 'E_BAD_QUERY', tr);
+    const tr = admitTailRequest(res, req, history, state);
+    if (tr === null) return;
     const { lines, follow, format, contentType } = tr;
-    if (follow && state.stopping) return respondError(res, '503 Service Unavailable', 'E_STOPPING', 'the log shuttle is stopping');
     const ring = core.rings.get(app);
     const past = ring ? ring.newestLines(lines) : [];
     const stream = new TailStream(app, responseSink(res), format, limits);
@@ -77,22 +118,7 @@ export function logsRoute(core: ShuttleCore, history: number, state: ServerState
       res.aborted = true;
       core.tails.remove(stream);
     });
-    res.onWritable(() => {
-      // outside the uWS callback, where a cork/uncork really writes
-      setImmediate(() => stream.resume(Date.now()));
-      return true;
-    });
-    res.writeStatus('200 OK')
-      .writeHeader('Content-Type', contentType)
-      .writeHeader('Cache-Control', 'no-cache')
-      .writeHeader('X-Accel-Buffering', 'no')
-      .writeHeader('X-History-Lines', historyLines);
-    // an SSE client gets its headers at once; a text client with its first line
-    const first = format === 'sse' ? `: tail of ${app}\n\n` + body : body;
-    if (first.length > 0 && !res.write(first)) {
-      // history alone filled the socket: live lines wait in the stream's bounded queue
-      stream.markBlocked();
-    }
+    openTailResponse(res, stream, app, tr, historyLines, body);
     core.tails.add(stream);
   };
 }

@@ -2,13 +2,14 @@ import type { HerokuCodeName } from '../front/heroku-codes.js';
 import { HerokuCode } from '../front/heroku-codes.js';
 import { isFilterCode, type FilterCode } from '../filters/filter-codes.js';
 import type { RequestContext } from '../front/request-context.js';
+import { CODES } from '../../shared/codes.js';
 
 /**
  * Failures of the router's own for which Heroku has no H code (none is invented): `shutdown`,
  * a request still in flight when graceful stop's deadline passed (README, Graceful stop).
  */
 export const ROUTER_CODES = Object.freeze({
-  shutdown: 'Router shutting down',
+  shutdown: CODES.shutdown.desc,
 });
 
 /** What a log line's `code=` can be: a Heroku code, one of ROUTER_CODES, or a filter refusal's (at=info). */

@@ -1,4 +1,7 @@
+import { CODES } from '../../shared/codes.js';
 import type { CanaryAbortEvent } from './canary-view.js';
+
+const HEAD = `at=error code=canary_abort desc="${CODES.canary_abort.desc}"`;
 
 /**
  * The router log line of a canary abort, for both apps' streams (source `router`), in the
@@ -9,7 +12,7 @@ import type { CanaryAbortEvent } from './canary-view.js';
  */
 export function formatCanaryAbortLine(e: CanaryAbortEvent): string {
   const { canary, production } = e.counts;
-  return `at=error code=canary_abort desc="Canary aborted" app=${e.prodApp} canary=${e.canaryApp}`
+  return `${HEAD} app=${e.prodApp} canary=${e.canaryApp}`
     + ` canary_requests=${canary.requests} canary_errors=${canary.errors} canary_rate=${e.rates.canary.toFixed(4)}`
     + ` production_requests=${production.requests} production_errors=${production.errors}`
     + ` production_rate=${e.rates.production.toFixed(4)} weight=${e.weight} confidence=${e.confidence}`;

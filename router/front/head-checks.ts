@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import { CODES } from '../../shared/codes.js';
 import type { HttpResponse } from 'uWebSockets.js';
 import { VIA } from './request-id.js';
 import { LingeringClose } from './lingering-close.js';
@@ -27,18 +29,23 @@ export interface HeadProblem {
   readonly body: string;
 }
 
-function problem(code: string, status: string, body: string): HeadProblem {
-  return Object.freeze({ code, status, body });
+/** A head refusal's code, as registered in shared/codes.ts with its status. */
+type HeadCode = 'E_FRAMING' | 'E_HOST' | 'E_HEADER_VALUE' | 'E_TARGET' | 'E_URI_TOO_LONG' | 'E_HEADERS_TOO_LARGE' | 'E_DUPLICATE_HEADER';
+
+/** The problem `code`, with the status line of its registered status (400 Bad Request, …). */
+function problem(code: HeadCode, body: string): HeadProblem {
+  const status = CODES[code].status;
+  return Object.freeze({ code, status: `${status} ${STATUS_CODES[status]}`, body });
 }
 
 /** Every way a request head is refused (stable codes; the bodies are what the client reads). */
 export const HEAD_PROBLEMS = Object.freeze({
-  framing: problem('E_FRAMING', '400 Bad Request', 'Bad request framing (Content-Length / Transfer-Encoding)\n'),
-  host: problem('E_HOST', '400 Bad Request', 'Bad or missing Host header\n'),
-  headerValue: problem('E_HEADER_VALUE', '400 Bad Request', 'Control character in a header value\n'),
-  target: problem('E_TARGET', '400 Bad Request', 'Bad request target\n'),
-  uriTooLong: problem('E_URI_TOO_LONG', '414 URI Too Long', 'Request target too long\n'),
-  headersTooLarge: problem('E_HEADERS_TOO_LARGE', '431 Request Header Fields Too Large', 'Request headers too large\n'),
+  framing: problem('E_FRAMING', 'Bad request framing (Content-Length / Transfer-Encoding)\n'),
+  host: problem('E_HOST', 'Bad or missing Host header\n'),
+  headerValue: problem('E_HEADER_VALUE', 'Control character in a header value\n'),
+  target: problem('E_TARGET', 'Bad request target\n'),
+  uriTooLong: problem('E_URI_TOO_LONG', 'Request target too long\n'),
+  headersTooLarge: problem('E_HEADERS_TOO_LARGE', 'Request headers too large\n'),
 });
 
 const DUPLICATES = new Map<string, HeadProblem>();
@@ -47,7 +54,7 @@ const DUPLICATES = new Map<string, HeadProblem>();
 export function duplicateHeader(name: string): HeadProblem {
   let p = DUPLICATES.get(name);
   if (p === undefined) {
-    p = problem('E_DUPLICATE_HEADER', '400 Bad Request', `Repeated header field: ${name}\n`);
+    p = problem('E_DUPLICATE_HEADER', `Repeated header field: ${name}\n`);
     if (DUPLICATES.size < 256) DUPLICATES.set(name, p);
   }
   return p;

@@ -1,17 +1,13 @@
-/** Router failure codes (DESIGN.md table), with the description the log line carries. */
-export const HerokuCode = Object.freeze({
-  H10: 'App crashed',
-  H12: 'Request timeout',
-  H13: 'Connection closed without response',
-  H14: 'No web dynos running',
-  H15: 'Idle connection',
-  H17: 'Poorly formatted HTTP response',
-  H19: 'Backend connection timeout',
-  H27: 'Client Request Interrupted',
-  H80: 'Maintenance mode',
-});
+import { CODES, type CodeInfo, type RequestCode } from '../../shared/codes.js';
 
-export type HerokuCodeName = keyof typeof HerokuCode;
+/** Heroku's router failure codes (H10 …), as registered in shared/codes.ts. */
+export type HerokuCodeName = Extract<RequestCode, `H${string}`>;
+
+/** Router failure codes (DESIGN.md table), with the description the log line carries: the registry's `desc`. */
+export const HerokuCode: Readonly<Record<HerokuCodeName, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(CODES as Readonly<Record<string, CodeInfo>>).filter(([code, info]) => info.kind === 'request' && /^H\d+$/.test(code))
+    .map(([code, info]) => [code, info.desc])) as Record<HerokuCodeName, string>,
+);
 
 /** The short body of a 503 answer, precomputed per code. */
 export const ERROR_BODY: Readonly<Record<HerokuCodeName, string>> = Object.freeze(

@@ -3,6 +3,7 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { ListenerName } from '../workers/worker-messages.js';
 import type { CertificateSpec } from './tls-names.js';
+import { ListenError } from '../../shared/errors.js';
 import { TlsListener } from './tls-listener.js';
 import { RequestFront, type FrontHost } from './request-front.js';
 
@@ -75,7 +76,7 @@ export class Listeners {
     return new Promise((resolve, reject) => {
       app.listen(host, port, (socket) => {
         if (!socket) {
-          reject(new Error(`cannot listen on ${host}:${port} (${name})`));
+          reject(new ListenError(host, port, name));
           return;
         }
         this.listenSockets.push(socket);

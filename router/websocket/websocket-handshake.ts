@@ -128,7 +128,11 @@ export class WebSocketHandshake extends RequestContext {
       this.timer = null;
       this.attemptFailed(up, 'H12');
     }, this.table.timeouts.firstByteMs);
+    // the dyno's 101 arrived: ws checks it next, and reports a 101 it refuses (Upgrade or
+    // Sec-WebSocket-Accept wrong, an extension nobody asked for) as an error without a code
+    let answered101 = false;
     up.on('upgrade', (res: IncomingMessage) => {
+      answered101 = true;
       // the dyno may decline every offered sub-protocol (RFC 6455); ws would refuse that, so the
       // router takes the dyno's answer itself and lets the client's WebSocket judge it
       const p = res.headers['sec-websocket-protocol'];
@@ -139,8 +143,7 @@ export class WebSocketHandshake extends RequestContext {
     up.on('unexpected-response', (_req, res: IncomingMessage) => this.relayRefusal(up, res));
     up.on('open', () => this.upgradeClient(up));
     up.on('error', (err: Error) => {
-      const code = (err as NodeJS.ErrnoException).code === undefined && /Unexpected server response|Invalid|subprotocol|extension/i.test(err.message)
-        ? 'H17' : classifyUpstreamError(err);
+      const code = answered101 && (err as NodeJS.ErrnoException).code === undefined ? 'H17' : classifyUpstreamError(err);
       this.attemptFailed(up, code);
     });
   }

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { EdgeplaneError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
@@ -177,7 +178,7 @@ function post(msg: FromWorker): void {
 const worker = new RouterWorker(workerData as WorkerStart);
 worker.listenAll().then(
   (ports) => post({ type: 'ready', ports }),
-  (err: Error) => post({ type: 'fatal', message: err.message }),
+  (err: Error) => post({ type: 'fatal', message: err.message, code: err instanceof EdgeplaneError ? err.code : undefined }),
 );
 
 parentPort!.on('message', (msg: ToWorker) => {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../shared/codes.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { WorkerStatsSnapshot } from '../metrics/worker-stats.js';
 import type { WorkerSecond } from '../metrics/worker-second.js';
@@ -47,7 +48,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; ports: Partial<Record<ListenerName, number>> }
-  | { type: 'fatal'; message: string }
+  /** the thread could not start; `code`: the error's registry code (E_LISTEN, E_TLS_LISTEN, ...) if it had one */
+  | { type: 'fatal'; message: string; code?: ErrorCode }
   | { type: 'applied'; version: string }
   | { type: 'apply-failed'; version: string; message: string; seq?: number }
   /** the next table is compiled (in `ms`), waiting for commit */

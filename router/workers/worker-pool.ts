@@ -12,6 +12,9 @@ import type { RouterConfig } from '../config/schema.js';
 import { isEntryWise, type DocumentDiff } from '../config/document-diff.js';
 import { deltaOf } from '../routing/table-compiler.js';
 
+/** A worker could not bind a listener (a port picked for port 0 may have been taken meanwhile). */
+const isListenFailure = (err: unknown): boolean => err instanceof EdgeplaneError && (err.code === 'E_LISTEN' || err.code === 'E_TLS_LISTEN');
+
 /** A port the OS considers free on `host` right now. */
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -139,7 +142,7 @@ export class WorkerPool {
         break;
       } catch (err) {
         // a port picked for port 0 can be taken by someone else before the workers bind it
-        if (picked === 0 || attempt >= 3 || !/cannot listen/.test((err as Error).message)) throw err;
+        if (picked === 0 || attempt >= 3 || !isListenFailure(err)) throw err;
         this.logger.warn({ err: (err as Error).message, attempt }, 'a port picked for port 0 was taken meanwhile; picking again');
         await this.endAll();
       }
@@ -210,8 +213,8 @@ export class WorkerPool {
             resolve();
             break;
           case 'fatal':
-            this.logger.error({ worker: index, message: msg.message }, 'router worker could not start');
-            reject(new Error(msg.message));
+            this.logger.error({ worker: index, message: msg.message, code: msg.code }, 'router worker could not start');
+            reject(msg.code === undefined ? new Error(msg.message) : new EdgeplaneError(msg.code, msg.message));
             // a replacement that cannot listen: end it, the exit handler tries again later
             if (this.started) {
               slot.replace = true;

@@ -395,6 +395,30 @@ t.test('handshake failures: silent dyno H12, dyno hanging up H13, client leaving
   t.match(await r2.waitForLine((l) => l.includes('request_id=leaves-early')), /^at=error code=H27 .* status=499 /);
 });
 
+t.test('a dyno answering a 101 that is not a WebSocket handshake: 503 H17', async (t) => {
+  // raw TCP dynos: one sends the wrong Sec-WebSocket-Accept, one an extension nobody asked for
+  const reply = (accept: string, extra: string) => createServer((sock) => sock.once('data', () =>
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`)));
+  const badAccept = reply('AAAAAAAAAAAAAAAAAAAAAAAAAAA=', '');
+  const badExtension = reply('AAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'Sec-WebSocket-Extensions: x-unknown\r\n');
+  const servers = [badAccept, badExtension];
+  await Promise.all(servers.map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+  t.teardown(() => Promise.all(servers.map((srv) => new Promise((r) => srv.close(r)))));
+  const addr = (srv: Server): string => `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const cfg = configFor(dyno.address, dead);
+  (cfg.apps as Record<string, unknown>)['accept-app'] = { dynos: [addr(badAccept)] };
+  (cfg.apps as Record<string, unknown>)['extension-app'] = { dynos: [addr(badExtension)] };
+  const r2 = new TestRouter(cfg);
+  await r2.listen();
+  t.teardown(() => r2.close());
+  for (const app of ['accept-app', 'extension-app']) {
+    const r = await refusedHandshake(r2, `${app}.example.io`, '/echo');
+    t.equal(r.status, 503, app);
+    t.equal(r.body, 'Poorly formatted HTTP response (H17)\n', app);
+    t.match(await r2.waitForLine((l) => l.includes(`host=${app}.example.io`)), /^at=error code=H17 .* status=503 /);
+  }
+});
+
 t.test('a filter answer is sent instead of upgrading', async (t) => {
   const before = dyno.conns.length;
   const r = await refusedHandshake(router, 'locked-app.example.io', '/echo');
