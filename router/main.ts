@@ -19,6 +19,8 @@ import { renderWorkerMetrics } from './admin/worker-metrics.js';
 import { mergeStats, renderStats } from './metrics/worker-stats.js';
 import { CanaryBoard } from './canary/canary-board.js';
 import { canariesFromApps } from './canary/canary-schema.js';
+import { AcmeController } from './acme/acme-controller.js';
+import { AcmeConfigApplier } from './acme/acme-config-applier.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
 
@@ -59,19 +61,24 @@ async function main(): Promise<void> {
   const board = new CanaryBoard();
   // the dashboard's per-second stats (GET /stats): every worker's counts collected once a second
   const collector = new StatsCollector();
+  // automatic HTTPS: issued certificates and http-01 answers go to every worker (router/acme/)
+  const acme = new AcmeController(registry, logger, { setAcme: (u) => pool.setAcme(u) });
   const pool = new WorkerPool(workers, loaded, (l) => board.apply(canariesFromApps(l.config.apps).canaries), logger, {
     workerData: { logStdout: cli.logStdout, testHooks },
     onRestart: () => restarts.inc(),
     onSecond: collector.onSecond,
+    onSniMiss: (name) => acme.onDemand(name),
   });
+  acme.sync(loaded);
   await pool.start();
+  acme.start();
   collector.start(pool);
   let draining = false;
 
   // the one owner of config changes (file, SIGHUP, PUT, PATCH, rollback): one queue, revisions, metrics
   // the config metrics, keeping the last changes' outcomes for the dashboard
   const metrics = new ReloadLog(registry, () => owner.history);
-  const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, pool, metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
+  const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, new AcmeConfigApplier(pool, acme), metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
   const reloader = new ConfigReloader(cli.config, (trigger) => owner.reloadFile(trigger), logger);
 
   const admin = new AdminServer({
@@ -103,6 +110,7 @@ async function main(): Promise<void> {
     draining = true;
     reloader.stop();
     collector.stop();
+    acme.stop();
     logger.info({ signal }, 'router stopping');
     const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
     void pool.stop(deadline).then(async () => {
