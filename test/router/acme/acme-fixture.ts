@@ -29,7 +29,9 @@ export interface TlsAnswer {
 /** One GET over TLS with SNI `servername`, never refusing the handshake: `authorized` says whether the chain and name verified against `ca`. */
 export function tlsGet(port: number, servername: string, ca: string | Buffer, path = '/'): Promise<TlsAnswer> {
   return new Promise((resolve, reject) => {
+    let secured = false;
     const sock = tlsConnect({ port, host: '127.0.0.1', servername, ca, rejectUnauthorized: false }, () => {
+      secured = true;
       const cert = sock.getPeerCertificate();
       // checkServerIdentity is skipped with rejectUnauthorized false: authorized covers the chain, the name is checked here
       const nameOk = sock.authorized && (cert.subjectaltname ?? '').split(', ').includes(`DNS:${servername}`);
@@ -44,7 +46,8 @@ export function tlsGet(port: number, servername: string, ca: string | Buffer, pa
       });
     });
     sock.setTimeout(10000, () => sock.destroy(new Error('TLS GET timed out')));
-    sock.on('error', reject);
+    // `beforeHandshake`: the connection failed before its TLS handshake completed
+    sock.on('error', (err) => reject(Object.assign(err, { beforeHandshake: !secured })));
   });
 }
 
