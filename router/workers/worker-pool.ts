@@ -126,7 +126,7 @@ export class WorkerPool {
    * replacement) gets in its start data, so a count is exact across workers and survives
    * reloads and worker restarts
    */
-  private readonly rateLimits: RateLimitMemory = createRateLimitMemory();
+  readonly rateLimits: RateLimitMemory = createRateLimitMemory();
   /** the ACME state every worker holds, and every new one starts with (router/acme/) */
   private acme: AcmeWorkerUpdate = {};
 
