@@ -22,6 +22,8 @@ import { canariesFromApps } from './canary/canary-schema.js';
 import { resolveBusConfig } from '../shared/bus/bus-config.js';
 import { pickAccessLogSink } from './access-log/pick-sink.js';
 import { RouterCluster } from './cluster/router-cluster.js';
+import { AcmeController } from './acme/acme-controller.js';
+import { AcmeConfigApplier } from './acme/acme-config-applier.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
 
@@ -62,12 +64,17 @@ async function main(): Promise<void> {
   const board = new CanaryBoard();
   // the dashboard's per-second stats (GET /stats): every worker's counts collected once a second
   const collector = new StatsCollector();
+  // automatic HTTPS: issued certificates and http-01 answers go to every worker (router/acme/)
+  const acme = new AcmeController(registry, logger, { setAcme: (u) => pool.setAcme(u) });
   const pool = new WorkerPool(workers, loaded, (l) => board.apply(canariesFromApps(l.config.apps).canaries), logger, {
     workerData: { logStdout: cli.logStdout, testHooks },
     onRestart: () => restarts.inc(),
     onSecond: collector.onSecond,
+    onSniMiss: (name) => acme.onDemand(name),
   });
+  acme.sync(loaded);
   await pool.start();
+  acme.start();
   collector.start(pool);
   // with a bus, the routers share canary counts and verdicts and rate limits (docs/router/cluster.md)
   const bus = loaded.config.bus;
@@ -82,7 +89,7 @@ async function main(): Promise<void> {
   // the one owner of config changes (file, SIGHUP, PUT, PATCH, rollback): one queue, revisions, metrics
   // the config metrics, keeping the last changes' outcomes for the dashboard
   const metrics = new ReloadLog(registry, () => owner.history);
-  const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, pool, metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
+  const owner: ReloadOwner = new ReloadOwner(cli.config, loaded, textSha256, new AcmeConfigApplier(pool, acme), metrics, logger, (l) => reloader.watchAlso(certificateDirs(l)));
   const reloader = new ConfigReloader(cli.config, (trigger) => owner.reloadFile(trigger), logger);
 
   const admin = new AdminServer({
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
     draining = true;
     reloader.stop();
     collector.stop();
+    acme.stop();
     logger.info({ signal }, 'router stopping');
     const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
     void pool.stop(deadline).then(async () => {

@@ -15,6 +15,7 @@ import { prefixProblem } from '../filters/path-scope.js';
 import { CanaryDefSchema, canariesFromApps, type AppWithCanary } from '../canary/canary-schema.js';
 import { WHOLE, inScope, sparseCopy, type ValidationScope } from './scoped-validation.js';
 import { documentDigest } from './document-digest.js';
+import { acmeProblems } from '../acme/acme-schema.js';
 
 const FilterRefsSchema = Type.Array(AppFilterRefSchema);
 
@@ -44,6 +45,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 function semanticProblems(c: Record<string, unknown>, baseDir: string, scope: ValidationScope): string[] {
   // sections that exclude each other (bus and logshuttle): cheap, checked whatever the scope
   const problems: string[] = sectionConflicts(c);
+  problems.push(...acmeProblems(c.acme));
   const apps = isObject(c.apps) ? c.apps : {};
   const filters: Record<string, FilterDef> = {};
   if (isObject(c.filters)) {

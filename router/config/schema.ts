@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppFilterRefSchema, FilterDefSchema } from './filter-schema.js';
 import { CanaryDefSchema } from '../canary/canary-schema.js';
 import { BusConfigSchema } from '../../shared/bus/bus-config.js';
+import { AcmeConfigSchema } from '../acme/acme-schema.js';
 
 /** Router configuration document (DESIGN.md "Router configuration"). Unknown keys are errors. */
 
@@ -85,6 +86,8 @@ export const RouterConfigSchema = Type.Object({
   }, { additionalProperties: false })),
   /** the log bus (DESIGN.md "Log bus"): access lines go there instead of `logshuttle` */
   bus: Type.Optional(BusConfigSchema),
+  /** automatic HTTPS (DESIGN.md "Automatic HTTPS"; docs/router/acme.md) */
+  acme: Type.Optional(AcmeConfigSchema),
 }, { additionalProperties: false });
 
 /** Sections that exclude each other (the schema sees one key at a time): a problem per conflict. */

@@ -6,6 +6,7 @@ import type { CertificateSpec } from './tls-names.js';
 import { ListenError } from '../../shared/errors.js';
 import { TlsListener } from './tls-listener.js';
 import { RequestFront, type FrontHost } from './request-front.js';
+import type { AcmeWorkerState } from '../acme/acme-worker-state.js';
 
 /** A listener the request arrived on. */
 export interface ListenerInfo {
@@ -33,7 +34,8 @@ export class Listeners {
   /** actual ports by listener name */
   ports: Partial<Record<ListenerName, number>> = {};
 
-  constructor(private readonly host: FrontHost) {}
+  /** `acme`: http-01 answers on the HTTP listener, unknown SNI names reported (router/acme/) */
+  constructor(private readonly host: FrontHost, private readonly acme?: { state: AcmeWorkerState; onMissingName: (name: string) => void }) {}
 
   /**
    * Binds every listener the config names, on `fixed` ports where given (the pool resolved
@@ -56,10 +58,12 @@ export class Listeners {
       if (protocol === 'https') {
         // each generation (an SSLApp) gets the front for its default certificate and for every
         // SNI name, also on reloads
-        this.tls = new TlsListener(front.http, front.attachUpgrades);
+        this.tls = new TlsListener(front.http, front.attachUpgrades, this.acme?.onMissingName);
         actual = this.tls.listen(spec.host, port, certificates, baseDir);
       } else {
         const app: TemplatedApp = uWS.App();
+        // http-01 before routing, for any host: uWS's router sends only that prefix there
+        if (name === 'http') this.acme?.state.attachChallenges(app, front.http);
         // uWS hands only requests with Sec-WebSocket-Key to the ws route; the rest reach any('/*')
         front.attach(app);
         this.apps.push(app);

@@ -42,7 +42,9 @@ export class TlsListener {
   private host = '';
   private port = 0;
 
-  constructor(private readonly handler: Handler, private readonly attach?: (app: TemplatedApp) => void) {}
+  /** `onMissingName`: a handshake named a host no certificate covers (it gets the default one; ACME on demand) */
+  constructor(private readonly handler: Handler, private readonly attach?: (app: TemplatedApp) => void,
+    private readonly onMissingName?: (hostname: string) => void) {}
 
   /** Builds the first generation and binds it; returns the actual port. Throws TlsListenError. */
   listen(host: string, port: number, certs: readonly CertificateSpec[], baseDir: string): number {
@@ -104,6 +106,7 @@ export class TlsListener {
     // the default (unknown names) routes first: domain() in TlsNames scopes later registrations
     app.any('/*', this.handler);
     this.attach?.(app);
+    if (this.onMissingName) app.missingServerName(this.onMissingName);
     const names = new TlsNames(app, this.handler, this.attach);
     names.apply(certs, baseDir);
     return { app, names, defaultId: TlsNames.defaultId(certs, baseDir), socket: null };

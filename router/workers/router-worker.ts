@@ -21,6 +21,8 @@ import { StdoutAccessLog, type AccessLogSink } from '../access-log/access-log-si
 import { pickAccessLogSink } from '../access-log/pick-sink.js';
 import type { ToWorker, FromWorker, ListenerName, WorkerStart } from './worker-messages.js';
 import { TableSwitch } from './table-switch.js';
+import { AcmeWorkerState, type AcmeWorkerUpdate } from '../acme/acme-worker-state.js';
+import type { CertificateSpec } from '../front/tls-names.js';
 
 /**
  * One router worker thread: its own uWS apps on the shared ports (SO_REUSEPORT), its own
@@ -34,7 +36,11 @@ class RouterWorker implements FrontHost {
   private readonly logger = createLogger('router-worker');
   /** lives across reloads: JWKS and verified-token caches survive a config swap; rate-limit buckets are the process's */
   private readonly filters: FilterFactory;
-  private readonly listeners = new Listeners(this);
+  /** issued ACME certificates (served after the config's), http-01 answers */
+  private readonly acme: AcmeWorkerState;
+  /** the config certificates the HTTPS listener was last given (issued ones are added to these) */
+  private tls: { certs: readonly CertificateSpec[]; baseDir: string };
+  private readonly listeners: Listeners;
   /** open WebSockets of this worker: 1012 when their dyno leaves the config, 1001 on stop */
   readonly webSockets = new WebSocketRegistry();
   /** HTTP exchanges in flight: what graceful stop waits for */
@@ -49,13 +55,24 @@ class RouterWorker implements FrontHost {
   private stdoutLog: StdoutAccessLog | null = null;
 
   constructor(private readonly start: WorkerStart) {
+    this.acme = new AcmeWorkerState(start.acme);
+    this.tls = { certs: start.config.certificates ?? [], baseDir: start.baseDir };
+    this.listeners = new Listeners(this, {
+      state: this.acme,
+      onMissingName: (name) => {
+        if (this.acme.shouldReport(name)) post({ type: 'sni-miss', name });
+      },
+    });
     this.filters = new FilterFactory({ logger: this.logger, rateLimits: start.rateLimits });
     this.filters.baseDir = start.baseDir;
     this.accessLog = pickAccessLogSink(start.config, start.logStdout === true, start.baseDir, this.logger);
     if (this.accessLog instanceof StdoutAccessLog) this.stdoutLog = this.accessLog;
     this.tables = new TableSwitch({
       logger: this.logger,
-      tlsApply: (config, baseDir) => this.listeners.applyCertificates(config.certificates ?? [], baseDir),
+      tlsApply: (config, baseDir) => {
+        this.listeners.applyCertificates(this.acme.merged(config.certificates ?? []), baseDir);
+        this.tls = { certs: config.certificates ?? [], baseDir };
+      },
       afterSwap: (table) => this.afterSwap(table),
       onCanaryAbort: this.onCanaryAbort,
     }, { dynos: this.dynos, buildFilters: (refs, defs) => this.filters.chain(refs, defs) },
@@ -138,7 +155,12 @@ class RouterWorker implements FrontHost {
 
   listenAll(): Promise<Partial<Record<ListenerName, number>>> {
     const start = this.start;
-    return this.listeners.listenAll(start.config.listen, start.ports, start.config.certificates ?? [], start.baseDir);
+    return this.listeners.listenAll(start.config.listen, start.ports, this.acme.merged(start.config.certificates ?? []), start.baseDir);
+  }
+
+  /** ACME state from the main thread: new issued certificates go to the HTTPS listener at once. */
+  acmeUpdate(update: AcmeWorkerUpdate): void {
+    if (this.acme.update(update)) this.listeners.applyCertificates(this.acme.merged(this.tls.certs), this.tls.baseDir);
   }
 
   /**
@@ -218,6 +240,14 @@ parentPort!.on('message', (msg: ToWorker) => {
       break;
     case 'stop':
       void worker.stop(msg.deadlineMs).then(() => post({ type: 'stopped' }));
+      break;
+    case 'acme':
+      try {
+        worker.acmeUpdate(msg.update);
+      } catch (err) {
+        worker.log.error({ err }, 'acme: issued certificates could not be applied');
+      }
+      post({ type: 'acme-set', id: msg.id });
       break;
   }
 });

@@ -5,6 +5,7 @@ import type { WorkerSecond } from '../metrics/worker-second.js';
 import type { BoardDescription } from '../canary/board-layout.js';
 import type { RateLimitMemory } from '../filters/rate-limit-table.js';
 import type { ConfigDelta } from '../routing/table-compiler.js';
+import type { AcmeWorkerUpdate } from '../acme/acme-worker-state.js';
 
 export type ListenerName = 'http' | 'https' | 'internal';
 
@@ -26,6 +27,8 @@ export interface WorkerStart {
   rateLimits?: RateLimitMemory;
   /** one Int32 shared by the pool and every worker: the sequence number of the last committed change (table-switch.ts) */
   switchWord?: SharedArrayBuffer;
+  /** issued ACME certificates and http-01 answers as of now (router/acme/) */
+  acme?: AcmeWorkerUpdate;
 }
 
 export type ToWorker =
@@ -44,7 +47,9 @@ export type ToWorker =
   /** handled by the thread's shell (worker-entry): close every uWS app, then end the thread */
   | { type: 'exit'; code: number }
   /** test hook (only with ROUTER_TEST_HOOKS=1): throw an uncaught exception in the thread */
-  | { type: 'test-crash' };
+  | { type: 'test-crash' }
+  /** ACME: issued certificates, http-01 answers (router/acme/); answered `acme-set` */
+  | { type: 'acme'; id: number; update: AcmeWorkerUpdate };
 
 export type FromWorker =
   | { type: 'ready'; ports: Partial<Record<ListenerName, number>> }
@@ -58,4 +63,7 @@ export type FromWorker =
   | { type: 'stats'; id: number; snapshot: WorkerStatsSnapshot }
   | { type: 'second'; tick: number; second: WorkerSecond }
   /** the thread's shell caught an uncaught exception; it closes its sockets and exits with 1 */
-  | { type: 'crashed'; message: string };
+  | { type: 'crashed'; message: string }
+  | { type: 'acme-set'; id: number }
+  /** a TLS handshake named a host the listener has no certificate for (ACME on demand) */
+  | { type: 'sni-miss'; name: string };

@@ -11,6 +11,7 @@ import { createRateLimitMemory, type RateLimitMemory } from '../filters/rate-lim
 import type { RouterConfig } from '../config/schema.js';
 import { isEntryWise, type DocumentDiff } from '../config/document-diff.js';
 import { deltaOf } from '../routing/table-compiler.js';
+import type { AcmeWorkerUpdate } from '../acme/acme-worker-state.js';
 
 /** A worker could not bind a listener (a port picked for port 0 may have been taken meanwhile). */
 const isListenFailure = (err: unknown): boolean => err instanceof EdgeplaneError && (err.code === 'E_LISTEN' || err.code === 'E_TLS_LISTEN');
@@ -77,6 +78,8 @@ export interface WorkerPoolOptions {
   onRestart?: (index: number) => void;
   /** a worker's answer to collectSeconds() (the dashboard), however late it comes */
   onSecond?: (index: number, tick: number, second: WorkerSecond) => void;
+  /** a worker's TLS handshake named a host it has no certificate for (ACME on demand) */
+  onSniMiss?: (name: string) => void;
 }
 
 export interface WorkerStats {
@@ -127,6 +130,8 @@ export class WorkerPool {
    * reloads and worker restarts
    */
   readonly rateLimits: RateLimitMemory = createRateLimitMemory();
+  /** the ACME state every worker holds, and every new one starts with (router/acme/) */
+  private acme: AcmeWorkerUpdate = {};
 
   constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
     private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {
@@ -199,6 +204,7 @@ export class WorkerPool {
       canary: this.canary,
       rateLimits: this.rateLimits,
       switchWord: this.switchWord.buffer as SharedArrayBuffer,
+      acme: this.acme,
     };
     const worker = new Worker(WORKER_FILE, { workerData: start });
     const slot: Slot = { index, worker, startedAt: Date.now(), ready: false, exited: false, stopping: false, replace: false, version: start.version, waiting: new Map() };
@@ -210,6 +216,8 @@ export class WorkerPool {
             slot.ready = true;
             this.ports = { ...msg.ports, ...this.ports };
             this.sync(slot);
+            // ACME state that changed while the worker was starting
+            if (this.acme !== start.acme) worker.postMessage({ type: 'acme', id: 0, update: this.acme } satisfies ToWorker);
             resolve();
             break;
           case 'fatal':
@@ -240,6 +248,12 @@ export class WorkerPool {
             break;
           case 'second':
             this.options.onSecond?.(index, msg.tick, msg.second);
+            break;
+          case 'acme-set':
+            slot.waiting.get(`acme:${msg.id}`)?.(msg);
+            break;
+          case 'sni-miss':
+            this.options.onSniMiss?.(msg.name);
             break;
         }
       });
@@ -362,6 +376,18 @@ export class WorkerPool {
     this.canary = canary;
     for (const s of this.slots) if (s) this.sync(s);
     return { mode: delta === null ? 'full' : deltas === live.length ? 'delta' : 'mixed', workerMs: Math.round(workerMs * 10) / 10 };
+  }
+
+  /**
+   * ACME: issued certificates, http-01 answers, on-demand reporting (router/acme/). Kept for
+   * workers that start later; resolves once every ready worker has it (a worker that does not
+   * answer in time is not waited for).
+   */
+  async setAcme(update: AcmeWorkerUpdate): Promise<void> {
+    this.acme = { ...this.acme, ...update };
+    const id = this.nextId++;
+    const live = this.slots.filter((s) => s !== undefined);
+    await Promise.all(live.map((s) => this.ask(s, `acme:${id}`, { type: 'acme', id, update }, APPLY_TIMEOUT_MS)));
   }
 
   /** Every live worker's request counters, with its index and thread id. */

@@ -19,7 +19,6 @@ const PENDING_DOCS: readonly string[] = [
   'docs/bus.md',
   'docs/logshuttle-bus.md',
   'docs/router/admin-api.md',
-  'docs/router/acme.md',
 ];
 
 const FILES = ['README.md', ...markdownFiles(ROOT, 'docs')];
