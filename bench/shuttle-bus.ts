@@ -8,7 +8,7 @@
  * Replicas and nats-server share CPU 0; the generator and sink run on CPU 1: on a 2-core machine
  * the 2-replica rows show the cost of the hand-off, not a scale-out.
  *
- *   npm run build && node dist/bench/shuttle-bus.js [--lines 200000] [--rounds 3] [--apps 1,100] [--replicas 1,2]
+ *   npm run build && node dist/bench/shuttle-bus.js [--lines 200000] [--rounds 3] [--apps 1,100] [--replicas 1,2] [--cpu-prof DIR]
  *
  * Needs nats-server (apt-get install nats-server) and taskset.
  */
@@ -35,6 +35,8 @@ export interface BusBenchOptions {
   rounds?: number;
   apps?: readonly number[];
   replicas?: readonly number[];
+  /** write a V8 CPU profile of every replica into this directory (node --cpu-prof) */
+  cpuProfDir?: string;
   log?: (line: string) => void;
 }
 
@@ -51,7 +53,7 @@ async function startNats(dir: string): Promise<{ child: ChildProcess; url: strin
   return { child, url: `nats://127.0.0.1:${port}` };
 }
 
-async function startReplica(dir: string, i: number, natsUrl: string, sinkPort: number, apps: number, lines: number): Promise<Replica> {
+async function startReplica(dir: string, i: number, natsUrl: string, sinkPort: number, apps: number, lines: number, cpuProfDir?: string): Promise<Replica> {
   const syslog = await freePort();
   const http = await freePort();
   const drains: Record<string, string[]> = {};
@@ -62,7 +64,8 @@ async function startReplica(dir: string, i: number, natsUrl: string, sinkPort: n
     history: 1500, drainBuffer: lines, drains,
     bus: { servers: [natsUrl], replicas: 1, partitions: 16, max_age_s: 600 },
   }));
-  const child = spawnPinned(SUBJECT_CPU, process.execPath, [SHUTTLE, '--config', cfg], { env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawnPinned(SUBJECT_CPU, process.execPath, [...prof, SHUTTLE, '--config', cfg], { env: { ...process.env, LOG_LEVEL: 'warn' } });
   await waitPort(http, child);
   return { child, syslog, http };
 }
@@ -90,13 +93,13 @@ async function waitBalanced(rs: Replica[], timeoutMs = 60_000): Promise<void> {
 
 interface RunResult { linesPerSec: number; rssMb: number }
 
-async function runOnce(lines: number, apps: number, replicas: number, input: Buffer[], sink: TcpFrameSink): Promise<RunResult> {
+async function runOnce(lines: number, apps: number, replicas: number, input: Buffer[], sink: TcpFrameSink, cpuProfDir?: string): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-bus-'));
   const nats = await startNats(dir);
   const rs: Replica[] = [];
   try {
     sink.frames.reset(lines);
-    for (let i = 0; i < replicas; i++) rs.push(await startReplica(dir, i, nats.url, sink.port, apps, lines));
+    for (let i = 0; i < replicas; i++) rs.push(await startReplica(dir, i, nats.url, sink.port, apps, lines, cpuProfDir));
     await waitBalanced(rs);
     const t0 = performance.now();
     await Promise.all(rs.map((r, i) => new Promise<void>((resolve, reject) => {
@@ -155,7 +158,7 @@ export async function runShuttleBus(opts: BusBenchOptions = {}): Promise<Row[]> 
         for (const replicas of round % 2 === 0 ? replicaList : [...replicaList].reverse()) {
           if (failed.has(replicas)) continue;
           try {
-            const res = await runOnce(lines, apps, replicas, inputs.get(replicas)!, sink);
+            const res = await runOnce(lines, apps, replicas, inputs.get(replicas)!, sink, opts.cpuProfDir);
             runs.set(replicas, [...(runs.get(replicas) ?? []), res]);
             log(`bus relay round ${round + 1}/${rounds}, ${replicas} replica(s), ${apps} app(s): ${Math.round(res.linesPerSec)} lines/s, RSS ${res.rssMb.toFixed(0)} MiB`);
           } catch (err) {
@@ -188,7 +191,7 @@ export async function runShuttleBus(opts: BusBenchOptions = {}): Promise<Row[]> 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { lines: { type: 'string' }, rounds: { type: 'string' }, apps: { type: 'string' }, replicas: { type: 'string' } } });
+  const { values } = parseArgs({ options: { lines: { type: 'string' }, rounds: { type: 'string' }, apps: { type: 'string' }, replicas: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
   pinSelf();
   const list = (s: string | undefined): number[] | undefined => (s ? s.split(',').map(Number) : undefined);
   const rows = await runShuttleBus({
@@ -196,6 +199,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     rounds: values.rounds ? Number(values.rounds) : undefined,
     apps: list(values.apps),
     replicas: list(values.replicas),
+    cpuProfDir: values['cpu-prof'],
   });
   process.stdout.write(`${renderTable(rows)}\n`);
 }

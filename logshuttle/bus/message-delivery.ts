@@ -1,4 +1,4 @@
-import { decode } from '@msgpack/msgpack';
+import { Decoder } from '@msgpack/msgpack';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { LogRecord } from '../../shared/log-record.js';
 import type { Logger } from '../../shared/logger.js';
@@ -8,7 +8,8 @@ import { MAX_RECORD_BYTES } from '../ingest/record-limits.js';
 import type { AckTracker } from './ack-tracker.js';
 import type { BusDrainSet } from './bus-drain-set.js';
 
-const DECODE_LIMITS = { maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 };
+/** one decoder for every message (`decode()` would build one per call, with its key cache) */
+const decoder = new Decoder({ maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 });
 const LOG_EVERY_MS = 5000;
 
 /** Counts of what the partition consumers took from the bus. */
@@ -22,7 +23,7 @@ export interface DeliveryCounts {
 export function recordOf(data: Uint8Array): LogRecord | string {
   let value: unknown;
   try {
-    value = decode(data, DECODE_LIMITS);
+    value = decoder.decode(data);
   } catch {
     return 'not a msgpack value';
   }
