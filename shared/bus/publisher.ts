@@ -54,6 +54,8 @@ interface Entry {
   readonly subject: string;
   readonly payload: Uint8Array;
   readonly msgId: string;
+  /** more header lines (`name: value\r\n`…), '' for most */
+  readonly headers: string;
   readonly done: PublishDone | undefined;
   /** the id of its current send (its reply subject's last token); -1 when not in flight, so late acks of an abandoned send are ignored */
   gen: number;
@@ -91,8 +93,21 @@ const utf8 = new TextDecoder();
  * encoded) per line cost several percent of the shuttle's bus relay. Message ids come from
  * MsgIdSource only (producer id, time, sequence: never a CR or LF).
  */
-function msgIdHeader(msgId: string): MsgHdrs {
-  return { encode: () => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${msgId}\r\n\r\n`) } as unknown as MsgHdrs;
+function msgIdHeader(msgId: string, extra: string): MsgHdrs {
+  return { encode: () => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${msgId}\r\n${extra}\r\n`) } as unknown as MsgHdrs;
+}
+
+/** More headers of a message, as `name: value` lines (names and values without CR or LF, names without ':'). */
+export type ExtraHeaders = ReadonlyArray<readonly [string, string]>;
+
+function encodeExtra(h: ExtraHeaders | undefined): string {
+  if (!h || h.length === 0) return '';
+  let out = '';
+  for (const [k, v] of h) {
+    if (!/^[!-9;-~]+$/.test(k) || /[\r\n]/.test(v)) throw new TypeError(`bad header ${JSON.stringify(k)}`);
+    out += `${k}: ${v}\r\n`;
+  }
+  return out;
 }
 
 /** The stream's answer to one publish: the ack, or why it was not stored. */
@@ -202,10 +217,11 @@ export class BusPublisher {
   /**
    * Queues a message for `subject` (the app's, see partition.ts) and returns at once. `done`,
    * if given, is called once: with the ack after the stream stored it, or with a BusError
-   * (E_BUS_OVERFLOW when dropped from a full outbox, E_BUS_REJECTED, E_BUS_CLOSED).
+   * (E_BUS_OVERFLOW when dropped from a full outbox, E_BUS_REJECTED, E_BUS_CLOSED). `headers`:
+   * more headers besides Nats-Msg-Id (a TypeError at once when one is malformed).
    */
-  publish(app: string, subject: string, payload: Uint8Array, done?: PublishDone): void {
-    this.enqueue(app, subject, payload, done, undefined);
+  publish(app: string, subject: string, payload: Uint8Array, done?: PublishDone, headers?: ExtraHeaders): void {
+    this.enqueue(app, subject, payload, done, undefined, encodeExtra(headers));
   }
 
   /**
@@ -214,10 +230,10 @@ export class BusPublisher {
    * the app's next report, so the reports always add up to the messages lost.
    */
   publishReport(app: string, subject: string, payload: Uint8Array, count: number, sinceMs: number): void {
-    this.enqueue(app, subject, payload, undefined, { count, since: sinceMs });
+    this.enqueue(app, subject, payload, undefined, { count, since: sinceMs }, '');
   }
 
-  private enqueue(app: string, subject: string, payload: Uint8Array, done: PublishDone | undefined, report: Entry['report']): void {
+  private enqueue(app: string, subject: string, payload: Uint8Array, done: PublishDone | undefined, report: Entry['report'], headers: string): void {
     const msgId = this.opts.msgIds.next();
     if (this.closed) {
       this.counts.droppedRejected++;
@@ -225,7 +241,7 @@ export class BusPublisher {
       return;
     }
     this.counts.published++;
-    const entry: Entry = { order: this.opts.msgIds.sequence, app, subject, payload, msgId, done, gen: -1, attempts: 0, sentAt: 0, report };
+    const entry: Entry = { order: this.opts.msgIds.sequence, app, subject, payload, msgId, headers, done, gen: -1, attempts: 0, sentAt: 0, report };
     // full: the oldest message never sent goes (this one, when everything held was sent already)
     if (this.depth >= this.outbox && !this.drop(this.queue.shift())) {
       this.drop(entry);
@@ -345,7 +361,7 @@ export class BusPublisher {
     e.sentAt = now;
     this.inFlight.set(id, e);
     try {
-      out.nc.publish(e.subject, e.payload, { reply: `${out.inbox}.${id}`, headers: msgIdHeader(e.msgId) });
+      out.nc.publish(e.subject, e.payload, { reply: `${out.inbox}.${id}`, headers: msgIdHeader(e.msgId, e.headers) });
     } catch (err) {
       // refused before it left (bad subject, above max_payload, connection closed): settled
       // outside this loop
