@@ -8,9 +8,16 @@
  *
  * For comparison it also runs the naive rule the sequential test replaces: a fixed-sample
  * one-sided pooled two-proportion z-test at the same confidence, re-run after every canary error.
+ *
+ * With `--pods` (e.g. `--pods 1,3,10 --runs 1000`) it simulates N router pods instead: each its own
+ * board and split, the traffic spread over them in turn, a healthy canary (same error rate as
+ * production), and compares the false-abort rate of (a) every pod deciding on its own counts
+ * (no bus) with (b) the cluster (router/cluster/): every pod publishes its counts every TICK
+ * requests of the fleet and decides on its fresh counts plus the others' last published ones.
  */
 import { CanaryBoard } from '../router/canary/canary-board.js';
 import { CanaryView } from '../router/canary/canary-view.js';
+import { abortThreshold, shouldAbort } from '../router/canary/sequential-test.js';
 
 const WEIGHT = 10;
 const MIN_REQUESTS = 200;
@@ -89,7 +96,72 @@ function pct(k: number, n: number): string {
   return `${((100 * k) / n).toFixed(1)}%`;
 }
 
+/** One healthy canary over N pods until `horizon` requests of the fleet: did any pod abort it? */
+function runPods(seed: number, pods: number, errorRate: number, horizon: number, tick: number, cluster: boolean): boolean {
+  const config = [{ prodApp: 'prod', canaryApp: 'canary', weight: WEIGHT, abort: { minRequests: MIN_REQUESTS, confidence: CONFIDENCE, statuses: '5xx' as const } }];
+  const boards: CanaryBoard[] = [];
+  const views: CanaryView[] = [];
+  for (let p = 0; p < pods; p++) {
+    const board = new CanaryBoard({ capacity: 1 });
+    if (cluster) board.setDeferred(true);
+    boards.push(board);
+    views.push(new CanaryView(board.apply(config), { seed: (seed * 2654435761 + p * 40503 + 1) >>> 0 }));
+  }
+  const rand = prng(seed);
+  const threshold = abortThreshold(CONFIDENCE);
+  const published = Array.from({ length: pods }, () => [0, 0, 0]);
+  for (let i = 1; i <= horizon; i++) {
+    const v = views[i % pods];
+    const side = v.pick(0) ? 'canary' : 'production';
+    if (v.record(0, side, rand() < errorRate ? 500 : 200)) return true;
+    if (!cluster || i % tick !== 0) continue;
+    const fresh = boards.map((b) => b.snapshot()[0].counts);
+    fresh.forEach((c, p) => { published[p] = [c.canary.requests, c.canary.errors, c.production.errors]; });
+    for (let p = 0; p < pods; p++) {
+      // this pod: its own counts, fresh, plus the others' as last published (here: just now)
+      let cr = 0, ce = 0, pe = 0;
+      for (let q = 0; q < pods; q++) {
+        cr += published[q][0];
+        ce += published[q][1];
+        pe += published[q][2];
+      }
+      if (shouldAbort(cr, ce, pe, WEIGHT / 100, MIN_REQUESTS, threshold)) return true;
+    }
+  }
+  return false;
+}
+
+function podsMain(podCounts: number[]): void {
+  const runs = arg('--runs', 1000);
+  const seed0 = arg('--seed', 20261125);
+  const horizon = arg('--requests', 100_000);
+  const tick = arg('--tick', 500);
+  const errorRate = arg('--error-rate', 0.05);
+  const started = performance.now();
+  console.log(`canary false aborts with N pods: healthy canary (both sides ${(100 * errorRate).toFixed(0)}% errors), weight ${WEIGHT}, minRequests ${MIN_REQUESTS}, `
+    + `confidence ${CONFIDENCE} (configured false-abort rate ${(100 * (1 - CONFIDENCE)).toFixed(1)}%); ${horizon} requests of the fleet per run, `
+    + `counts shared every ${tick} requests; ${runs} runs per row, seed ${seed0}`);
+  console.log('');
+  console.log('| pods | each pod decides alone (no bus): runs aborted | cluster (summed counts): runs aborted | configured |');
+  console.log('|---:|---:|---:|---:|');
+  for (const pods of podCounts) {
+    let alone = 0, cluster = 0;
+    for (let i = 0; i < runs; i++) {
+      if (runPods(seed0 + 7919 * (i + 1), pods, errorRate, horizon, tick, false)) alone++;
+      if (runPods(seed0 + 7919 * (i + 1), pods, errorRate, horizon, tick, true)) cluster++;
+    }
+    console.log(`| ${pods} | ${pct(alone, runs)} (${alone}) | ${pct(cluster, runs)} (${cluster}) | ≤ ${(100 * (1 - CONFIDENCE)).toFixed(1)}% |`);
+  }
+  console.log('');
+  console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
 function main(): void {
+  const podsArg = process.argv.indexOf('--pods');
+  if (podsArg >= 0) {
+    podsMain(process.argv[podsArg + 1].split(',').map(Number));
+    return;
+  }
   const runs = arg('--runs', 300);
   const seed0 = arg('--seed', 20261125);
   const started = performance.now();

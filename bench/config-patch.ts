@@ -7,8 +7,13 @@
  * compile `workers.workerMs`). Then the held revisions' memory estimate
  * (`edgeplane_router_config_revisions_bytes`) and the router's heap after the patches.
  *
- *   npm run build && node dist/bench/config-patch.js [--patches 20]
+ * runConfigBench (the `config` group of `npm run bench`) gives the table rows: the one-app PATCH
+ * to its 200, over rounds, and the heap of 20 held revisions (bench/revision-memory.ts, in a
+ * child process with --expose-gc, pinned to CPU 0).
+ *
+ *   npm run build && node dist/bench/config-patch.js [--patches 20] [--rows] [--rounds 3]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,7 +25,12 @@ import { APPS, largeRouterConfig } from './lib/large-config.js';
 import { SUBJECT_CPU } from './lib/pinning.js';
 import { onLines, stopChild, treeRssMb } from './lib/processes.js';
 import { benchRouterConfig, startRouter, type RouterProcess } from './lib/router-process.js';
-import { median } from './lib/stats.js';
+import { median, spread } from './lib/stats.js';
+import { okRow, renderTable, statusRow, type Row } from './lib/table.js';
+import type { RevisionMemoryFigures } from './revision-memory.js';
+
+const GROUP = 'config';
+const REVISION_MEMORY = fileURLToPath(new URL('./revision-memory.js', import.meta.url));
 
 export interface PatchFigures {
   bytes: number;
@@ -101,7 +111,46 @@ export async function measureConfigPatch(patches = 20, log: (l: string) => void 
   }
 }
 
+export interface ConfigBenchOptions { rounds?: number; patches?: number; log?: (line: string) => void }
+
+/**
+ * The `config` group: a one-app PATCH of the 10,000-site document to its 200 (target <= 50 ms,
+ * against the full PUT of the `scale` group), and the heap of 20 held revisions of it.
+ */
+export async function runConfigBench(opts: ConfigBenchOptions = {}): Promise<Row[]> {
+  const rounds = opts.rounds ?? 3;
+  const patches = opts.patches ?? 20;
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const rows: Row[] = [];
+  const patchSubject = 'PATCH one app of the 10,000-site document, to the 200';
+  try {
+    const runs: PatchFigures[] = [];
+    for (let i = 0; i < rounds; i++) runs.push(await measureConfigPatch(patches, log));
+    rows.push(okRow({ group: GROUP, subject: patchSubject, tool: 'timer (first byte sent to the 200)', unit: 'ms',
+      value: spread(runs.map((r) => median(r.patchMs))), rssMb: median(runs.map((r) => r.rssMb)),
+      note: `per round the median of ${patches} one-app merge patches (each changes another app's dynos; max ${Math.max(...runs.flatMap((r) => r.patchMs)).toFixed(1)} ms); the router's own part median ${median(runs.map((r) => median(r.appliedMs))).toFixed(1)} ms, worker compile ${median(runs.map((r) => median(r.workerMs))).toFixed(1)} ms; the full PUT of the same ${(runs[0].bytes / 1048576).toFixed(1)} MiB document took ${median(runs.map((r) => r.putMs)).toFixed(0)} ms; target <= 50 ms; 1 worker` }));
+  } catch (err) {
+    log(`config patch failed: ${(err as Error).stack ?? String(err)}`);
+    rows.push(statusRow(GROUP, patchSubject, 'failed', (err as Error).message, 'timer (first byte sent to the 200)', 'ms'));
+  }
+  const memSubject = (how: string): string => `heap of 20 held revisions of the 10,000-site document, made by ${how}`;
+  try {
+    const out = execFileSync('taskset', ['-c', SUBJECT_CPU, process.execPath, '--expose-gc', REVISION_MEMORY, '--json'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const f = JSON.parse(out.trim().split('\n').pop()!) as RevisionMemoryFigures;
+    log(`config revision memory: patches +${f.patches.heapMb.toFixed(1)} MiB, PUTs +${f.puts.heapMb.toFixed(1)} MiB`);
+    rows.push(okRow({ group: GROUP, subject: memSubject('one-app patches'), tool: 'heap after GC (router code from dist)', unit: 'MiB',
+      value: spread([f.patches.heapMb]), note: `19 revisions over the first (${f.documentMb.toFixed(1)} MiB of JSON); the history's own estimate (edgeplane_router_config_revisions_bytes) ${f.patches.estimateMb.toFixed(1)} MiB for all 20; ${f.patches.msEach.toFixed(0)} ms each (diff + validation); bench/revision-memory.ts` }));
+    rows.push(okRow({ group: GROUP, subject: memSubject('PUTs changing every site'), tool: 'heap after GC (router code from dist)', unit: 'MiB',
+      value: spread([f.puts.heapMb]), note: `worst case: only the apps shared; the history's estimate ${f.puts.estimateMb.toFixed(1)} MiB for all 20` }));
+  } catch (err) {
+    log(`revision memory failed: ${(err as Error).message}`);
+    rows.push(statusRow(GROUP, memSubject('one-app patches'), 'failed', (err as Error).message.split('\n')[0], 'heap after GC (router code from dist)', 'MiB'));
+  }
+  return rows;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { patches: { type: 'string', default: '20' } } });
-  process.stdout.write(`${JSON.stringify(await measureConfigPatch(Number(values.patches)))}\n`);
+  const { values } = parseArgs({ options: { patches: { type: 'string', default: '20' }, rows: { type: 'boolean', default: false }, rounds: { type: 'string' } } });
+  if (values.rows) process.stdout.write(`${renderTable(await runConfigBench({ patches: Number(values.patches), rounds: values.rounds ? Number(values.rounds) : undefined }))}\n`);
+  else process.stdout.write(`${JSON.stringify(await measureConfigPatch(Number(values.patches)))}\n`);
 }

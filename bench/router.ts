@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startBackend } from './lib/backend.js';
 import { runLoad, type LoadResult, type LoadTool } from './lib/load.js';
-import { startFastify, startHaproxy, startNginx } from './lib/peers.js';
+import { startFastify, startHaproxy, startMinimalProxy, startNginx } from './lib/peers.js';
 import { ALL_CPUS, pinSelf, SUBJECT_CPU } from './lib/pinning.js';
 import { stopChild, treeRssMb } from './lib/processes.js';
 import { BENCH_HOST, benchRouterConfig, startRouter } from './lib/router-process.js';
@@ -39,6 +39,8 @@ interface Subject {
   needs: Tool[];
   /** the reference for ratios (nginx, per tool) */
   reference?: boolean;
+  /** the minimal proxy on the router's stack (the ceiling the router is measured against, per tool) */
+  ceiling?: boolean;
   note?: string;
   start: (backendPort: number, dir: string) => Promise<{ child: ChildProcess | null; port: number }>;
 }
@@ -55,15 +57,18 @@ function subjects(): Subject[] {
   };
   const nginx = (backendPort: number, dir: string) => startNginx({ dir, backendPort, cpu: SUBJECT_CPU });
   const direct = async (backendPort: number) => ({ child: null, port: backendPort });
+  const minimal = (backendPort: number, dir: string) => startMinimalProxy({ dir, backendPort, cpu: SUBJECT_CPU });
   return [
     { name: 'edgeplane router, 1 worker', tool: 'autocannon', needs: [], start: router(1) },
     { name: 'nginx, 1 worker', tool: 'autocannon', needs: ['nginx'], reference: true, start: nginx },
+    { name: 'minimal proxy (uWS + node:net, bench/lib)', tool: 'autocannon', needs: [], ceiling: true, start: minimal },
     { name: 'HAProxy, 1 thread', tool: 'autocannon', needs: ['haproxy'], start: (p, d) => startHaproxy({ dir: d, backendPort: p, cpu: SUBJECT_CPU }) },
     { name: '@fastify/http-proxy', tool: 'autocannon', needs: [], start: (p, d) => startFastify({ dir: d, backendPort: p, cpu: SUBJECT_CPU }) },
     { name: 'backend direct (uWS, no proxy)', tool: 'autocannon', needs: [], note: 'autocannon-bound: see the wrk row', start: direct },
     { name: 'edgeplane router, 2 workers', tool: 'autocannon', needs: [], note: 'router on CPUs 0-1: shares CPU 1 with the load generator', start: router(2) },
     { name: 'edgeplane router, 1 worker', tool: 'wrk', needs: ['wrk'], start: router(1) },
     { name: 'nginx, 1 worker', tool: 'wrk', needs: ['wrk', 'nginx'], reference: true, start: nginx },
+    { name: 'minimal proxy (uWS + node:net, bench/lib)', tool: 'wrk', needs: ['wrk'], ceiling: true, start: minimal },
     { name: 'backend direct (uWS, no proxy)', tool: 'wrk', needs: ['wrk'], start: direct },
   ];
 }
@@ -124,7 +129,10 @@ export async function runProxyBench(opts: ProxyBenchOptions = {}): Promise<Row[]
     const rps = spread(rs.map((r) => r.rps));
     const p99 = spread(rs.map((r) => r.p99Ms)).median;
     const p99Ratio = ratio(p99, medianOf(ref, (r) => r.p99Ms));
-    const notes = [s.note, !s.reference && p99Ratio !== null ? `p99 ${p99Ratio.toFixed(2)}x nginx` : ''].filter(Boolean).join('; ');
+    const ceiling = all.find((x) => x.ceiling && x.tool === s.tool);
+    const toCeiling = s.name.startsWith('edgeplane') ? ratio(rps.median, medianOf(ceiling, (r) => r.rps)) : null;
+    const notes = [s.note, toCeiling !== null ? `${toCeiling.toFixed(2)}x the minimal proxy` : '',
+      !s.reference && p99Ratio !== null ? `p99 ${p99Ratio.toFixed(2)}x nginx` : ''].filter(Boolean).join('; ');
     return okRow({
       group: GROUP, subject: s.name, tool: s.tool, unit: 'req/s', value: rps,
       p50Ms: spread(rs.map((r) => r.p50Ms)).median, p99Ms: p99,

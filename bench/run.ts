@@ -7,9 +7,13 @@
  *
  * Groups: proxy (router vs nginx vs HAProxy vs @fastify/http-proxy vs the backend direct, and the
  * router with 2 workers), jwt, https, relay (shuttle vs rsyslog: 1 app, 100 apps, HTTPS drain),
- * scale (route table, idle connections, reload, shuttle memory). --quick: 2 s runs, 1 round,
- * 100,000 relay lines (validation only). RESULTS.md is written when every group ran, or to
- * --out; a run of some groups only prints its table.
+ * scale (route table, idle connections, reload, shuttle memory), filters (each edge filter on vs
+ * none; OpenAPI validations/s), dashboard (req/s with a dashboard stream open vs none), config
+ * (one-app PATCH of the 10,000-site document; memory of 20 revisions), bus (router access lines
+ * to NATS JetStream vs stdout), relay-bus (the shuttle relaying through the bus, 1 and 2
+ * replicas). --quick: 2 s runs, 1 round, 100,000 relay lines, 20,000 validations (validation
+ * only). RESULTS.md is written when every group ran, or to --out; a run of some groups only
+ * prints its table.
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +23,17 @@ import { runRouterJwtBench } from './router-jwt.js';
 import { runHttpsBench } from './router-https.js';
 import { runShuttleVsRsyslog } from './shuttle-vs-rsyslog.js';
 import { runScaleBench } from './scale.js';
+import { runRouterFiltersBench } from './router-filters.js';
+import { runDashboardBench } from './router-dashboard.js';
+import { runConfigBench } from './config-patch.js';
+import { runRouterBusBench } from './router-bus.js';
+import { runShuttleBus } from './shuttle-bus.js';
 import { LOAD_CPU, pinSelf } from './lib/pinning.js';
 import { isBusy, renderResults, writeResults } from './lib/results-file.js';
 import { renderTable, statusRow, type Row } from './lib/table.js';
 import { hasTool, installHint, type Tool } from './lib/tools.js';
 
-const GROUPS = ['proxy', 'jwt', 'https', 'relay', 'scale'] as const;
+const GROUPS = ['proxy', 'jwt', 'https', 'relay', 'scale', 'filters', 'dashboard', 'config', 'bus', 'relay-bus'] as const;
 type Group = (typeof GROUPS)[number];
 
 const PEERS: { tool: Tool; rows: string }[] = [
@@ -34,6 +43,7 @@ const PEERS: { tool: Tool; rows: string }[] = [
   { tool: 'rsyslogd', rows: 'the relay rsyslog rows (and the ratios to rsyslog)' },
   { tool: 'openssl', rows: 'the shuttle HTTPS drain row' },
   { tool: 'prlimit', rows: 'the idle-connections row' },
+  { tool: 'nats-server', rows: 'the bus and relay-bus rows' },
 ];
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
@@ -118,12 +128,18 @@ async function main(): Promise<void> {
     sections.push(...r.sections);
     return r.rows;
   });
+  await guard('filters', () => runRouterFiltersBench({ ...common, validations: o.quick ? 20_000 : 200_000 }));
+  await guard('dashboard', () => runDashboardBench(common));
+  await guard('config', () => runConfigBench({ rounds: o.rounds, log }));
+  // both bus groups answer "not installed" rows themselves when nats-server is missing
+  await guard('bus', () => runRouterBusBench(common));
+  await guard('relay-bus', () => runShuttleBus({ lines: o.lines, rounds: o.rounds, log }));
 
   const table = renderTable(rows);
   process.stdout.write(`\n${table}\n${sections.length ? `\n${sections.join('\n')}` : ''}`);
   const args = process.argv.slice(2);
   const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}` : `node dist/bench/run.js ${args.join(' ')}`.trim();
-  const settings = `autocannon/wrk: ${o.connections} keep-alive connections, ${o.durationS} s measured after a ${o.warmupS} s warm-up, fresh process per run; ${o.rounds} alternating round(s); relay: ${o.lines.toLocaleString('en-US')} lines per run`;
+  const settings = `autocannon/wrk: ${o.connections} keep-alive connections, ${o.durationS} s measured after a ${o.warmupS} s warm-up, fresh process per run; ${o.rounds} alternating round(s); relay and relay-bus: ${o.lines.toLocaleString('en-US')} lines per run; filters: ${(o.quick ? 20_000 : 200_000).toLocaleString('en-US')} validations per validator row`;
   const file = o.out ?? (o.groups.length === GROUPS.length ? fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url)) : null);
   if (file) {
     writeResults(file, renderResults({ command, quick: o.quick, groups: o.groups, settings, startedAt, loadBefore }, table, sections));

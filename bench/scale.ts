@@ -2,8 +2,9 @@
  * Scale figures (measured here, never timed in tests): the route table of 10,000 sites / 50,000
  * routes (validate, compile, heap, lookup cost; in a child process with --expose-gc, pinned to
  * CPU 0), 10,000 idle keep-alive connections (router RSS), the reload time of the large config
- * by PUT /config, one-app PATCHes of it and the memory of 20 held revisions, and the shuttle's memory at 10,000 apps (bench/shuttle-memory.ts, when it is
- * there; its own output goes below the table).
+ * by PUT /config, and the shuttle's memory at 10,000 apps (bench/shuttle-memory.ts, when it is
+ * there; its own output goes below the table). One-app PATCHes of the large document and the
+ * memory of 20 held revisions are the `config` group (bench/config-patch.ts runConfigBench).
  *
  *   npm run build && node dist/bench/scale.js [--rounds 3]
  */
@@ -13,8 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureIdleConnections } from './idle-connections.js';
 import { measureReload, type ReloadFigures } from './reload-time.js';
-import { measureConfigPatch, type PatchFigures } from './config-patch.js';
-import type { RevisionMemoryFigures } from './revision-memory.js';
 import type { RouteTableFigures } from './route-table-scale.js';
 import { SUBJECT_CPU } from './lib/pinning.js';
 import { median, spread } from './lib/stats.js';
@@ -23,7 +22,6 @@ import { okRow, renderTable, statusRow, type Row } from './lib/table.js';
 const GROUP = 'scale';
 const ROUTE_TABLE = fileURLToPath(new URL('./route-table-scale.js', import.meta.url));
 const SHUTTLE_MEMORY = fileURLToPath(new URL('./shuttle-memory.js', import.meta.url));
-const REVISION_MEMORY = fileURLToPath(new URL('./revision-memory.js', import.meta.url));
 
 export interface ScaleBenchOptions { rounds?: number; log?: (line: string) => void }
 
@@ -96,26 +94,6 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Scale
       note: `router RSS ${median(runs.map((r) => r.rssBeforeMb)).toFixed(0)} MiB before the first reload, RSS column after both` }));
   } catch (err) {
     rows.push(statusRow(GROUP, 'reload of the 10,000-site config', 'failed', (err as Error).message));
-  }
-  try {
-    const runs: PatchFigures[] = [];
-    for (let i = 0; i < rounds; i++) runs.push(await measureConfigPatch(20, log));
-    rows.push(okRow({ group: GROUP, subject: 'config: PATCH one app of the 10,000-site document', tool: 'timer (to the 200)', unit: 'ms',
-      value: spread(runs.map((r) => median(r.patchMs))),
-      note: `median of 20 one-app merge patches (each changes another app's dynos), per round; router's own part median ${median(runs.map((r) => median(r.appliedMs))).toFixed(1)} ms, worker compile ${median(runs.map((r) => median(r.workerMs))).toFixed(1)} ms; target <= 50 ms; 1 worker; bench/config-patch.ts` }));
-  } catch (err) {
-    rows.push(statusRow(GROUP, 'config: PATCH one app of the 10,000-site document', 'failed', (err as Error).message));
-  }
-  try {
-    const out = execFileSync('taskset', ['-c', SUBJECT_CPU, process.execPath, '--expose-gc', REVISION_MEMORY, '--json'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    const f = JSON.parse(out.trim().split('\n').pop()!) as RevisionMemoryFigures;
-    log(`scale revision memory: patches +${f.patches.heapMb.toFixed(1)} MiB, PUTs +${f.puts.heapMb.toFixed(1)} MiB`);
-    rows.push(okRow({ group: GROUP, subject: 'config: heap of 20 held revisions, made by one-app patches', tool: 'heap after GC (router code from dist)', unit: 'MiB',
-      value: spread([f.patches.heapMb]), note: `19 revisions over the first 10,000-site document (${f.documentMb.toFixed(1)} MiB of JSON); the history's estimate ${f.patches.estimateMb.toFixed(1)} MiB for all 20; bench/revision-memory.ts` }));
-    rows.push(okRow({ group: GROUP, subject: 'config: heap of 20 held revisions, made by PUTs changing every site', tool: 'heap after GC (router code from dist)', unit: 'MiB',
-      value: spread([f.puts.heapMb]), note: `worst case: only the apps shared; the history's estimate ${f.puts.estimateMb.toFixed(1)} MiB for all 20` }));
-  } catch (err) {
-    rows.push(statusRow(GROUP, 'config: heap of 20 held revisions', 'failed', (err as Error).message));
   }
   const sm = shuttleMemory(log);
   rows.push(sm.row);

@@ -72,8 +72,20 @@ function freePort(): Promise<number> {
 }
 
 /** Spawns a built program; resolves once `ready` matches one of its stderr JSON lines. */
+/** the programs started, stopped with the soak when it is interrupted (Ctrl-C, kill) */
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGTERM');
+    process.stderr.write(`soak: ${signal}, programs stopped, no verdict\n`);
+    process.exit(130);
+  });
+}
+
 function startProgram(file: string, config: string, ready: (j: Record<string, unknown>) => boolean): Promise<{ proc: ChildProcess; line: Record<string, unknown> }> {
   const proc = spawn(process.execPath, [join(ROOT, file), '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
   return new Promise((resolve, reject) => {
     let buf = '';
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => {

@@ -120,6 +120,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Node's default for SIGHUP ends the process at once, losing what the drains hold; the config
+  // is read once at start, so there is nothing to reload: say so and keep running
+  process.on('SIGHUP', () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the shuttle reads its config only at start (restart to apply a change; drains change through the HTTP API)'));
 }
 
 runMain('edgeplane-logshuttle', main);

@@ -19,6 +19,9 @@ import { renderWorkerMetrics } from './admin/worker-metrics.js';
 import { mergeStats, renderStats } from './metrics/worker-stats.js';
 import { CanaryBoard } from './canary/canary-board.js';
 import { canariesFromApps } from './canary/canary-schema.js';
+import { resolveBusConfig } from '../shared/bus/bus-config.js';
+import { pickAccessLogSink } from './access-log/pick-sink.js';
+import { RouterCluster } from './cluster/router-cluster.js';
 
 const USAGE = 'usage: edgeplane-router --config FILE [--log-stdout]';
 
@@ -66,6 +69,14 @@ async function main(): Promise<void> {
   });
   await pool.start();
   collector.start(pool);
+  // with a bus, the routers share canary counts and verdicts and rate limits (docs/router/cluster.md)
+  const bus = loaded.config.bus;
+  const cluster = bus === undefined ? null : new RouterCluster({
+    bus: resolveBusConfig(bus), baseDir: loaded.baseDir, board, rateLimits: pool.rateLimits, registry, logger,
+    sink: pickAccessLogSink(loaded.config, cli.logStdout, loaded.baseDir, logger),
+  });
+  cluster?.start();
+  const canaries = cluster === null ? () => board.snapshot() : () => cluster.snapshot();
   let draining = false;
 
   // the one owner of config changes (file, SIGHUP, PUT, PATCH, rollback): one queue, revisions, metrics
@@ -81,12 +92,12 @@ async function main(): Promise<void> {
       const stats = await pool.stats();
       return renderStats(mergeStats(stats.map((s) => s.snapshot))) + renderWorkerMetrics(stats, pool.size, pool.config.version) + (await registry.metrics());
     },
-    canaries: () => board.snapshot(),
+    canaries,
     dashboard: {
       collector, workers,
       running: () => owner.current,
       reloads: () => metrics.list(),
-      canaries: () => canariesWithEvidence(board.snapshot(), board.description()),
+      canaries: () => canariesWithEvidence(canaries(), board.description()),
     },
     testHooks: testHooks ? { crashWorker: (i) => pool.crash(i), failNextApply: (i) => pool.failNextApply(i) } : undefined,
   }, logger);
@@ -106,6 +117,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'router stopping');
     const deadline = pool.config.config.shutdownMs ?? DEFAULTS.shutdownMs;
     void pool.stop(deadline).then(async () => {
+      await cluster?.close();
       await admin.close();
       logger.info('router stopped');
       logger.flush();

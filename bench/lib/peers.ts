@@ -95,3 +95,20 @@ export async function startFastify(o: PeerOptions): Promise<PeerProcess> {
   await waitPort(port, child);
   return { child, port };
 }
+
+/** The minimal-proxy ceiling (minimal-proxy.ts): uWS + node:net keep-alive, access line to a file. */
+export async function startMinimalProxy(o: PeerOptions): Promise<PeerProcess> {
+  const fd = openSync(join(o.dir, 'minimal-access.log'), 'a');
+  const script = fileURLToPath(new URL('./minimal-proxy.js', import.meta.url));
+  const child = spawnPinned(o.cpu, process.execPath, [script, '--upstream', `127.0.0.1:${o.backendPort}`], { stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`minimal proxy exited with ${code}`)));
+    onLines(child.stderr, (line) => {
+      const m = /^port (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  await waitPort(port, child);
+  return { child, port };
+}

@@ -31,7 +31,7 @@ export function machineFacts(): string[] {
   return [
     `machine: ${n} CPUs online (nproc), ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${kernel()}`,
     `node ${process.version}; autocannon ${npmVersion('autocannon')}; undici ${npmVersion('undici')}; uWebSockets.js ${npmVersion('uWebSockets.js')}; fastify ${npmVersion('fastify')}; @fastify/http-proxy ${npmVersion('@fastify/http-proxy')}`,
-    `peers: ${toolVersion('nginx')}; ${toolVersion('haproxy')}; ${toolVersion('wrk')}; ${toolVersion('rsyslogd')}`,
+    `peers: ${toolVersion('nginx')}; ${toolVersion('haproxy')}; ${toolVersion('wrk')}; ${toolVersion('rsyslogd')}; ${toolVersion('nats-server')}`,
   ];
 }
 

@@ -7,14 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-export type Tool = 'nginx' | 'haproxy' | 'wrk' | 'rsyslogd' | 'taskset' | 'prlimit' | 'openssl';
+export type Tool = 'nginx' | 'haproxy' | 'wrk' | 'rsyslogd' | 'taskset' | 'prlimit' | 'openssl' | 'nats-server';
 
 const PACKAGE: Record<Tool, string> = {
-  nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', rsyslogd: 'rsyslog', taskset: 'util-linux', prlimit: 'util-linux', openssl: 'openssl',
+  nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', rsyslogd: 'rsyslog', taskset: 'util-linux', prlimit: 'util-linux', openssl: 'openssl', 'nats-server': 'nats-server',
 };
 
 const VERSION_ARGS: Record<Tool, string[]> = {
-  nginx: ['-v'], haproxy: ['-v'], wrk: ['-v'], rsyslogd: ['-v'], taskset: ['--version'], prlimit: ['--version'], openssl: ['version'],
+  nginx: ['-v'], haproxy: ['-v'], wrk: ['-v'], rsyslogd: ['-v'], taskset: ['--version'], prlimit: ['--version'], openssl: ['version'], 'nats-server': ['--version'],
 };
 
 const known = new Map<Tool, boolean>();
@@ -47,9 +47,9 @@ export class NotInstalled extends Error {
   }
 }
 
-/** One line of version text per tool ('not installed' when missing). */
+/** One line of version text per tool ('<tool> not installed' when missing). */
 export function toolVersion(tool: Tool): string {
-  if (!hasTool(tool)) return 'not installed';
+  if (!hasTool(tool)) return `${tool} not installed`;
   const r = spawnSync(tool, VERSION_ARGS[tool], { encoding: 'utf8' });
   const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   const line = text.split('\n').map((l) => l.trim()).find((l) => /\d+\.\d+/.test(l)) ?? '?';

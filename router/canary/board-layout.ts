@@ -5,7 +5,8 @@
  *
  * Uint32 words per slot (STRIDE): the slot's allocation id (a view ignores a slot whose id is not
  * the one it was given: the slot was recycled by a newer config), the aborted flag, then four
- * 64-bit counters as lo/hi word pairs (a request counter outlives 2^32 on a busy app). After the
+ * 64-bit counters as lo/hi word pairs (a request counter outlives 2^32 on a busy app), then the
+ * deferred flag (DEFER). After the
  * Uint32 region, one BigInt64 per slot: the abort time in epoch ms (0 = not aborted); the thread
  * whose compareExchange moves it from 0 is the one that aborted the canary.
  */
@@ -18,6 +19,11 @@ export const CANARY_REQUESTS = 2;
 export const CANARY_ERRORS = 4;
 export const PRODUCTION_REQUESTS = 6;
 export const PRODUCTION_ERRORS = 8;
+/**
+ * Non-zero: the workers count but do not decide; a cluster of routers sharing counts over the
+ * bus decides on the sum (router/cluster/). Zero (always, without a bus): the workers decide.
+ */
+export const DEFER = 10;
 
 /** Bytes a board of `capacity` slots needs. */
 export function boardBytes(capacity: number): number {

@@ -7,7 +7,7 @@ import { sameCanary, type CanaryConfig } from './canary-config.js';
 import { CanaryConfigError } from './canary-errors.js';
 import {
   boardBytes, boardViews, read64, STRIDE, ID, FLAG, CANARY_REQUESTS, CANARY_ERRORS,
-  PRODUCTION_REQUESTS, PRODUCTION_ERRORS, type BoardDescription, type BoardEntry,
+  PRODUCTION_REQUESTS, PRODUCTION_ERRORS, DEFER, type BoardDescription, type BoardEntry,
 } from './board-layout.js';
 
 /** One canary as `GET /canaries` shows it (DESIGN.md "Canary"). */
@@ -47,6 +47,8 @@ export class CanaryBoard {
   private free: { slot: number; generation: number }[] = [];
   private live = new Map<string, LiveCanary>();
   private readonly now: () => number;
+  /** workers count but do not decide (a cluster decides: router/cluster/) */
+  private deferred = false;
 
   constructor(options: CanaryBoardOptions = {}) {
     this.capacity = Math.max(1, options.capacity ?? 256);
@@ -110,6 +112,30 @@ export class CanaryBoard {
     return this.describe(this.generation);
   }
 
+  /**
+   * With `true`, the workers keep counting but no longer run the test: a cluster of routers
+   * decides on the sum of their counts (router/cluster/). Applies to every canary, including
+   * those a later apply() adds. Never called without a bus.
+   */
+  setDeferred(deferred: boolean): void {
+    this.deferred = deferred;
+    for (const { entry } of this.live.values()) Atomics.store(this.words, entry.slot * STRIDE + DEFER, deferred ? 1 : 0);
+  }
+
+  /**
+   * Aborts `prodApp`'s canary from the main thread (a cluster's decision): weight 0 in every
+   * worker at its next pick(). `time` is what `since` shows. False when there is no such canary
+   * or it is aborted already.
+   */
+  abort(prodApp: string, time: number): boolean {
+    const live = this.live.get(prodApp);
+    if (live === undefined) return false;
+    const slot = live.entry.slot;
+    if (Atomics.compareExchange(this.abortTimes, slot, 0n, BigInt(time)) !== 0n) return false;
+    Atomics.store(this.words, slot * STRIDE + FLAG, 1);
+    return true;
+  }
+
   /** What `GET /canaries` answers: one entry per configured canary, in config order. */
   snapshot(): CanarySnapshot[] {
     const out: CanarySnapshot[] = [];
@@ -146,6 +172,7 @@ export class CanaryBoard {
     Atomics.store(this.words, base + ID, id);
     for (let i = FLAG; i < STRIDE; i++) Atomics.store(this.words, base + i, 0);
     Atomics.store(this.abortTimes, slot, 0n);
+    if (this.deferred) Atomics.store(this.words, base + DEFER, 1);
   }
 
   /**

@@ -9,7 +9,7 @@
 import { getRandomValues } from 'node:crypto';
 import {
   boardViews, increment64, read64, STRIDE, ID, FLAG, CANARY_REQUESTS, CANARY_ERRORS,
-  PRODUCTION_REQUESTS, PRODUCTION_ERRORS, type BoardDescription, type BoardEntry,
+  PRODUCTION_REQUESTS, PRODUCTION_ERRORS, DEFER, type BoardDescription, type BoardEntry,
 } from './board-layout.js';
 import { abortThreshold, shouldAbort } from './sequential-test.js';
 
@@ -139,6 +139,8 @@ export class CanaryView {
   private evaluate(slot: number): boolean {
     const w = this.words;
     const base = slot * STRIDE;
+    // a cluster decides on the sum of every router's counts (router/cluster/)
+    if (Atomics.load(w, base + DEFER) !== 0) return false;
     // errors before requests: each thread counts a request before its error, so what we read
     // never has more errors than requests
     const canaryErrors = read64(w, base + CANARY_ERRORS);

@@ -35,10 +35,21 @@ export interface RateLimitMemory {
   readonly seed: number;
 }
 
+const TABLE_BYTES = GROUPS * 4 + BUCKETS * 8 + BUCKETS * 8;
+
 /** Creates a process's bucket table (main thread, once). */
 export function createRateLimitMemory(seed = (Math.random() * 0x100000000) >>> 0): RateLimitMemory {
-  const bytes = GROUPS * 4 + BUCKETS * 8 + BUCKETS * 8;
-  return { sab: new SharedArrayBuffer(bytes), seed };
+  // + one Int32 after the table: the share divisor (setRateLimitShare)
+  return { sab: new SharedArrayBuffer(TABLE_BYTES + 4), seed };
+}
+
+/**
+ * Routers sharing their limits over the bus (router/cluster/rate-limit-share.ts): every bucket
+ * of this process gets `1/pods` of each limit (`ceil(limit / pods)` tokens, same window). 0 or 1
+ * (the default, and always without a bus): the whole limit.
+ */
+export function setRateLimitShare(memory: RateLimitMemory, pods: number): void {
+  Atomics.store(new Int32Array(memory.sab, TABLE_BYTES, 1), 0, Math.max(0, Math.floor(pods)));
 }
 
 /** The outcome of one charge. */
@@ -64,13 +75,21 @@ export class RateLimitTable {
   /** two words per slot: the key's fingerprint (0, 0 = empty) */
   private readonly keys: Uint32Array;
   private readonly tats: Float64Array;
+  private readonly shareWord: Int32Array;
   readonly seed: number;
 
   constructor(memory: RateLimitMemory) {
     this.locks = new Int32Array(memory.sab, 0, GROUPS);
     this.keys = new Uint32Array(memory.sab, GROUPS * 4, BUCKETS * 2);
     this.tats = new Float64Array(memory.sab, GROUPS * 4 + BUCKETS * 8, BUCKETS);
+    this.shareWord = new Int32Array(memory.sab, TABLE_BYTES, 1);
     this.seed = memory.seed;
+  }
+
+  /** The share divisor (setRateLimitShare): 1 unless routers share their limits over the bus. */
+  share(): number {
+    const n = Atomics.load(this.shareWord, 0);
+    return n > 1 ? n : 1;
   }
 
   /**

@@ -24,7 +24,11 @@ export class RateLimitFilter implements Filter {
   readonly type = 'ratelimit';
   private readonly parts: readonly Part[];
   private readonly limit: number;
-  private readonly intervalUs: number;
+  private readonly windowUs: number;
+  /** this process's share of the limit (all of it without a bus: router/cluster/rate-limit-share.ts) */
+  private shareOf = 1;
+  private shareLimit: number;
+  private intervalUs: number;
   private readonly identity: string;
   private readonly policy: [string, string];
   private readonly quoted: string;
@@ -34,8 +38,10 @@ export class RateLimitFilter implements Filter {
   constructor(readonly name: string, def: RateLimitFilterDef, private readonly table: RateLimitTable, private readonly count: FilterCount) {
     this.parts = (def.by ?? ['ip']).map(parsePart);
     this.limit = def.limit;
+    this.shareLimit = def.limit;
+    this.windowUs = def.window_ms * 1000;
     // integer microseconds: limit * interval >= window, the bucket is full again within window + limit us
-    this.intervalUs = Math.max(1, Math.ceil((def.window_ms * 1000) / def.limit));
+    this.intervalUs = Math.max(1, Math.ceil(this.windowUs / def.limit));
     this.identity = rateLimitIdentity(name, def);
     this.quoted = `"${name.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
     this.policy = ['ratelimit-policy', `${this.quoted};q=${def.limit};w=${Math.max(1, Math.ceil(def.window_ms / 1000))}`];
@@ -45,7 +51,14 @@ export class RateLimitFilter implements Filter {
     const key = this.bucketKey(req);
     fingerprint(key, this.table.seed, this.fp);
     const out = this.out;
-    this.table.charge(this.fp[0], this.fp[1], this.limit, this.intervalUs, nowUs(), out);
+    const share = this.table.share();
+    if (share !== this.shareOf) {
+      // N routers sharing over the bus: ceil(limit / N) tokens each, refilled over the same window
+      this.shareOf = share;
+      this.shareLimit = Math.ceil(this.limit / share);
+      this.intervalUs = Math.max(1, Math.ceil(this.windowUs / this.shareLimit));
+    }
+    this.table.charge(this.fp[0], this.fp[1], this.shareLimit, this.intervalUs, nowUs(), out);
     const state: [string, string] = ['ratelimit', `${this.quoted};r=${out.remaining};t=${Math.ceil(out.toFullUs / 1_000_000)}`];
     req.responseHeaders.push(this.policy, state);
     if (out.allowed) {

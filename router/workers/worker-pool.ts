@@ -123,7 +123,7 @@ export class WorkerPool {
    * replacement) gets in its start data, so a count is exact across workers and survives
    * reloads and worker restarts
    */
-  private readonly rateLimits: RateLimitMemory = createRateLimitMemory();
+  readonly rateLimits: RateLimitMemory = createRateLimitMemory();
 
   constructor(private readonly count: number, initial: LoadedConfig, private readonly describe: (l: LoadedConfig) => BoardDescription,
     private readonly logger: Logger, private readonly options: WorkerPoolOptions = {}) {

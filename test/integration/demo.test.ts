@@ -2,12 +2,14 @@ import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, until } from '../support/router-harness.js';
+import { assertDistFresh } from '../support/dist-fresh.js';
 
 t.test('npm start: the demo comes up, prints curl lines, and the first curl shows its router line in the tail', async (t) => {
   // the demo's ports (5000-9090) shifted to 15000-32090: below the kernel's ephemeral range
   // (/proc/sys/net/ipv4/ip_local_port_range, 32768 up), where every other test's port-0
   // listener and outgoing connection lands (an offset into that range collided under load)
   const offset = 10000 + Math.floor(Math.random() * 13000);
+  assertDistFresh();
   const demo = spawn(process.execPath, [join(ROOT, 'dist/examples/demo.js')], {
     cwd: ROOT,
     env: { ...process.env, DEMO_PORT_OFFSET: String(offset) },

@@ -97,3 +97,21 @@ t.test('POST /ingest on a keep-alive connection during the flush: 503, nothing o
   t.equal(got.length, M, 'the lines accepted before the stop, and only those');
   t.ok(got.every((n, i) => n === i), 'in order');
 });
+
+t.test('SIGHUP neither stops the shuttle nor loses a line: logged and ignored', async (t) => {
+  const rx = await startStreamReceiver();
+  t.teardown(() => rx.close());
+  const app = 'hup';
+  const sh = await startShuttle(t, { drains: { [app]: [`syslog://127.0.0.1:${rx.port}`] } });
+  const client = await openConnection(sh.ports.syslog_tcp!);
+  t.teardown(() => client.destroy());
+  client.write(Buffer.from(syslogFrame(app, 'web.1', 'n0 before')));
+  await waitFor(() => rx.messages.length >= 1, 'the first line at the drain');
+  sh.proc.kill('SIGHUP');
+  await waitFor(() => sh.log.some((l) => l.includes('SIGHUP ignored')), 'the SIGHUP warning');
+  client.write(Buffer.from(syslogFrame(app, 'web.1', 'n1 after')));
+  await waitFor(() => rx.messages.length >= 2, 'the line sent after SIGHUP at the drain');
+  t.same(numbers(rx.messages), [0, 1], 'both lines, in order');
+  t.equal(sh.proc.exitCode, null, 'still running');
+  t.equal(await sh.stop('SIGTERM'), 0, 'a later SIGTERM stops it as usual');
+});

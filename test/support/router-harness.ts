@@ -6,6 +6,7 @@ import { connect, createServer as createNetServer, type AddressInfo, type Server
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertDistFresh } from './dist-fresh.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ROUTER_MAIN = join(ROOT, 'dist/router/main.js');
@@ -33,6 +34,7 @@ export interface RunningRouter {
 
 /** Spawns the built router on a config file and waits for its ready line. */
 export async function startRouter(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningRouter> {
+  assertDistFresh();
   const proc = spawn(process.execPath, [ROUTER_MAIN, '--config', configFile, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { waitFor } from './wait.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 export const MAIN = resolve(import.meta.dirname, '../../../dist/logshuttle/main.js');
 export const TAIL = resolve(import.meta.dirname, '../../../dist/logshuttle/tail.js');
@@ -43,6 +44,7 @@ export function writeConfig(doc: unknown): string {
 
 /** Starts `node dist/logshuttle/main.js` with every listener on an ephemeral port (unless given). */
 export async function startShuttle(t: Teardown, extra: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<ShuttleProcess> {
+  assertDistFresh();
   const doc = { listen: ALL, ...extra };
   const file = writeConfig(doc);
   const proc = spawn(process.execPath, [MAIN, '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });

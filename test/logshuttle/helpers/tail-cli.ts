@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { TAIL } from './shuttle-process.js';
 import { waitFor } from './wait.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -20,6 +21,7 @@ export interface TailCli {
 
 /** Spawns the tail CLI with `args` (stdout and stderr piped: not a TTY). */
 export function spawnTail(t: Teardown, args: string[], env: Record<string, string | undefined> = {}): TailCli {
+  assertDistFresh();
   const e: NodeJS.ProcessEnv = { ...process.env };
   delete e.NO_COLOR;
   delete e.FORCE_COLOR;

@@ -73,8 +73,13 @@ export class FlappingReceiver {
     // the listening socket closes at once; close()'s callback would wait for the connections
     server?.close();
     for (const s of this.sockets) {
-      if (mode === 'abrupt') s.resetAndDestroy();
-      else s.end();
+      if (mode === 'graceful') s.end();
+      // A socket whose FIN is under way (our end(), or Node's answer to the sender's FIN) cannot
+      // be reset: libuv refuses (EINVAL) while the shutdown is pending, and Node then marks the
+      // handle closing without closing it, so the process never exits (it spins at exit in
+      // Environment::CleanupHandles). Such a socket is destroyed instead: it is closing anyway.
+      else if (s.writableEnded) s.destroy();
+      else s.resetAndDestroy();
     }
   }
 
@@ -100,9 +105,12 @@ export class FlappingReceiver {
     if (!this.server) await this.listen();
   }
 
+  /** Stops flapping and listening, resets every connection and waits until each has closed. */
   async close(): Promise<void> {
     this.stopFlag = true;
     await this.flapping?.catch(() => undefined);
+    const closed = [...this.sockets].map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r()))));
     await this.down('abrupt');
+    await Promise.all(closed);
   }
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ROUTER_MAIN, type RunningRouter } from '../../support/router-harness.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -12,6 +13,7 @@ interface Teardown {
  * even when it never got ready (so a failed start cannot keep the test process alive).
  */
 export async function startRouterProcess(t: Teardown, configFile: string, env: NodeJS.ProcessEnv = {}, readyMs = 90000): Promise<RunningRouter> {
+  assertDistFresh();
   const proc = spawn(process.execPath, [ROUTER_MAIN, '--config', configFile], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {

@@ -6,8 +6,10 @@ import { CanaryBoard } from '../../../router/canary/canary-board.js';
 import type { BoardDescription } from '../../../router/canary/board-layout.js';
 import type { CanaryConfig } from '../../../router/canary/canary-config.js';
 import type { CanaryAbortEvent } from '../../../router/canary/canary-view.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
-const WORKER = new URL('./fixtures/board-worker.mjs', import.meta.url);
+const WORKER = new URL('./fixtures/board-worker.mjs', import.meta.url); // imports dist/
+assertDistFresh();
 
 interface Tally {
   picked: number;

@@ -4,6 +4,7 @@ import { BUCKETS, GROUP_SIZE, createRateLimitMemory, fingerprint, RateLimitTable
 import { PathMatcher } from '../../../router/filters/openapi/path-matcher.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from '../../../router/filters/openapi/json-body.js';
 import { findQueryParam, queryPairs, withoutQueryParam } from '../../../router/filters/query-params.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 // The edge filters' parts on their own: the rate-limit table's arithmetic on a given clock,
 // its exactness across real threads and its fixed memory, the OpenAPI path trie, the JSON depth
@@ -66,6 +67,7 @@ t.test('fixed memory: a full (idle) bucket is taken first, else the one closest 
 
 t.test('exact across real threads: two threads charging one bucket concurrently', async (t) => {
   const memory = createRateLimitMemory(3);
+  assertDistFresh();
   const url = new URL('../../../dist/router/filters/rate-limit-table.js', import.meta.url); // the built module: threads run plain JS
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');

@@ -9,6 +9,7 @@ import { JwksServer } from './support/jwks-server.js';
 import { ISSUER, makeKey, mint } from './support/tokens.js';
 import { EchoDyno, RouterProcess, freePort, send } from './support/router-process.js';
 import { until } from './support/filter-request.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 // Config reloads through the admin listener (PUT /config): the filters follow the new config,
 // the JWKS and verified-token caches survive it, and bad filter definitions are refused by field.
@@ -96,6 +97,7 @@ t.test('a config file with a bad filter definition: exit 2, the field named, not
     apps: { api: { dynos: ['127.0.0.1:1'], filters: [{ filter: 'auth' }] } },
     filters: { auth: { type: 'jwt', jwks_uri: 'ftp://idp.example.com/jwks', issuer: ISSUER, claims_headers: { sub: 'Host' } } },
   }));
+  assertDistFresh();
   const main = fileURLToPath(new URL('../../../dist/router/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

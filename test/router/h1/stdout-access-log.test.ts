@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { StdoutAccessLog, type AccessLogSink } from '../../../router/access-log/access-log-sink.js';
 import { ROOT, until } from '../../support/router-harness.js';
+import { assertDistFresh } from '../../support/dist-fresh.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeplane-access-log-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,6 +77,7 @@ t.test('a reader that stops: writes never block, the overflow is dropped and rep
 
 t.test('lines still waiting when the thread exits are written before it ends', async (t) => {
   // the built sink (tests run after `npm run build`), in a process that exits in the turn of its writes
+  assertDistFresh();
   const sink = join(ROOT, 'dist/router/access-log/access-log-sink.js');
   const script = `import(${JSON.stringify(sink)}).then((m) => {
     const log = new m.StdoutAccessLog();

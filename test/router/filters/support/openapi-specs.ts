@@ -151,6 +151,11 @@ components:
     expect: [/filters\.schema\.spec: /, /spec\.yaml/, /\/openapi/, /3\.0\.x or 3\.1\.x/],
   },
   {
+    name: 'a YAML document that does not parse',
+    files: { 'spec.yaml': `openapi: 3.0.3\ninfo: { title: t, version: '1' }\npaths:\n  /x:\n    get: [unclosed\n      responses: {}\n` },
+    expect: [/filters\.schema\.spec: /, /spec\.yaml/, /line 5, column \d+/],
+  },
+  {
     name: 'a file that is not there',
     files: {},
     expect: [/filters\.schema\.spec: /, /spec\.yaml/],

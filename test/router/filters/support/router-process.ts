@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertDistFresh } from '../../../support/dist-fresh.js';
 
 const MAIN = fileURLToPath(new URL('../../../../dist/router/main.js', import.meta.url));
 
@@ -54,6 +55,7 @@ export class RouterProcess {
 
   async start(config: object): Promise<void> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+    assertDistFresh();
     const file = join(this.dir, 'router.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     const child = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
