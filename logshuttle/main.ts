@@ -15,7 +15,6 @@ import { listenSyslogUdp } from './ingest/syslog-udp.js';
 import { listenHttp } from './http/http-server.js';
 import type { IngestContext, Listening } from './ingest/ingest-context.js';
 import { BusShuttle } from './bus/bus-shuttle.js';
-import { formatTailLine } from './tail/format-line.js';
 
 const USAGE = 'usage: edgeplane-logshuttle --config FILE';
 /** share of `shutdownMs` that open ingest connections get to deliver what they sent */
@@ -48,10 +47,8 @@ async function main(): Promise<void> {
     drainBuffer: config.drainBuffer,
     logger,
     registry,
-    emitPlatformLine: (record) => {
-      core.acceptPlatformLine(record);
-      bus?.tails.platformLine(record.app, formatTailLine(record));
-    },
+    // with a bus, through the bus (every replica's tails and the history, never the drains)
+    emitPlatformLine: (record) => (bus ? bus.platformLine(record) : core.acceptPlatformLine(record)),
     ...(config.stateFile ? { stateFile: config.stateFile } : {}),
   });
   // bus mode: the drain set comes from the bus registry (config drains seed it), not from here

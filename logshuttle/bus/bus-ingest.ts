@@ -1,6 +1,6 @@
 import type { LogRecord } from '../../shared/log-record.js';
 import { encodeLogRecord } from '../../shared/msgpack-record.js';
-import { subjectFor, type BusPublisher } from '../../shared/bus/index.js';
+import { subjectFor, type BusPublisher, type ExtraHeaders } from '../../shared/bus/index.js';
 import type { IngestName } from '../ingest/bad-input.js';
 import { splitMessage } from '../ingest/split-message.js';
 
@@ -31,9 +31,10 @@ export class BusIngest {
 
   /**
    * Publishes the record's lines; `done` is called once, when the last of them is stored or
-   * failed. `ingest` null: the shuttle's own line (an L10), not counted as ingest.
+   * failed. `ingest` null: the shuttle's own line (an L10, an L14), not counted as ingest.
+   * `headers`: more message headers (see platform-line.ts).
    */
-  publish(record: LogRecord, ingest: IngestName | null, done?: (err: Error | null) => void): void {
+  publish(record: LogRecord, ingest: IngestName | null, done?: (err: Error | null) => void, headers?: ExtraHeaders): void {
     const pieces = splitMessage(record.message);
     const subject = this.subjectOf(record.app);
     let left = pieces.length;
@@ -47,7 +48,7 @@ export class BusIngest {
           failure ??= err;
         }
         if (--left === 0) done?.(failure);
-      });
+      }, headers);
     }
   }
 

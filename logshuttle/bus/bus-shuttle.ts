@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
+import type { LogRecord } from '../../shared/log-record.js';
 import type { Logger } from '../../shared/logger.js';
 import {
   BusConnection, BusMetrics, BusPublisher, MsgIdSource, appSubject, busNames, busStatsOf, defaultProducerId,
   ensureKvBucket, ensureLogStream, ensureStream, withRetry, type BusConfig,
 } from '../../shared/bus/index.js';
+import { current } from '../../shared/bus/current.js';
 import type { DrainManager } from '../drains/drain-manager.js';
 import type { DrainApi, DrainInfo } from '../drains/types.js';
 import type { ShuttleCore } from '../shuttle-core.js';
@@ -23,6 +25,7 @@ import { messageDelivery, type DeliveryCounts } from './message-delivery.js';
 import { PartitionConsumer } from './partition-consumer.js';
 import { PartitionLeases } from './partition-leases.js';
 import { PartitionSet } from './partition-set.js';
+import { SKIP_DRAINS } from './platform-line.js';
 
 export interface BusShuttleOptions {
   bus: BusConfig;
@@ -42,6 +45,15 @@ const INGEST_HIGH_WATER = 20_000;
 
 class BusUnavailable extends Error {
   readonly code = 'E_BUS_UNAVAILABLE';
+}
+
+/** Everything bound to one NATS connection: rebuilt when the connection is replaced. */
+interface Handles {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  leasesKv: KV;
+  drainsKv: KV;
 }
 
 /** `<host>-<pid>-<random>`: unique per process, and a valid KV key token. */
@@ -67,7 +79,9 @@ export class BusShuttle {
   private readonly names: ReturnType<typeof busNames>;
   private readonly tracker: AckTracker;
   private readonly delivery: DeliveryCounts = { delivered: 0, bad: new Map() };
-  private js: JetStreamClient | null = null;
+  /** the connection's clients and buckets; the parts hold stand-ins (current.ts) that follow it */
+  private handles: Handles | null = null;
+  private rebinding = false;
   private registryKv: DrainRegistry | null = null;
   private leases: PartitionLeases | null = null;
   private partitions: PartitionSet | null = null;
@@ -91,7 +105,7 @@ export class BusShuttle {
     this.ingest = new BusIngest(this.publisher, bus.partitions, Math.min(INGEST_HIGH_WATER, Math.max(1, Math.floor(bus.outbox / 2))));
     this.tracker = new AckTracker(o.tuning.holdMs);
     this.drainSet = new BusDrainSet(o.drains);
-    this.tails = new BusTails(() => this.js, bus.stream, (app) => appSubject(app, bus.partitions), logger);
+    this.tails = new BusTails(() => this.handles?.js ?? null, bus.stream, (app) => appSubject(app, bus.partitions), logger);
     const registry = (): DrainRegistry => {
       if (this.registryKv === null) throw new BusUnavailable('the bus is not reachable yet');
       return this.registryKv;
@@ -114,7 +128,7 @@ export class BusShuttle {
 
   /** connected, with the streams and buckets in place */
   get ready(): boolean {
-    return this.setUp && this.connection.ready;
+    return this.setUp && this.connection.ready && this.handles?.nc === this.connection.nc;
   }
 
   readiness(): { ready: boolean; detail: Record<string, unknown> } {
@@ -132,19 +146,24 @@ export class BusShuttle {
 
   /** Connects and sets up in the background; returns at once. */
   start(): void {
+    this.connection.on('ready', this.onReady);
     this.connection.start();
     void this.setup().catch((err: unknown) => {
       if (!this.abort.signal.aborted) this.o.logger.error({ err: (err as Error).message }, 'bus setup failed');
     });
   }
 
-  private async setup(): Promise<void> {
-    const { bus, tuning, logger } = this.o;
-    const nc = await this.connection.whenReady(this.abort.signal);
-    const signal = this.abort.signal;
-    const onRetry = (err: unknown, attempt: number): void => {
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: (err as Error).message, attempt }, 'bus setup: retrying');
-    };
+  private readonly onRetry = (err: unknown, attempt: number): void => {
+    if (attempt === 1 || attempt % 10 === 0) this.o.logger.warn({ err: (err as Error).message, attempt }, 'bus setup: retrying');
+  };
+
+  /**
+   * The streams and buckets in place on connection `nc` (created if absent: the bus may have
+   * lost them all), and the clients and bucket handles on it.
+   */
+  private async bind(nc: NatsConnection, signal: AbortSignal): Promise<Handles> {
+    const { bus, tuning } = this.o;
+    const onRetry = this.onRetry;
     await ensureLogStream(nc, bus, { signal, onRetry });
     await this.ensureHistory(nc, signal, onRetry);
     const leasesKv = await ensureKvBucket(nc, this.names.leases, { ttlMs: tuning.leaseTtlMs, replicas: bus.replicas },
@@ -153,18 +172,72 @@ export class BusShuttle {
     await this.checkLeaseTtl(leasesKv);
     const js = jetstream(nc, { timeout: tuning.requestTimeoutMs });
     const jsm = await jetstreamManager(nc, { timeout: tuning.requestTimeoutMs, checkAPI: false });
-    const registry = new DrainRegistry(drainsKv, this.o.drains, logger);
+    return { nc, js, jsm, leasesKv, drainsKv };
+  }
+
+  /** bind() on the connection there is now; again when it is replaced meanwhile. */
+  private async bindCurrent(): Promise<Handles> {
+    for (;;) {
+      const nc = await this.connection.whenReady(this.abort.signal);
+      const replaced = new AbortController();
+      const onState = (): void => {
+        if (this.connection.nc !== nc) replaced.abort();
+      };
+      this.connection.on('state', onState);
+      try {
+        return await this.bind(nc, AbortSignal.any([this.abort.signal, replaced.signal]));
+      } catch (err) {
+        if (this.abort.signal.aborted || !replaced.signal.aborted) throw err;
+      } finally {
+        this.connection.off('state', onState);
+      }
+    }
+  }
+
+  /**
+   * The connection was replaced (the old one closed for good, not a reconnect): the streams and
+   * buckets are ensured on the new one and every handle moves to it. The parts hold stand-ins,
+   * so their next call (a retried pull, a lease renewal, a watch restarted, a tail resumed) goes
+   * to the new connection; the publisher follows the connection by itself.
+   */
+  private readonly onReady = (nc: NatsConnection): void => {
+    if (this.handles === null || this.handles.nc === nc || this.rebinding || this.abort.signal.aborted) return;
+    this.rebinding = true;
+    this.o.logger.warn({ replica: this.replicaId }, 'bus connection replaced: binding streams, buckets, consumers and watches to the new one');
+    void this.bindCurrent().then((h) => {
+      this.handles = h;
+      this.o.logger.info({ replica: this.replicaId }, 'bus rebound to the new connection');
+    }, (err: unknown) => {
+      if (!this.abort.signal.aborted) this.o.logger.error({ err: (err as Error).message }, 'bus rebind failed');
+    }).finally(() => {
+      this.rebinding = false;
+      const now = this.connection.nc;
+      if (now !== null && this.connection.ready) this.onReady(now);
+    });
+  };
+
+  private async setup(): Promise<void> {
+    const { bus, tuning, logger } = this.o;
+    const signal = this.abort.signal;
+    const onRetry = this.onRetry;
+    this.handles = await this.bindCurrent();
+    const h = (): Handles => this.handles!;
+    const nc = this.handles.nc;
+    if (this.connection.nc !== nc && this.connection.ready) this.onReady(this.connection.nc!);
+    const js = current(() => h().js);
+    const jsm = current(() => h().jsm);
+    const leasesKv = current(() => h().leasesKv);
+    const registry = new DrainRegistry(current(() => h().drainsKv), this.o.drains, logger);
     await withRetry(() => registry.seed(this.o.seedDrains), { signal, onRetry });
     registry.start();
     this.registryKv = registry;
-    this.js = js;
 
     const deliver = messageDelivery(this.o.core, this.drainSet, this.tracker, this.delivery, logger);
     const lag = this.busMetrics.consumerLag;
     this.partitions = new PartitionSet(
       (p) => new PartitionConsumer({ js, jsm, stream: bus.stream, partition: p, tuning, logger, deliver, onLag: (q, n) => lag.set({ partition: String(q) }, n) }),
       this.tracker,
-      () => nc.flush(),
+      () => h().nc.flush(),
       (p) => lag.remove({ partition: String(p) }),
     );
     if (signal.aborted) return;
@@ -217,6 +290,14 @@ export class BusShuttle {
     await this.leases?.close();
   }
 
+  /**
+   * A platform line about this replica's drains (L14): onto the app's subject, marked so that no
+   * replica hands it to the drains; every replica's tails and the history show it.
+   */
+  platformLine(record: LogRecord): void {
+    this.ingest.publish(record, null, undefined, SKIP_DRAINS);
+  }
+
   /** Publishes what ingest took, within `ms`. */
   flushIngest(ms: number): Promise<boolean> {
     return this.publisher.flush(ms);
@@ -224,6 +305,7 @@ export class BusShuttle {
 
   /** Last step: tails, registry watch, publisher and connection closed. */
   async close(ms: number): Promise<void> {
+    this.connection.off('ready', this.onReady);
     this.tails.endAll();
     this.registryKv?.close();
     this.tracker.close();

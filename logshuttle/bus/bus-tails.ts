@@ -38,7 +38,7 @@ export function sourceSequence(m: JsMsg): number {
  * behind the main stream (the lines it has not sourced yet are after S, so they come live).
  */
 export class BusTails {
-  private readonly follows = new Set<{ app: string; stop(): void; end(): void; line(l: string): void }>();
+  private readonly follows = new Set<{ app: string; stop(): void; end(): void }>();
 
   constructor(
     /** the JetStream client once the bus is set up, else null */
@@ -97,7 +97,6 @@ export class BusTails {
     let messages: ConsumerMessages | null = null;
     const handle = {
       app,
-      line: onLine,
       stop: () => {
         stopped = true;
         this.follows.delete(handle);
@@ -141,15 +140,6 @@ export class BusTails {
       }
     })();
     return handle;
-  }
-
-  /**
-   * A platform line about this replica's drains (L14, L10 of a drain): to this replica's live
-   * tails of the app. It is not on the bus (the drains must never get it back), so tails on
-   * other replicas do not show it.
-   */
-  platformLine(app: string, line: string): void {
-    for (const f of this.follows) if (f.app === app) f.line(line);
   }
 
   /** live follows open */

@@ -1,4 +1,4 @@
-import { decode } from '@msgpack/msgpack';
+import { Decoder } from '@msgpack/msgpack';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { LogRecord } from '../../shared/log-record.js';
 import type { Logger } from '../../shared/logger.js';
@@ -7,8 +7,10 @@ import { cleanRecord, recordProblem } from '../ingest/record-check.js';
 import { MAX_RECORD_BYTES } from '../ingest/record-limits.js';
 import type { AckTracker } from './ack-tracker.js';
 import type { BusDrainSet } from './bus-drain-set.js';
+import { SKIP_DRAINS_HEADER, SKIP_DRAINS_VALUE } from './platform-line.js';
 
-const DECODE_LIMITS = { maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 };
+/** one decoder for every message (`decode()` would build one per call, with its key cache) */
+const decoder = new Decoder({ maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 });
 const LOG_EVERY_MS = 5000;
 
 /** Counts of what the partition consumers took from the bus. */
@@ -22,7 +24,7 @@ export interface DeliveryCounts {
 export function recordOf(data: Uint8Array): LogRecord | string {
   let value: unknown;
   try {
-    value = decode(data, DECODE_LIMITS);
+    value = decoder.decode(data);
   } catch {
     return 'not a msgpack value';
   }
@@ -34,7 +36,8 @@ export function recordOf(data: Uint8Array): LogRecord | string {
  * Hands one bus message to the shuttle: the existing core path (ring, tails, drains), with the
  * stream sequence as the drain frames' MSGID and a ticket that acknowledges the message once
  * every drain of the app wrote it (AckTracker). A message that is not a valid record is
- * counted and acknowledged at once: skipped, never redelivered.
+ * counted and acknowledged at once: skipped, never redelivered. A platform line marked
+ * SKIP_DRAINS goes to the ring only and is acknowledged at once.
  */
 export function messageDelivery(core: ShuttleCore, drains: BusDrainSet, tracker: AckTracker, counts: DeliveryCounts, logger: Logger) {
   let lastLog = 0;
@@ -47,6 +50,14 @@ export function messageDelivery(core: ShuttleCore, drains: BusDrainSet, tracker:
         lastLog = now;
         logger.warn({ partition, seq: m.seq, subject: m.subject, reason: r }, 'bad message on the bus skipped');
       }
+      m.ack();
+      return;
+    }
+    // a platform line about some replica's drains (L14): the ring only, never the drains; the
+    // header is read only for platform lines (every message has headers: Nats-Msg-Id)
+    if (r.source === 'platform' && m.headers?.get(SKIP_DRAINS_HEADER) === SKIP_DRAINS_VALUE) {
+      core.acceptPlatformLine(r);
+      counts.delivered++;
       m.ack();
       return;
     }

@@ -89,6 +89,7 @@ export class PartitionConsumer {
     while (!this.stopping) {
       let gap = false;
       let got = 0;
+      let pending = 0;
       try {
         consumer ??= await js.consumers.get(stream, name);
         if (this.stopping) break;
@@ -107,9 +108,10 @@ export class PartitionConsumer {
           }
           lastDelivered = dseq;
           got++;
-          this.o.onLag(partition, m.info.pending);
+          pending = m.info.pending;
           this.o.deliver(m, partition);
         }
+        if (got > 0) this.o.onLag(partition, pending);
       } catch (err) {
         if (this.abandoned) break;
         const now = Date.now();

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.js';
 import { encodeLogRecord } from '../../shared/msgpack-record.js';
 import type { BusConfig } from '../../shared/bus/bus-config.js';
@@ -28,7 +29,8 @@ export class BusShipper implements AccessLogSink {
   readonly connection: BusConnection;
   readonly publisher: BusPublisher;
   private readonly abort = new AbortController();
-  private ensuring = false;
+  /** the ensure running now: the connection it runs on, and how to stop it */
+  private ensuring: { nc: NatsConnection; stop: AbortController } | null = null;
 
   constructor(private readonly bus: BusConfig, private readonly logger: Logger, baseDir: string, producerId = defaultProducerId('router')) {
     const credentials = bus.credentials === null ? null : isAbsolute(bus.credentials) ? bus.credentials : resolve(baseDir, bus.credentials);
@@ -59,14 +61,18 @@ export class BusShipper implements AccessLogSink {
 
   /**
    * At every (re)connect the stream is made to exist (publishes wait and retry meanwhile); an
-   * existing stream costs one info call.
+   * existing stream costs one info call. An ensure still retrying on a connection that was
+   * replaced (closed for good) is stopped: it would retry on the dead one for ever.
    */
   private readonly ensure = (): void => {
-    if (this.ensuring || !this.connection.nc) return;
-    this.ensuring = true;
+    const nc = this.connection.nc;
+    if (!nc || this.ensuring?.nc === nc) return;
+    this.ensuring?.stop.abort();
+    const run = { nc, stop: new AbortController() };
+    this.ensuring = run;
     let warned = false;
-    ensureLogStream(this.connection.nc, this.bus, {
-      signal: this.abort.signal,
+    ensureLogStream(nc, this.bus, {
+      signal: AbortSignal.any([this.abort.signal, run.stop.signal]),
       onRetry: (err) => {
         if (!warned) this.logger.warn({ stream: this.bus.stream, err: (err as Error).message }, 'bus: cannot ensure the log stream yet; retrying');
         warned = true;
@@ -74,9 +80,11 @@ export class BusShipper implements AccessLogSink {
     }).then(
       () => undefined,
       (err: unknown) => {
-        if (!this.abort.signal.aborted) this.logger.error({ stream: this.bus.stream, err: (err as Error).message }, 'bus: the log stream cannot be used');
+        if (!this.abort.signal.aborted && !run.stop.signal.aborted) this.logger.error({ stream: this.bus.stream, err: (err as Error).message }, 'bus: the log stream cannot be used');
       },
-    ).finally(() => { this.ensuring = false; });
+    ).finally(() => {
+      if (this.ensuring === run) this.ensuring = null;
+    });
   };
 
   busStats(): BusStatsSnapshot {

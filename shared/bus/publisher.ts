@@ -1,6 +1,6 @@
-import type { NatsConnection } from '@nats-io/transport-node';
-import { InvalidArgumentError, InvalidSubjectError } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { InvalidArgumentError, InvalidSubjectError, createInbox } from '@nats-io/transport-node';
+import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import type { Logger } from '../logger.js';
 import type { BusConnection } from './connection.js';
 import { BusError } from './bus-errors.js';
@@ -54,8 +54,10 @@ interface Entry {
   readonly subject: string;
   readonly payload: Uint8Array;
   readonly msgId: string;
+  /** more header lines (`name: value\r\n`…), '' for most */
+  readonly headers: string;
   readonly done: PublishDone | undefined;
-  /** send generation: results of an abandoned send are ignored */
+  /** the id of its current send (its reply subject's last token); -1 when not in flight, so late acks of an abandoned send are ignored */
   gen: number;
   attempts: number;
   sentAt: number;
@@ -76,6 +78,55 @@ function isPermanent(err: unknown): boolean {
 }
 
 const MAX_API_ERROR_ATTEMPTS = 5;
+
+function namedError(name: string, message: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The one header a publish carries, `Nats-Msg-Id`, encoded in one step. The client only calls
+ * `encode()` on a publish's headers; a full MsgHdrs (a Map, validation, a string built and
+ * encoded) per line cost several percent of the shuttle's bus relay. Message ids come from
+ * MsgIdSource only (producer id, time, sequence: never a CR or LF).
+ */
+function msgIdHeader(msgId: string, extra: string): MsgHdrs {
+  return { encode: () => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${msgId}\r\n${extra}\r\n`) } as unknown as MsgHdrs;
+}
+
+/** More headers of a message, as `name: value` lines (names and values without CR or LF, names without ':'). */
+export type ExtraHeaders = ReadonlyArray<readonly [string, string]>;
+
+function encodeExtra(h: ExtraHeaders | undefined): string {
+  if (!h || h.length === 0) return '';
+  let out = '';
+  for (const [k, v] of h) {
+    if (!/^[!-9;-~]+$/.test(k) || /[\r\n]/.test(v)) throw new TypeError(`bad header ${JSON.stringify(k)}`);
+    out += `${k}: ${v}\r\n`;
+  }
+  return out;
+}
+
+/** The stream's answer to one publish: the ack, or why it was not stored. */
+function parseAck(msg: Msg): { ack: PubAck } | { err: Error } {
+  if (msg.data.length === 0) {
+    // a status message: 503 = no responders (no stream takes the subject, or no leader to answer)
+    const code = msg.headers?.code ?? 0;
+    return { err: namedError(code === 503 ? 'NoRespondersError' : 'RequestError', `no ack from the stream (status ${code})`) };
+  }
+  let v: { stream?: string; seq?: number; duplicate?: boolean; domain?: string; error?: { code: number; err_code?: number; description: string } };
+  try {
+    v = JSON.parse(utf8.decode(msg.data)) as typeof v;
+  } catch {
+    return { err: namedError('RequestError', 'unreadable ack from the stream') };
+  }
+  if (v.error) return { err: new JetStreamApiError({ code: v.error.code, err_code: v.error.err_code ?? 0, description: v.error.description }) };
+  if (!v.stream) return { err: namedError('RequestError', 'invalid ack from the stream') };
+  return { ack: { stream: v.stream, seq: v.seq ?? 0, duplicate: v.duplicate === true, domain: v.domain } as PubAck };
+}
 
 /** a caller's callback never breaks the publisher's own bookkeeping */
 function callDone(done: PublishDone | undefined, err: Error | null, ack?: PubAck): void {
@@ -121,8 +172,9 @@ export class BusPublisher {
   private readonly queue = new Fifo<Entry>();
   /** failed sends, oldest first, resent before the queue */
   private retry: Entry[] = [];
-  /** sends awaiting their ack, oldest first (insertion order) */
-  private readonly inFlight = new Set<Entry>();
+  /** sends awaiting their ack by send id, oldest first (insertion order) */
+  private readonly inFlight = new Map<number, Entry>();
+  private sendSeq = 0;
   private paused = false;
   /** 1 while probing after a failure, maxInFlight otherwise */
   private window: number;
@@ -130,8 +182,9 @@ export class BusPublisher {
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly dropped = new Map<string, { count: number; since: number }>();
   private closed = false;
-  private js: JetStreamClient | null = null;
-  private jsFor: NatsConnection | null = null;
+  /** the connection sends go out on, with the subscription its acks come back to (`<inbox>.<send id>`) */
+  private bound: { nc: NatsConnection; inbox: string; sub: Subscription } | null = null;
+  private readonly ackSweep: ReturnType<typeof setInterval>;
   private readonly outbox: number;
   private readonly maxInFlight: number;
   private readonly ackTimeoutMs: number;
@@ -146,6 +199,8 @@ export class BusPublisher {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
     this.stallMs = opts.stallMs ?? 1000;
     this.window = this.maxInFlight;
+    this.ackSweep = setInterval(() => this.expire(), Math.max(20, Math.min(250, Math.floor(this.ackTimeoutMs / 4))));
+    this.ackSweep.unref?.();
     opts.connection.on('ready', this.onReady);
     opts.connection.on('not-ready', this.onNotReady);
   }
@@ -162,10 +217,11 @@ export class BusPublisher {
   /**
    * Queues a message for `subject` (the app's, see partition.ts) and returns at once. `done`,
    * if given, is called once: with the ack after the stream stored it, or with a BusError
-   * (E_BUS_OVERFLOW when dropped from a full outbox, E_BUS_REJECTED, E_BUS_CLOSED).
+   * (E_BUS_OVERFLOW when dropped from a full outbox, E_BUS_REJECTED, E_BUS_CLOSED). `headers`:
+   * more headers besides Nats-Msg-Id (a TypeError at once when one is malformed).
    */
-  publish(app: string, subject: string, payload: Uint8Array, done?: PublishDone): void {
-    this.enqueue(app, subject, payload, done, undefined);
+  publish(app: string, subject: string, payload: Uint8Array, done?: PublishDone, headers?: ExtraHeaders): void {
+    this.enqueue(app, subject, payload, done, undefined, encodeExtra(headers));
   }
 
   /**
@@ -174,10 +230,10 @@ export class BusPublisher {
    * the app's next report, so the reports always add up to the messages lost.
    */
   publishReport(app: string, subject: string, payload: Uint8Array, count: number, sinceMs: number): void {
-    this.enqueue(app, subject, payload, undefined, { count, since: sinceMs });
+    this.enqueue(app, subject, payload, undefined, { count, since: sinceMs }, '');
   }
 
-  private enqueue(app: string, subject: string, payload: Uint8Array, done: PublishDone | undefined, report: Entry['report']): void {
+  private enqueue(app: string, subject: string, payload: Uint8Array, done: PublishDone | undefined, report: Entry['report'], headers: string): void {
     const msgId = this.opts.msgIds.next();
     if (this.closed) {
       this.counts.droppedRejected++;
@@ -185,7 +241,7 @@ export class BusPublisher {
       return;
     }
     this.counts.published++;
-    const entry: Entry = { order: this.opts.msgIds.sequence, app, subject, payload, msgId, done, gen: 0, attempts: 0, sentAt: 0, report };
+    const entry: Entry = { order: this.opts.msgIds.sequence, app, subject, payload, msgId, headers, done, gen: -1, attempts: 0, sentAt: 0, report };
     // full: the oldest message never sent goes (this one, when everything held was sent already)
     if (this.depth >= this.outbox && !this.drop(this.queue.shift())) {
       this.drop(entry);
@@ -234,8 +290,8 @@ export class BusPublisher {
     // dropped, so the outbox would then drop the newest lines instead of the oldest
     this.window = 1;
     if (this.inFlight.size === 0) return;
-    for (const e of this.inFlight) {
-      e.gen++;
+    for (const e of this.inFlight.values()) {
+      e.gen = -1;
       this.addRetry(e);
     }
     this.inFlight.clear();
@@ -243,12 +299,42 @@ export class BusPublisher {
     this.afterFailure();
   };
 
-  private client(nc: NatsConnection): JetStreamClient {
-    if (this.jsFor !== nc || this.js === null) {
-      this.js = jetstream(nc, { timeout: this.ackTimeoutMs });
-      this.jsFor = nc;
+  /**
+   * Publishes go out as plain messages with a reply subject, and the stream's acks come back to
+   * one subscription (`<inbox>.*`) of the connection: no request object, promise, timer or error
+   * per message (a JetStream request per line cost more than everything else the shuttle did).
+   * A new connection (the old one closed for good) gets its own subscription; the client
+   * resubscribes by itself after a reconnect.
+   */
+  private bind(nc: NatsConnection): { nc: NatsConnection; inbox: string } {
+    if (this.bound?.nc === nc) return this.bound;
+    if (this.bound && !this.bound.nc.isClosed()) this.bound.sub.unsubscribe();
+    const inbox = createInbox();
+    const sub = nc.subscribe(`${inbox}.*`, { callback: (err, msg) => this.onAck(inbox, err, msg) });
+    this.bound = { nc, inbox, sub };
+    return this.bound;
+  }
+
+  private onAck(inbox: string, err: Error | null, msg: Msg): void {
+    if (err !== null || this.bound?.inbox !== inbox) return;
+    const id = Number(msg.subject.slice(inbox.length + 1));
+    const e = this.inFlight.get(id);
+    if (e === undefined || e.gen !== id) return;
+    const r = parseAck(msg);
+    if ('ack' in r) this.settle(e, id, null, r.ack);
+    else this.settle(e, id, r.err, undefined);
+  }
+
+  /** sends whose ack is overdue fail with a timeout (and are resent in order) */
+  private expire(): void {
+    if (this.inFlight.size === 0) return;
+    const before = Date.now() - this.ackTimeoutMs;
+    const late: Array<[number, Entry]> = [];
+    for (const [id, e] of this.inFlight) {
+      if (e.sentAt > before) break;
+      late.push([id, e]);
     }
-    return this.js;
+    for (const [id, e] of late) this.settle(e, id, namedError('TimeoutError', 'no ack from the stream in time'), undefined);
   }
 
   private pump(): void {
@@ -256,32 +342,37 @@ export class BusPublisher {
     if (this.paused || this.holdTimer !== null || !conn.ready) return;
     const nc = conn.nc;
     if (!nc) return;
-    const js = this.client(nc);
+    const out = this.bind(nc);
     const now = Date.now();
     while (this.inFlight.size < this.window) {
       const oldest = this.inFlight.values().next().value;
       if (oldest !== undefined && now - oldest.sentAt > this.stallMs) break; // see ORDER GUARANTEE
       const e = this.retry.length > 0 ? this.retry.shift()! : this.queue.shift();
       if (!e) break;
-      this.send(js, e, now);
+      this.send(out, e, now);
     }
     if (this.depth === 0) this.wakeIdle();
   }
 
-  private send(js: JetStreamClient, e: Entry, now: number): void {
-    const gen = ++e.gen;
+  private send(out: { nc: NatsConnection; inbox: string }, e: Entry, now: number): void {
+    const id = ++this.sendSeq;
+    e.gen = id;
     if (e.attempts++ > 0) this.counts.retried++;
     e.sentAt = now;
-    this.inFlight.add(e);
-    js.publish(e.subject, e.payload, { msgID: e.msgId, timeout: this.ackTimeoutMs }).then(
-      (ack) => this.settle(e, gen, null, ack),
-      (err: unknown) => this.settle(e, gen, err instanceof Error ? err : new Error(String(err)), undefined),
-    );
+    this.inFlight.set(id, e);
+    try {
+      out.nc.publish(e.subject, e.payload, { reply: `${out.inbox}.${id}`, headers: msgIdHeader(e.msgId, e.headers) });
+    } catch (err) {
+      // refused before it left (bad subject, above max_payload, connection closed): settled
+      // outside this loop
+      queueMicrotask(() => this.settle(e, id, err instanceof Error ? err : new Error(String(err)), undefined));
+    }
   }
 
-  private settle(e: Entry, gen: number, err: Error | null, ack: PubAck | undefined): void {
-    if (gen !== e.gen) return; // abandoned: it is already waiting to be resent
-    this.inFlight.delete(e);
+  private settle(e: Entry, id: number, err: Error | null, ack: PubAck | undefined): void {
+    if (id !== e.gen) return; // abandoned: it is already waiting to be resent
+    e.gen = -1;
+    this.inFlight.delete(id);
     if (err === null) {
       this.counts.acked++;
       if (ack?.duplicate) this.counts.duplicates++;
@@ -372,12 +463,15 @@ export class BusPublisher {
     this.opts.connection.off('ready', this.onReady);
     this.opts.connection.off('not-ready', this.onNotReady);
     if (this.holdTimer) clearTimeout(this.holdTimer);
+    clearInterval(this.ackSweep);
+    if (this.bound && !this.bound.nc.isClosed()) this.bound.sub.unsubscribe();
+    this.bound = null;
     const err = new BusError('E_BUS_CLOSED', 'bus publisher closed before the ack');
-    const rest = [...this.inFlight, ...this.retry, ...this.queue.drain()];
+    const rest = [...this.inFlight.values(), ...this.retry, ...this.queue.drain()];
     this.inFlight.clear();
     this.retry = [];
     for (const e of rest) {
-      e.gen++;
+      e.gen = -1;
       this.counts.droppedRejected++;
       callDone(e.done, err);
     }

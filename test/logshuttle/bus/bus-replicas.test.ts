@@ -2,14 +2,16 @@
 // move on a join or leave; a tail on one replica shows lines ingested on the other (history,
 // then live, no gap or line twice at the junction); a drain added on one replica delivers lines
 // ingested on the other (MSGID = stream sequence); a message on the bus that is not a msgpack
-// record is counted and skipped; history and drains survive restarting every replica.
+// record is counted and skipped; history and drains survive restarting every replica; a
+// platform line about a replica's drain (L14) reaches every replica's tails and the history
+// through the bus, and never a drain.
 import t from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { partitionOf } from '../../../shared/bus/index.js';
 import { startNatsCluster } from '../../support/nats-cluster.js';
 import { httpRequest, openTail } from '../helpers/http-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { startStreamReceiver } from '../drains/receivers.js';
+import { fixture, startStreamReceiver } from '../drains/receivers.js';
 import { freshBus, metric, natsClient, owned, parseReceived, postLines, startBusShuttle } from './helpers/bus-shuttle.js';
 
 // a hang's bound only (the machine may be loaded): the cluster and the processes take their time
@@ -162,4 +164,46 @@ t.test('history survives restarting every replica', async (t) => {
   }, 'history of the app after the restart');
   const msgs = body.split('\n').filter(Boolean).map((l) => l.slice(l.lastIndexOf(' ') + 1));
   t.same(msgs, Array.from({ length: 20 }, (_, i) => `h${i + 11}`), 'the newest `history` (20) lines, in order');
+});
+
+t.test('an L14 line about a drain of replica A shows in the tails of A and B and in the history, never in a drain', async (t) => {
+  const a = await startBusShuttle(t, { servers, stream });
+  const b = await startBusShuttle(t, { servers, stream });
+  await waitFor(async () => (await owned(a)).length === 8 && (await owned(b)).length === 8, '8 partitions each', 60_000, 100);
+  const app = appIn(await owned(a), 'l14-app-');
+  // a TLS drain whose certificate does not verify (another host's, from a CA the process does not trust), and a good one
+  const badTls = await startStreamReceiver({ tls: { key: fixture('other.key'), cert: fixture('other.pem') } });
+  const good = await startStreamReceiver();
+  t.teardown(() => Promise.all([badTls.close(), good.close()]));
+  for (const url of [`syslog+tls://localhost:${badTls.port}`, `syslog://127.0.0.1:${good.port}`]) {
+    t.equal((await httpRequest(`${a.base}/apps/${app}/drains`, { method: 'POST', body: JSON.stringify({ url }) })).status, 201);
+  }
+  const tailB = openTail(`${b.base}/apps/${app}/logs?lines=100&tail=true`);
+  const tailA = openTail(`${a.base}/apps/${app}/logs?lines=100&tail=true`);
+  t.teardown(() => {
+    tailA.close();
+    tailB.close();
+  });
+  // (a follow's head goes out with its first line)
+  t.equal(await postLines(b.base, [{ app, message: 'first' }, { app, message: 'second' }]), 200);
+  const isL14 = (l: string): boolean => /Error L14 \(certificate validation error\): [A-Z_]+ for drain syslog\+tls:\/\/localhost:\d+/.test(l);
+  await waitFor(() => tailB.lines().some(isL14), 'the L14 line in the tail on B (not the replica that has the drain)', 30_000).catch((err: Error) => {
+    t.comment(`tail B: ${tailB.text()}\nA: ${a.log.slice(-20).join('\n')}`);
+    throw err;
+  });
+  // a line published by A after its L14: once the good drain has it, A's consumer is past the L14
+  t.equal(await postLines(a.base, [{ app, message: 'after the L14' }]), 200);
+  await waitFor(() => good.messages.some((m) => m.endsWith(' after the L14')), 'the line after the L14 at the good drain', 30_000);
+  await waitFor(() => tailA.lines().some((l) => l.endsWith(' after the L14')) && tailB.lines().some((l) => l.endsWith(' after the L14')), 'both tails past it');
+  t.same(good.messages.map((m) => parseReceived(m).msg), ['first', 'second', 'after the L14'], 'the good drain got the app lines and no platform line');
+  t.equal(badTls.messages.length, 0, 'nothing reached the drain whose certificate failed');
+  for (const [name, tail] of [['A', tailA], ['B', tailB]] as const) {
+    const lines = tail.lines();
+    t.equal(lines.filter(isL14).length, 1, `tail on ${name}: the L14 line once`);
+    t.ok(lines.findIndex(isL14) < lines.findIndex((l) => l.endsWith(' after the L14')), `tail on ${name}: the L14 line before A's next line`);
+  }
+  t.equal(await tailA.status, 200);
+  t.equal(await tailB.status, 200);
+  const history = (await httpRequest(`${b.base}/apps/${app}/logs?lines=100`)).body;
+  t.equal(history.split('\n').filter(isL14).length, 1, 'the history on B holds the L14 line');
 });

@@ -102,3 +102,31 @@ t.test('a loss report dropped in turn carries its count into the next report', a
   await until(() => reports.length > 0, 60000, 'the next report');
   t.same(reports, [['a', 10]], '3 lines + the 7 of the dropped report');
 });
+
+t.test('no stream takes the subject yet: publishes are retried in order until it exists', async (t) => {
+  const nats = await startNatsServer({ t });
+  const bus = resolveBusConfig({ servers: nats.servers, stream: 'LATE', replicas: 1, partitions: 4 });
+  const conn = new BusConnection({ servers: bus.servers }).start();
+  t.teardown(() => conn.close());
+  const nc = await conn.whenReady();
+  const pub = new BusPublisher({ connection: conn, msgIds: new MsgIdSource('late', 1000) });
+  const acks = Promise.all(Array.from({ length: 20 }, (_, i) => pub.publishAcked('a', 'logs.0.a', enc(`m${i}`))));
+  await until(() => pub.stats().retried >= 6, 30_000, 'publishes answered by no responders and retried (more often than a refused one would be)');
+  await ensureLogStream(nc, bus);
+  t.same((await acks).map((a) => a.seq), Array.from({ length: 20 }, (_, i) => i + 1), 'stored once each, in order');
+  t.equal(pub.stats().droppedRejected, 0);
+});
+
+t.test('a message the server refuses for good (above max_payload) is dropped as rejected, the rest go on', async (t) => {
+  const nats = await startNatsServer({ t });
+  const bus = resolveBusConfig({ servers: nats.servers, stream: 'BIG', replicas: 1, partitions: 4 });
+  const conn = new BusConnection({ servers: bus.servers }).start();
+  t.teardown(() => conn.close());
+  await ensureLogStream(await conn.whenReady(), bus);
+  const pub = new BusPublisher({ connection: conn, msgIds: new MsgIdSource('big', 1000) });
+  const big = pub.publishAcked('a', 'logs.0.a', new Uint8Array(2 * 1024 * 1024));
+  const small = pub.publishAcked('a', 'logs.0.a', enc('after'));
+  await t.rejects(big, { code: 'E_BUS_REJECTED' });
+  t.equal((await small).seq, 1, 'the next message is stored');
+  t.match(pub.stats(), { droppedRejected: 1, depth: 0 });
+});

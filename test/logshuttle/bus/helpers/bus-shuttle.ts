@@ -19,6 +19,8 @@ export interface BusShuttleOptions {
   partitions?: number;
   replicas?: number;
   stream?: string;
+  /** a NATS .creds file */
+  credentials?: string;
   history?: number;
   tuning?: Record<string, number>;
   /** more config keys (drains, drainBuffer, listen, …) */
@@ -30,7 +32,7 @@ export interface BusShuttleOptions {
 /** Starts a bus-mode shuttle (every listener on an ephemeral port unless `extra.listen`). */
 export async function startBusShuttle(t: Teardown, o: BusShuttleOptions): Promise<ShuttleProcess> {
   const s = await startShuttle(t, {
-    bus: { servers: o.servers, partitions: o.partitions ?? 16, replicas: o.replicas ?? 3, ...(o.stream ? { stream: o.stream } : {}) },
+    bus: { servers: o.servers, partitions: o.partitions ?? 16, replicas: o.replicas ?? 3, ...(o.stream ? { stream: o.stream } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) },
     busTuning: { ...TEST_TUNING, ...o.tuning },
     history: o.history ?? 1500,
     ...o.extra,
