@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../support/router-harness.js';
 import { schemaProblems } from '../../shared/config-file.js';
 import { RouterConfigSchema } from '../../router/config/schema.js';
+import { ShuttleConfigSchema } from '../../logshuttle/config/schema.js';
 
 const docs: any[] = parseAllDocuments(readFileSync(join(ROOT, 'deploy/nats.yaml'), 'utf8')).map((d) => d.toJS());
 const find = (kind: string, name: string): any => docs.find((d) => d.kind === kind && d.metadata?.name === name);
@@ -66,4 +67,29 @@ t.test('the router bus example is a valid bus section pointing at this cluster',
   const client = find('Service', 'edgeplane-nats');
   t.same(bus.servers, [`nats://${client.metadata.name}:${client.spec.ports[0].port}`]);
   t.ok(bus.replicas <= sts.spec.replicas, 'stream replicas fit the cluster');
+});
+
+t.test('the shuttle in bus mode: replicas behind one Service, a valid config pointing at this cluster', async (t) => {
+  const shuttle: any[] = parseAllDocuments(readFileSync(join(ROOT, 'deploy/logshuttle-bus.yaml'), 'utf8')).map((d) => d.toJS());
+  const get = (kind: string): any => shuttle.find((d) => d.kind === kind && d.metadata?.name === 'edgeplane-logshuttle-bus');
+  const config = JSON.parse(get('ConfigMap').data['logshuttle.json']);
+  t.same(schemaProblems(ShuttleConfigSchema, config), [], 'a valid shuttle config');
+  const client = find('Service', 'edgeplane-nats');
+  t.same(config.bus.servers, [`nats://${client.metadata.name}:${client.spec.ports[0].port}`], 'the bus is the NATS client Service');
+  t.ok(config.bus.replicas <= sts.spec.replicas, 'stream replicas fit the cluster');
+  const dep = get('Deployment');
+  t.ok(dep.spec.replicas >= 3, 'three replicas');
+  t.ok(config.bus.partitions >= 2 * dep.spec.replicas, 'partitions at least twice the replicas');
+  const c = dep.spec.template.spec.containers[0];
+  t.equal(c.readinessProbe.httpGet.path, '/readyz', 'ready only with the bus');
+  t.same(dep.spec.selector.matchLabels, dep.spec.template.metadata.labels);
+  const svc = get('Service');
+  t.same(svc.spec.selector, dep.spec.template.metadata.labels, 'one Service over every replica');
+  const containerPorts = Object.fromEntries(c.ports.map((p: any) => [`${p.name}`, p.containerPort]));
+  for (const p of svc.spec.ports) t.equal(p.targetPort, containerPorts[p.name], `Service port ${p.name}`);
+  for (const [name, l] of Object.entries(config.listen) as [string, { port: number }][]) {
+    t.ok(Object.values(containerPorts).includes(l.port), `listener ${name} is a container port`);
+  }
+  t.equal(get('PodDisruptionBudget').spec.maxUnavailable, 1);
+  t.equal(c.env.find((e: any) => e.name === 'LOGSHUTTLE_TOKEN').valueFrom.secretKeyRef.name, 'edgeplane-logshuttle', 'the token Secret of logshuttle.yaml');
 });
