@@ -25,6 +25,7 @@ import { HttpsFrameSink, TcpFrameSink, type FrameSink } from './lib/frame-sink.j
 import { pinSelf, spawnPinned, SUBJECT_CPU } from './lib/pinning.js';
 import { freePort, stopChild, treeRssMb, waitPort } from './lib/processes.js';
 import { appName, buildSyslogInput } from './lib/syslog-input.js';
+import { startRsyslog } from './lib/rsyslog.js';
 import { median, ratio, spread } from './lib/stats.js';
 import { okRow, renderTable, statusRow, type Row } from './lib/table.js';
 import { makeLoopbackCertificate } from './lib/test-certificate.js';
@@ -51,20 +52,6 @@ function startShuttle(dir: string, port: number, drainUrl: string, apps: number,
   return spawnPinned(SUBJECT_CPU, process.execPath, [SHUTTLE, '--config', cfg], { env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
 }
 
-function startRsyslog(dir: string, port: number, sinkPort: number, apps: number): ChildProcess {
-  const action = `action(type="omfwd" target="127.0.0.1" port="${sinkPort}" protocol="tcp" TCP_Framing="octet-counted" template="fwd")`;
-  const rules = apps === 1 ? action
-    : Array.from({ length: apps }, (_, a) => `if $hostname == "${appName(a, apps)}" then {\n  ${action}\n  stop\n}`).join('\n');
-  const conf = join(dir, 'rsyslog.conf');
-  writeFileSync(conf, `global(workDirectory="${dir}" maxMessageSize="16k")
-module(load="imtcp")
-input(type="imtcp" port="${port}" address="127.0.0.1")
-main_queue(queue.type="FixedArray" queue.size="200000")
-template(name="fwd" type="string" string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% - - %msg%")
-${rules}
-`);
-  return spawnPinned(SUBJECT_CPU, 'rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 interface RunResult { linesPerSec: number; rssMb: number }
 

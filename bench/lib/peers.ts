@@ -80,30 +80,22 @@ backend be
   return { child, port };
 }
 
-export async function startFastify(o: PeerOptions): Promise<PeerProcess> {
-  const fd = openSync(join(o.dir, 'fastify-access.log'), 'a');
-  const script = fileURLToPath(new URL('./fastify-proxy.js', import.meta.url));
-  const child = spawnPinned(o.cpu, process.execPath, [script, '--upstream', `http://127.0.0.1:${o.backendPort}`], { stdio: ['ignore', fd, 'pipe'] });
-  closeSync(fd);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`fastify proxy exited with ${code}`)));
-    onLines(child.stderr, (line) => {
-      const m = /^port (\d+)$/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  await waitPort(port, child);
-  return { child, port };
+export function startFastify(o: PeerOptions): Promise<PeerProcess> {
+  return startNodePeer(o, 'fastify-proxy.js', ['--upstream', `http://127.0.0.1:${o.backendPort}`], 'fastify-access.log');
 }
 
 /** The minimal-proxy ceiling (minimal-proxy.ts): uWS + node:net keep-alive, access line to a file. */
-export async function startMinimalProxy(o: PeerOptions): Promise<PeerProcess> {
-  const fd = openSync(join(o.dir, 'minimal-access.log'), 'a');
-  const script = fileURLToPath(new URL('./minimal-proxy.js', import.meta.url));
-  const child = spawnPinned(o.cpu, process.execPath, [script, '--upstream', `127.0.0.1:${o.backendPort}`], { stdio: ['ignore', fd, 'pipe'] });
+export function startMinimalProxy(o: PeerOptions): Promise<PeerProcess> {
+  return startNodePeer(o, 'minimal-proxy.js', ['--upstream', `127.0.0.1:${o.backendPort}`], 'minimal-access.log');
+}
+
+/** A Node peer of bench/lib (`script` prints `port N` on stderr): pinned, its stdout (access lines) to `accessLog` in o.dir. */
+async function startNodePeer(o: PeerOptions, script: string, args: string[], accessLog: string): Promise<PeerProcess> {
+  const fd = openSync(join(o.dir, accessLog), 'a');
+  const child = spawnPinned(o.cpu, process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { stdio: ['ignore', fd, 'pipe'] });
   closeSync(fd);
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`minimal proxy exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     onLines(child.stderr, (line) => {
       const m = /^port (\d+)$/.exec(line);
       if (m) resolve(Number(m[1]));

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, until } from '../../support/router-harness.js';
+import { ROOT, baseConfig, until } from '../../support/router-harness.js';
 
 /** What the ACME tests share: a directory with the default certificate, TLS GETs, metrics. */
 
@@ -16,6 +16,34 @@ export function acmeDir(): string {
 }
 
 export const DEFAULT_CERT = { hosts: ['default-a.test'], cert: 'default-a.pem', key: 'default-a.key' };
+
+export interface AcmeRouterOptions {
+  /** the HTTP listener's port, where pebble validates http-01 (0 when validation is skipped) */
+  httpPort: number;
+  /** acmeDir(): the default certificate; storage goes in `<dir>/acme` */
+  dir: string;
+  pebble: { directory: string; caFile: string };
+  /** the address of app api-prod's dyno */
+  dyno: string;
+  /** site names routed to api-prod */
+  sites: string[];
+  /** the `acme` section beyond directory, storage, ca_file and retry_base_s 1 */
+  acme: Record<string, unknown>;
+  /** anything else of the config (workers, more certificates) */
+  extra?: Record<string, unknown>;
+}
+
+/** The router config of an ACME test: HTTPS and admin on port 0, the default certificate, app api-prod, `acme` on pebble. */
+export function acmeRouterConfig(o: AcmeRouterOptions): Record<string, unknown> {
+  return baseConfig({
+    listen: { http: { host: '127.0.0.1', port: o.httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    certificates: [{ ...DEFAULT_CERT, cert: join(o.dir, 'default-a.pem'), key: join(o.dir, 'default-a.key') }],
+    acme: { directory: o.pebble.directory, storage: join(o.dir, 'acme'), ca_file: o.pebble.caFile, retry_base_s: 1, ...o.acme },
+    apps: { 'api-prod': { dynos: [o.dyno] } },
+    sites: Object.fromEntries(o.sites.map((name) => [name, { routes: [{ path: '/', app: 'api-prod' }] }])),
+    ...o.extra,
+  });
+}
 
 export interface TlsAnswer {
   cert: PeerCertificate;

@@ -1,9 +1,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { baseConfig, echoDyno, rawRequest, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, rawRequest, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
+import { acmeDir, acmeRouterConfig, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
 
 // The ACME server is down: every request is still served (the default certificate for the
 // name), each failed order is logged and counted, the retries back off exponentially; once the
@@ -19,13 +18,7 @@ t.before(async () => {
   const httpPort = await releasedPort();
   pebble = await startPebble({ httpPort, alwaysValid: true });
   await pebble.stop();
-  const file = writeConfig(baseConfig({
-    listen: { http: { host: '127.0.0.1', port: httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-    acme: { directory: pebble.directory, storage: join(dir, 'acme'), hosts: ['www.example.com'], ca_file: pebble.caFile, retry_base_s: 1 },
-    apps: { 'api-prod': { dynos: [dyno.address] } },
-    sites: { 'www.example.com': { routes: [{ path: '/', app: 'api-prod' }] } },
-  }));
+  const file = writeConfig(acmeRouterConfig({ httpPort, dir, pebble, dyno: dyno.address, sites: ['www.example.com'], acme: { hosts: ['www.example.com'] } }));
   router = await startRouter(file);
 });
 

@@ -1,8 +1,7 @@
 import t from 'tap';
-import { join } from 'node:path';
-import { baseConfig, echoDyno, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, tlsGet, untilVerified } from './acme-fixture.js';
+import { acmeDir, acmeRouterConfig, logged, tlsGet, untilVerified } from './acme-fixture.js';
 
 // A config change reaches ACME (PATCH adds a name: ordered; removes it: no longer served), and
 // two replicas sharing storage order a name once and both serve it.
@@ -26,13 +25,7 @@ t.before(async () => {
   pebble = await startPebble({ httpPort: await releasedPort(), alwaysValid: true });
   root = await pebble.root();
   for (let i = 0; i < 2; i++) {
-    const file = writeConfig(baseConfig({
-      listen: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-      certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-      acme: { directory: pebble.directory, storage: join(dir, 'acme'), hosts: [], ca_file: pebble.caFile, retry_base_s: 1 },
-      apps: { 'api-prod': { dynos: [dyno.address] } },
-      sites: { 'www.example.com': { routes: [{ path: '/', app: 'api-prod' }] } },
-    }));
+    const file = writeConfig(acmeRouterConfig({ httpPort: 0, dir, pebble, dyno: dyno.address, sites: ['www.example.com'], acme: { hosts: [] } }));
     routers.push(await startRouter(file));
   }
 });

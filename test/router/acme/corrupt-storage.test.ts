@@ -2,9 +2,9 @@ import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseConfig, echoDyno, releasedPort, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, releasedPort, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, metric, metrics, untilVerified } from './acme-fixture.js';
+import { acmeDir, acmeRouterConfig, logged, metric, metrics, untilVerified } from './acme-fixture.js';
 
 // Storage is loaded at start; a corrupt file in it is reported (E_ACME_STORAGE, a metric),
 // moved aside and replaced, and never stops the router.
@@ -23,13 +23,8 @@ t.before(async () => {
   const httpPort = await releasedPort();
   pebble = await startPebble({ httpPort, alwaysValid: true });
   root = await pebble.root();
-  file = writeConfig(baseConfig({
-    listen: { http: { host: '127.0.0.1', port: httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-    acme: { directory: pebble.directory, storage, hosts: ['a.example.com', 'b.example.com'], ca_file: pebble.caFile, retry_base_s: 1 },
-    apps: { 'api-prod': { dynos: [dyno.address] } },
-    sites: { 'a.example.com': { routes: [{ path: '/', app: 'api-prod' }] }, 'b.example.com': { routes: [{ path: '/', app: 'api-prod' }] } },
-  }));
+  file = writeConfig(acmeRouterConfig({ httpPort, dir, pebble, dyno: dyno.address, sites: ['a.example.com', 'b.example.com'],
+    acme: { storage, hosts: ['a.example.com', 'b.example.com'] } }));
 });
 
 t.teardown(async () => {

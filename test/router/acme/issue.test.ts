@@ -1,9 +1,9 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseConfig, echoDyno, rawRequest, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, rawRequest, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
+import { DEFAULT_CERT, acmeDir, acmeRouterConfig, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
 
 // A configured host gets a certificate from a real ACME server (pebble, validating http-01
 // against the router's HTTP listener), and a TLS client verifying against pebble's root sees it.
@@ -20,15 +20,10 @@ t.before(async () => {
   const httpPort = await releasedPort();
   pebble = await startPebble({ httpPort });
   root = await pebble.root();
-  const file = writeConfig(baseConfig({
-    listen: { http: { host: '127.0.0.1', port: httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') },
-      { hosts: ['*.example.io'], cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-    acme: { directory: pebble.directory, email: 'ops@example.com', storage: join(dir, 'acme'), hosts: ['www.example.com', 'api-prod.example.io'],
-      ca_file: pebble.caFile, retry_base_s: 1 },
-    apps: { 'api-prod': { dynos: [dyno.address] } },
-    sites: { 'www.example.com': { routes: [{ path: '/', app: 'api-prod' }] } },
-  }));
+  const file = writeConfig(acmeRouterConfig({ httpPort, dir, pebble, dyno: dyno.address, sites: ['www.example.com'],
+    acme: { email: 'ops@example.com', hosts: ['www.example.com', 'api-prod.example.io'] },
+    extra: { certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') },
+      { hosts: ['*.example.io'], cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }] } }));
   router = await startRouter(file);
 });
 

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseConfig, echoDyno, releasedPort, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, releasedPort, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
+import { acmeDir, acmeRouterConfig, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
 
 // On demand: a TLS handshake for a name no certificate covers asks the `ask` URL; an approved
 // name is ordered in the background (the default certificate meanwhile), a refused one is not.
@@ -28,13 +28,8 @@ t.before(async () => {
   const httpPort = await releasedPort();
   pebble = await startPebble({ httpPort });
   root = await pebble.root();
-  const file = writeConfig(baseConfig({
-    listen: { http: { host: '127.0.0.1', port: httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-    acme: { directory: pebble.directory, storage: join(dir, 'acme'), on_demand: { ask: `http://${ask.address}/allow` }, ca_file: pebble.caFile, retry_base_s: 1 },
-    apps: { 'api-prod': { dynos: [dyno.address] } },
-    sites: { 'shop.example.net': { routes: [{ path: '/', app: 'api-prod' }] }, 'evil.example.net': { routes: [{ path: '/', app: 'api-prod' }] } },
-  }));
+  const file = writeConfig(acmeRouterConfig({ httpPort, dir, pebble, dyno: dyno.address, sites: ['shop.example.net', 'evil.example.net'],
+    acme: { on_demand: { ask: `http://${ask.address}/allow` } } }));
   router = await startRouter(file);
 });
 

@@ -1,8 +1,7 @@
 import t from 'tap';
-import { join } from 'node:path';
-import { baseConfig, echoDyno, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { echoDyno, releasedPort, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 import { startPebble, type Pebble } from '../../support/pebble.js';
-import { DEFAULT_CERT, acmeDir, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
+import { acmeDir, acmeRouterConfig, logged, metric, metrics, tlsGet, untilVerified } from './acme-fixture.js';
 
 // Renewal: pebble issues certificates valid 40 s, the router renews at half their lifetime,
 // without a restart, while clients keep making verified HTTPS requests: none fails, and they
@@ -19,14 +18,8 @@ t.before(async () => {
   const httpPort = await releasedPort();
   pebble = await startPebble({ httpPort, validitySeconds: 40, alwaysValid: true });
   root = await pebble.root();
-  const file = writeConfig(baseConfig({
-    workers: 2,
-    listen: { http: { host: '127.0.0.1', port: httpPort }, https: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    certificates: [{ ...DEFAULT_CERT, cert: join(dir, 'default-a.pem'), key: join(dir, 'default-a.key') }],
-    acme: { directory: pebble.directory, storage: join(dir, 'acme'), hosts: ['www.example.com'], ca_file: pebble.caFile, renew_ratio: 0.5, retry_base_s: 1 },
-    apps: { 'api-prod': { dynos: [dyno.address] } },
-    sites: { 'www.example.com': { routes: [{ path: '/', app: 'api-prod' }] } },
-  }));
+  const file = writeConfig(acmeRouterConfig({ httpPort, dir, pebble, dyno: dyno.address, sites: ['www.example.com'],
+    acme: { hosts: ['www.example.com'], renew_ratio: 0.5 }, extra: { workers: 2 } }));
   router = await startRouter(file);
 });
 
