@@ -132,6 +132,8 @@ export interface Delivery {
   missing: string[];
   /** apps whose lines (first occurrences) did not arrive in order */
   outOfOrder: string[];
+  /** the first few such arrivals, for the report: `app: n=N (msgid) after n=M (msgid)` */
+  outOfOrderAt: string[];
   received: number;
   /** the same stream sequence (MSGID) more than once: redelivered after a takeover or a lost ack */
   redelivered: number;
@@ -146,7 +148,9 @@ export function checkDelivery(got: ReceivedLine[], acked: Map<string, number>): 
   const seenMsgid = new Set<string>();
   const seenLine = new Map<string, string>();
   const last = new Map<string, number>();
+  const lastMsgid = new Map<string, string>();
   const outOfOrder = new Set<string>();
+  const outOfOrderAt: string[] = [];
   let redelivered = 0;
   let resent = 0;
   let badMsgid = 0;
@@ -164,12 +168,16 @@ export function checkDelivery(got: ReceivedLine[], acked: Map<string, number>): 
     }
     seenLine.set(g.msg, g.msgid);
     const n = Number(/ n=(\d+)$/.exec(g.msg)?.[1]);
-    if ((last.get(g.app) ?? 0) >= n) outOfOrder.add(g.app);
+    if ((last.get(g.app) ?? 0) >= n) {
+      outOfOrder.add(g.app);
+      if (outOfOrderAt.length < 5) outOfOrderAt.push(`${g.app}: n=${n} (msgid ${g.msgid}) after n=${last.get(g.app)} (msgid ${lastMsgid.get(g.app)})`);
+    }
     last.set(g.app, n);
+    lastMsgid.set(g.app, g.msgid);
   }
   const missing: string[] = [];
   for (const [app, max] of acked) {
     for (let n = 1; n <= max; n++) if (!seenLine.has(`${app} n=${n}`)) missing.push(`${app} n=${n}`);
   }
-  return { missing, outOfOrder: [...outOfOrder], received: got.length, redelivered, resent, badMsgid };
+  return { missing, outOfOrder: [...outOfOrder], outOfOrderAt, received: got.length, redelivered, resent, badMsgid };
 }
