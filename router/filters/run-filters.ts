@@ -65,6 +65,12 @@ export class ChainRequest implements FilterRequest {
   }
 }
 
+/** An answer at filter i: the filters after it that mark every response of the app (ratelimit) do so, then done. */
+function answered(filters: readonly Filter[], i: number, verdict: FilterVerdict, req: ChainRequest, strip: ReadonlySet<string> | null, done: ChainDone): void {
+  for (let j = i + 1; j < filters.length; j++) filters[j].annotate?.(req);
+  done(verdict, req, strip);
+}
+
 const FILTER_ERROR: FilterVerdict = Object.freeze({ status: 500, body: 'Filter error\n', reason: 'filter_error' });
 
 /**
@@ -76,11 +82,6 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
   headers: readonly string[], peer: string, source: ChainSource, done: ChainDone): void {
   const req = new ChainRequest(method, path, query, headers, peer, source);
   const strip = ownedRequestHeaders(filters);
-  // an answer at filter i: the filters after it that mark every response of the app (ratelimit)
-  const answered = (i: number, verdict: FilterVerdict): void => {
-    for (let j = i + 1; j < filters.length; j++) filters[j].annotate?.(req);
-    done(verdict, req, strip);
-  };
   const step = (i: number): void => {
     for (; i < filters.length; i++) {
       let v: ReturnType<Filter['apply']>;
@@ -93,13 +94,13 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
       if (v instanceof Promise) {
         const next = i + 1;
         v.then(
-          (verdict) => (verdict !== undefined ? answered(i, verdict) : step(next)),
+          (verdict) => (verdict !== undefined ? answered(filters, i, verdict, req, strip, done) : step(next)),
           () => done(FILTER_ERROR, req, strip),
         );
         return;
       }
       if (v !== undefined) {
-        answered(i, v);
+        answered(filters, i, v, req, strip, done);
         return;
       }
     }
