@@ -166,13 +166,13 @@ export class PartitionConsumer {
 
   private deliverAll(msgs: JsMsg[]): void {
     const { partition } = this.o;
-    for (const m of msgs) this.o.deliver(m, partition);
+    if (msgs.length === 0) return;
     const order = this.order;
-    if (!order.holding && (order.overtaken > 0 || order.missing > 0)) {
-      this.o.logger.info({ partition, released: msgs.length, overtaken: order.overtaken, missing: order.missing }, 'redeliveries back: held lines released in stream order');
-      order.overtaken = 0;
-      order.missing = 0;
+    if (order.released) {
+      order.released = false;
+      this.o.logger.info({ partition, released: msgs.length, reordered: order.reordered, missing: order.missing }, 'redeliveries back: held lines released in stream order');
     }
+    for (const m of msgs) this.o.deliver(m, partition);
   }
 
   /**

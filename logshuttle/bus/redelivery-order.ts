@@ -22,10 +22,13 @@ export class RedeliveryOrder<M extends Sequenced> {
   private deadline = 0;
   private readonly held = new Map<number, M>();
   private redelivered = 0;
-  /** lines that arrived before an older line still expected (they were held back) */
-  overtaken = 0;
+  private maxSeen = 0;
+  /** lines that arrived after a line with a higher stream sequence: the hold put them back in order */
+  reordered = 0;
   /** redeliveries still missing when the hold ended (0 when all came) */
   missing = 0;
+  /** set when a hold ended (for its one report line); the reader clears it */
+  released = false;
 
   /** true while lines are held back for missing redeliveries */
   get holding(): boolean {
@@ -39,7 +42,8 @@ export class RedeliveryOrder<M extends Sequenced> {
     this.expected = Math.max(0, expected);
     this.deadline = deadline;
     this.redelivered = 0;
-    this.overtaken = 0;
+    this.maxSeen = 0;
+    this.reordered = 0;
     this.missing = 0;
   }
 
@@ -56,7 +60,8 @@ export class RedeliveryOrder<M extends Sequenced> {
     this.held.set(m.seq, m); // a second delivery of a held line replaces the first
     if (!again) {
       if (m.seq <= this.upTo) this.redelivered++;
-      else if (this.redelivered < this.expected) this.overtaken++;
+      if (m.seq < this.maxSeen) this.reordered++;
+      else this.maxSeen = m.seq;
     }
     return this.redelivered >= this.expected || now >= this.deadline ? this.release() : [];
   }
@@ -69,6 +74,7 @@ export class RedeliveryOrder<M extends Sequenced> {
   private release(): M[] {
     this.missing = Math.max(0, this.expected - this.redelivered);
     this.expected = 0;
+    this.released = true;
     const out = [...this.held.values()].sort((a, b) => a.seq - b.seq);
     this.held.clear();
     return out;
