@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { counterCatchUp } from './counter-catch-up.js';
 import type { ShuttleCore } from './shuttle-core.js';
 import type { BadInput } from './ingest/bad-input.js';
 
@@ -11,14 +12,7 @@ import type { BadInput } from './ingest/bad-input.js';
 export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'edgeplane_shuttle_process_' });
-  const reported = new Map<string, number>();
-  const catchUp = (counter: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
-    const delta = total - (reported.get(key) ?? 0);
-    if (delta > 0) {
-      counter.inc(labels, delta);
-      reported.set(key, total);
-    }
-  };
+  const catchUp = counterCatchUp();
   new Counter({
     name: 'edgeplane_shuttle_lines_in_total',
     help: 'Lines accepted, by ingest and source (after splitting at 10,000 bytes)',

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { counterCatchUp } from '../counter-catch-up.js';
 import type { AckTracker } from './ack-tracker.js';
 import type { BusIngestCounts } from './bus-ingest.js';
 import type { DeliveryCounts } from './message-delivery.js';
@@ -19,14 +20,7 @@ export interface BusShuttleView {
  * partitions owned, readiness, live tails fed from the bus.
  */
 export function registerBusShuttleMetrics(registry: Registry, v: BusShuttleView): void {
-  const reported = new Map<string, number>();
-  const catchUp = (c: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
-    const delta = total - (reported.get(key) ?? 0);
-    if (delta > 0) {
-      c.inc(labels, delta);
-      reported.set(key, total);
-    }
-  };
+  const catchUp = counterCatchUp();
   new Counter({
     name: 'edgeplane_shuttle_bus_ingest_lines_total', help: 'Lines ingest published to the bus, by ingest', labelNames: ['ingest'], registers: [registry],
     collect() {
