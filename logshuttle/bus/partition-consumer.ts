@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { partitionSubject } from '../../shared/bus/index.js';
 import type { BusTuning } from './bus-tuning.js';
 import { RedeliveryOrder } from './redelivery-order.js';
+import { isConsumerNotFound } from '../../shared/bus/nats-errors.js';
 
 export interface PartitionConsumerOptions {
   js: JetStreamClient;
@@ -185,7 +186,7 @@ export class PartitionConsumer {
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
         let info = await jsm.consumers.info(stream, name).catch((err: Error) => {
-          if (/consumer not found/i.test(err.message)) return null;
+          if (isConsumerNotFound(err)) return null;
           throw err;
         });
         if (info === null) {
