@@ -32,27 +32,15 @@ export function ownedRequestHeaders(filters: readonly Filter[]): ReadonlySet<str
 }
 
 export class ChainRequest implements FilterRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  readonly peer: string;
   readonly responseHeaders: [string, string][] = [];
   readonly upstreamHeaders: [string, string][] = [];
   ownsCors = false;
   keyId?: string;
   hiddenHeaders?: string[];
   upstreamQuery?: string;
-  private readonly headers: readonly string[];
-  private readonly source: ChainSource;
 
-  constructor(method: string, path: string, query: string, headers: readonly string[], peer: string, source: ChainSource) {
-    this.method = method;
-    this.path = path;
-    this.query = query;
-    this.headers = headers;
-    this.peer = peer;
-    this.source = source;
-  }
+  constructor(readonly method: string, readonly path: string, readonly query: string, private readonly headers: readonly string[],
+    readonly peer: string, private readonly source: ChainSource) {}
 
   header(name: string): string {
     const h = this.headers;
