@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { totalsCounter } from './counter-catch-up.js';
 import type { ShuttleCore } from './shuttle-core.js';
 import type { BadInput } from './ingest/bad-input.js';
 
@@ -11,32 +12,10 @@ import type { BadInput } from './ingest/bad-input.js';
 export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'edgeplane_shuttle_process_' });
-  const reported = new Map<string, number>();
-  const catchUp = (counter: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
-    const delta = total - (reported.get(key) ?? 0);
-    if (delta > 0) {
-      counter.inc(labels, delta);
-      reported.set(key, total);
-    }
-  };
-  new Counter({
-    name: 'edgeplane_shuttle_lines_in_total',
-    help: 'Lines accepted, by ingest and source (after splitting at 10,000 bytes)',
-    labelNames: ['ingest', 'source'],
-    registers: [registry],
-    collect() {
-      for (const e of core.linesInEntries()) catchUp(this, `in\0${e.ingest}\0${e.source}`, { ingest: e.ingest, source: e.source }, e.count);
-    },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_bad_input_total',
-    help: 'Input skipped as invalid, by ingest and reason',
-    labelNames: ['ingest', 'reason'],
-    registers: [registry],
-    collect() {
-      for (const e of bad.entries()) catchUp(this, `bad\0${e.ingest}\0${e.reason}`, { ingest: e.ingest, reason: e.reason }, e.count);
-    },
-  });
+  totalsCounter(registry, 'edgeplane_shuttle_lines_in_total', 'Lines accepted, by ingest and source (after splitting at 10,000 bytes)', ['ingest', 'source'],
+    () => Array.from(core.linesInEntries(), (e) => [{ ingest: e.ingest, source: e.source }, e.count] as const));
+  totalsCounter(registry, 'edgeplane_shuttle_bad_input_total', 'Input skipped as invalid, by ingest and reason', ['ingest', 'reason'],
+    () => Array.from(bad.entries(), (e) => [{ ingest: e.ingest, reason: e.reason }, e.count] as const));
   new Gauge({
     name: 'edgeplane_shuttle_tails_open',
     help: 'Live tails open',
@@ -45,14 +24,8 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
       this.set(core.tails.open);
     },
   });
-  new Counter({
-    name: 'edgeplane_shuttle_tail_dropped_total',
-    help: 'Lines dropped for tail clients that did not keep up (reported to them as L11)',
-    registers: [registry],
-    collect() {
-      catchUp(this, 'tail-dropped', {}, core.tails.droppedTotal());
-    },
-  });
+  totalsCounter(registry, 'edgeplane_shuttle_tail_dropped_total', 'Lines dropped for tail clients that did not keep up (reported to them as L11)', [],
+    () => [[{}, core.tails.droppedTotal()]]);
   new Gauge({
     name: 'edgeplane_shuttle_apps',
     help: 'Apps with a ring buffer',
@@ -61,24 +34,10 @@ export function createShuttleMetrics(core: ShuttleCore, bad: BadInput): Registry
       this.set(core.rings.appCount);
     },
   });
-  new Counter({
-    name: 'edgeplane_shuttle_apps_evicted_total',
-    help: 'App ring buffers dropped: idle (appIdleMs), or least recently written past maxApps / maxRingBytes',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      const ev = core.rings.evictedApps;
-      for (const reason of Object.keys(ev) as Array<keyof typeof ev>) catchUp(this, `ev\0${reason}`, { reason }, ev[reason]);
-    },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_evicted_app_lines_total',
-    help: 'Lines that were held in the ring buffers of evicted apps',
-    registers: [registry],
-    collect() {
-      catchUp(this, 'ev-lines', {}, core.rings.evictedLines);
-    },
-  });
+  totalsCounter(registry, 'edgeplane_shuttle_apps_evicted_total', 'App ring buffers dropped: idle (appIdleMs), or least recently written past maxApps / maxRingBytes', ['reason'],
+    () => Object.entries(core.rings.evictedApps).map(([reason, n]) => [{ reason }, n] as const));
+  totalsCounter(registry, 'edgeplane_shuttle_evicted_app_lines_total', 'Lines that were held in the ring buffers of evicted apps', [],
+    () => [[{}, core.rings.evictedLines]]);
   new Gauge({
     name: 'edgeplane_shuttle_ring_lines',
     help: 'Lines held in ring buffers',

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { totalsCounter } from '../counter-catch-up.js';
 import type { AckTracker } from './ack-tracker.js';
 import type { BusIngestCounts } from './bus-ingest.js';
 import type { DeliveryCounts } from './message-delivery.js';
@@ -19,41 +20,16 @@ export interface BusShuttleView {
  * partitions owned, readiness, live tails fed from the bus.
  */
 export function registerBusShuttleMetrics(registry: Registry, v: BusShuttleView): void {
-  const reported = new Map<string, number>();
-  const catchUp = (c: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
-    const delta = total - (reported.get(key) ?? 0);
-    if (delta > 0) {
-      c.inc(labels, delta);
-      reported.set(key, total);
-    }
-  };
-  new Counter({
-    name: 'edgeplane_shuttle_bus_ingest_lines_total', help: 'Lines ingest published to the bus, by ingest', labelNames: ['ingest'], registers: [registry],
-    collect() {
-      for (const [ingest, n] of Object.entries(v.ingest.published)) catchUp(this, `in\0${ingest}`, { ingest }, n);
-    },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_bus_ingest_lost_total', help: 'Lines ingest could not publish (outbox full, refused, or stopped first)', registers: [registry],
-    collect() { catchUp(this, 'lost', {}, v.ingest.lost); },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_bus_delivered_total', help: 'Lines taken from the owned partitions into the core (ring, tails, drains)', registers: [registry],
-    collect() { catchUp(this, 'delivered', {}, v.delivery.delivered); },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_bus_bad_messages_total', help: 'Messages on the bus that were not a valid msgpack log record: acknowledged and skipped', labelNames: ['reason'], registers: [registry],
-    collect() {
-      for (const [reason, n] of v.delivery.bad) catchUp(this, `bad\0${reason}`, { reason }, n);
-    },
-  });
-  new Counter({
-    name: 'edgeplane_shuttle_bus_acks_total', help: 'Messages acknowledged to the bus: after every drain wrote the line (drains) or once holdMs ran out with the line queued (hold)', labelNames: ['after'], registers: [registry],
-    collect() {
-      catchUp(this, 'ack-drains', { after: 'drains' }, v.tracker.counts.acked - v.tracker.counts.forced);
-      catchUp(this, 'ack-hold', { after: 'hold' }, v.tracker.counts.forced);
-    },
-  });
+  totalsCounter(registry, 'edgeplane_shuttle_bus_ingest_lines_total', 'Lines ingest published to the bus, by ingest', ['ingest'],
+    () => Object.entries(v.ingest.published).map(([ingest, n]) => [{ ingest }, n] as const));
+  totalsCounter(registry, 'edgeplane_shuttle_bus_ingest_lost_total', 'Lines ingest could not publish (outbox full, refused, or stopped first)', [],
+    () => [[{}, v.ingest.lost]]);
+  totalsCounter(registry, 'edgeplane_shuttle_bus_delivered_total', 'Lines taken from the owned partitions into the core (ring, tails, drains)', [],
+    () => [[{}, v.delivery.delivered]]);
+  totalsCounter(registry, 'edgeplane_shuttle_bus_bad_messages_total', 'Messages on the bus that were not a valid msgpack log record: acknowledged and skipped', ['reason'],
+    () => Array.from(v.delivery.bad, ([reason, n]) => [{ reason }, n] as const));
+  totalsCounter(registry, 'edgeplane_shuttle_bus_acks_total', 'Messages acknowledged to the bus: after every drain wrote the line (drains) or once holdMs ran out with the line queued (hold)', ['after'],
+    () => [[{ after: 'drains' }, v.tracker.counts.acked - v.tracker.counts.forced], [{ after: 'hold' }, v.tracker.counts.forced]]);
   new Gauge({ name: 'edgeplane_shuttle_bus_partitions_owned', help: 'Partitions this replica holds the lease of and pulls', registers: [registry], collect() { this.set(v.owned()); } });
   new Gauge({ name: 'edgeplane_shuttle_bus_ready', help: '1 when connected to the bus with its streams and buckets in place', registers: [registry], collect() { this.set(v.ready() ? 1 : 0); } });
   new Gauge({ name: 'edgeplane_shuttle_bus_tails_open', help: 'Live tails fed from the bus', registers: [registry], collect() { this.set(v.tailsOpen()); } });

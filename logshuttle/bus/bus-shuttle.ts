@@ -23,6 +23,7 @@ import type { BusTuning } from './bus-tuning.js';
 import { DrainRegistry } from './drain-registry.js';
 import { messageDelivery, type DeliveryCounts } from './message-delivery.js';
 import { PartitionConsumer } from './partition-consumer.js';
+import { BusUnavailable } from '../../shared/bus/nats-errors.js';
 import { PartitionLeases } from './partition-leases.js';
 import { PartitionSet } from './partition-set.js';
 import { SKIP_DRAINS } from './platform-line.js';
@@ -42,10 +43,6 @@ export interface BusShuttleOptions {
 
 /** the outbox depth past which TCP ingest stops reading */
 const INGEST_HIGH_WATER = 20_000;
-
-class BusUnavailable extends Error {
-  readonly code = 'E_BUS_UNAVAILABLE';
-}
 
 /** Everything bound to one NATS connection: rebuilt when the connection is replaced. */
 interface Handles {

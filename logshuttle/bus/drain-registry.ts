@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from '@nats-io/kv';
+import { asBusUnavailable, isWrongLastSequence } from '../../shared/bus/nats-errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { DrainManager } from '../drains/drain-manager.js';
 import { parseDrainUrl } from '../drains/drain-url.js';
@@ -23,16 +24,13 @@ function parseEntry(e: KvEntry | null): DrainInfo[] {
   }
 }
 
-function isConflict(err: unknown): boolean {
-  return /wrong last sequence|key exists/i.test((err as Error)?.message ?? '');
-}
-
 /**
  * The drain set in bus mode: KV bucket `<stream>_DRAINS`, one key per app (kv-key.ts) holding
  * `{"drains":[{"id","url"}]}`. The drains API on any replica writes it (compare-and-set on the
  * key's revision, retried on a conflict); every replica watches the bucket and makes its own
  * DrainManager match, so a change takes effect everywhere within a round trip, and the set
  * survives restarts of every replica. Config `drains` seed an app's key only when it has none.
+ * The API's calls fail with BusUnavailable (E_BUS_UNAVAILABLE) when the bus did not answer.
  */
 export class DrainRegistry implements DrainApi {
   private closed = false;
@@ -64,7 +62,7 @@ export class DrainRegistry implements DrainApi {
         await this.kv.create(appKey(app), JSON.stringify({ drains: list } satisfies Entry));
         this.logger.info({ app, drains: list.length }, 'drains seeded from the config into the bus registry');
       } catch (err) {
-        if (!isConflict(err)) throw err;
+        if (!isWrongLastSequence(err)) throw err; // else: the app has a key already
       }
     }
   }
@@ -80,7 +78,7 @@ export class DrainRegistry implements DrainApi {
   }
 
   async list(app: string): Promise<DrainInfo[]> {
-    return parseEntry(await this.kv.get(appKey(app))).map((d) => ({ id: d.id, url: d.url }));
+    return parseEntry(await this.read(appKey(app))).map((d) => ({ id: d.id, url: d.url }));
   }
 
   async remove(app: string, id: string): Promise<boolean> {
@@ -94,7 +92,7 @@ export class DrainRegistry implements DrainApi {
   private async change<T>(app: string, edit: (list: DrainInfo[]) => { list: DrainInfo[] | null; result: T }): Promise<T> {
     const key = appKey(app);
     for (let attempt = 1; ; attempt++) {
-      const entry = await this.kv.get(key);
+      const entry = await this.read(key);
       const { list, result } = edit(parseEntry(entry));
       if (list === null) return result;
       const value = JSON.stringify({ drains: list } satisfies Entry);
@@ -104,8 +102,17 @@ export class DrainRegistry implements DrainApi {
         this.manager.syncApp(app, list); // here at once; the watch confirms
         return result;
       } catch (err) {
-        if (!isConflict(err) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+        if (!isWrongLastSequence(err) || attempt >= MAX_CAS_ATTEMPTS) throw asBusUnavailable(err);
       }
+    }
+  }
+
+  /** The key's entry; a BusUnavailable when the bus did not answer. */
+  private async read(key: string): Promise<KvEntry | null> {
+    try {
+      return await this.kv.get(key);
+    } catch (err) {
+      throw asBusUnavailable(err);
     }
   }
 

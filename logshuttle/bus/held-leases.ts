@@ -1,4 +1,5 @@
 import type { KV } from '@nats-io/kv';
+import { isWrongLastSequence } from '../../shared/bus/nats-errors.js';
 import type { Logger } from '../../shared/logger.js';
 
 /** What the lease holder drives: the partition consumers. */
@@ -26,10 +27,6 @@ export interface Held {
 }
 
 export const LEASE = 'lease.';
-
-export function isWrongSequence(err: unknown): boolean {
-  return /wrong last sequence/i.test((err as Error)?.message ?? '');
-}
 
 /**
  * The leases this replica holds, kept alive on their own timer (every third of the TTL, never
@@ -123,7 +120,7 @@ export class HeldLeases {
       }
     } catch (err) {
       if (this.held.get(p) !== h) return;
-      if (isWrongSequence(err)) {
+      if (isWrongLastSequence(err)) {
         this.held.delete(p);
         logger.warn({ partition: p, state: h.state }, 'partition lease lost (expired or taken); stopped pulling');
         if (h.state === 'active' || h.state === 'releasing') void hooks.stop(p, false);

@@ -3,6 +3,8 @@ import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.js';
 import { partitionSubject } from '../../shared/bus/index.js';
 import type { BusTuning } from './bus-tuning.js';
+import { RedeliveryOrder } from './redelivery-order.js';
+import { isConsumerNotFound } from '../../shared/bus/nats-errors.js';
 
 export interface PartitionConsumerOptions {
   js: JetStreamClient;
@@ -24,14 +26,25 @@ export function durableName(p: number): string {
 
 const WARN_EVERY_MS = 30_000;
 
+/** Where the durable consumer stood when this replica (re)started pulling it. */
+interface Settled {
+  /** the consumer's delivery sequence */
+  delivered: number;
+  /** the highest stream sequence it delivered */
+  streamSeq: number;
+  /** lines delivered and not acknowledged (they come back, redelivered) */
+  unacked: number;
+}
+
 /**
  * Pulls one partition (`logs.<p>.*`) through its durable pull consumer, in stream order, while
  * this replica holds the partition's lease. Order across owners: a new owner first waits out
  * the ack wait when the consumer has deliveries nobody acknowledged (the previous owner's), so
- * those are redelivered before anything newer. Order within an owner: a jump in the consumer's
- * delivery sequence means deliveries to this replica were lost on the way (a reconnect); the
- * rest of that pull is left unacknowledged and pulling pauses for the ack wait, so the lost
- * ones and the ones after them come back together, in stream order.
+ * the server redelivers them; until all of them came back, newer lines are held and then
+ * released in stream order (RedeliveryOrder: the server may answer a pull with newer lines
+ * before its redelivery timer fired). Order within an owner: a jump in the consumer's delivery
+ * sequence means deliveries to this replica were lost on the way (a reconnect); the rest of
+ * that pull is left unacknowledged and the consumer is settled again as by a new owner.
  */
 export class PartitionConsumer {
   private stopping = false;
@@ -41,6 +54,7 @@ export class PartitionConsumer {
   private wake: (() => void) | null = null;
   private lastWarn = 0;
   private lastLagCheck = 0;
+  private readonly order = new RedeliveryOrder<JsMsg>();
 
   constructor(private readonly o: PartitionConsumerOptions) {}
 
@@ -82,8 +96,9 @@ export class PartitionConsumer {
   private async run(): Promise<void> {
     const { js, stream, partition, tuning, logger } = this.o;
     const name = durableName(partition);
-    let lastDelivered = await this.settle(true);
-    if (lastDelivered === null) return;
+    let settled = await this.settle(true);
+    if (settled === null) return;
+    let lastDelivered = this.resume(settled);
     logger.info({ partition, consumer: name }, 'pulling partition');
     let consumer: Consumer | null = null;
     while (!this.stopping) {
@@ -102,15 +117,16 @@ export class PartitionConsumer {
           if (dseq > lastDelivered + 1) {
             // deliveries lost on the way: leave these for redelivery with them, in order
             gap = true;
-            logger.warn({ partition, expected: lastDelivered + 1, got: dseq }, 'deliveries lost in transit; pausing for the ack wait so they come back in order');
+            logger.warn({ partition, expected: lastDelivered + 1, got: dseq }, 'deliveries lost in transit; settling again so they come back in order');
             batch.stop();
             break;
           }
           lastDelivered = dseq;
           got++;
           pending = m.info.pending;
-          this.o.deliver(m, partition);
+          this.deliverAll(this.order.take(m, Date.now()));
         }
+        if (!gap) this.deliverAll(this.order.expire(Date.now()));
         if (got > 0) this.o.onLag(partition, pending);
       } catch (err) {
         if (this.abandoned) break;
@@ -122,18 +138,18 @@ export class PartitionConsumer {
         await this.pause(500);
         consumer = null;
         // deliveries may have been lost with the connection: start again as a new owner would
-        const again = await this.settle(false);
-        if (again === null) break;
-        lastDelivered = again;
+        settled = await this.settle(false);
+        if (settled === null) break;
+        lastDelivered = this.resume(settled);
         continue;
       } finally {
         this.current = null;
       }
       if (gap) {
-        await this.pause(tuning.ackWaitMs + 500);
-        const again = await this.settle(false);
-        if (again === null) break;
-        lastDelivered = again;
+        // the lost ones are unacknowledged: settle waits out their ack wait
+        settled = await this.settle(false);
+        if (settled === null) break;
+        lastDelivered = this.resume(settled);
       } else if (got === 0 && Date.now() - this.lastLagCheck > 5000) {
         this.lastLagCheck = Date.now();
         await this.refreshLag();
@@ -141,17 +157,36 @@ export class PartitionConsumer {
     }
   }
 
+  /** Starts pulling from where the consumer was settled: holds newer lines for the unacknowledged. */
+  private resume(s: Settled): number {
+    const { tuning } = this.o;
+    this.order.reset();
+    if (s.unacked > 0) this.order.begin(s.streamSeq, s.unacked, Date.now() + 2 * tuning.ackWaitMs + tuning.fetchExpiresMs);
+    return s.delivered;
+  }
+
+  private deliverAll(msgs: JsMsg[]): void {
+    const { partition } = this.o;
+    if (msgs.length === 0) return;
+    const order = this.order;
+    if (order.released) {
+      order.released = false;
+      this.o.logger.info({ partition, released: msgs.length, reordered: order.reordered, missing: order.missing }, 'redeliveries back: held lines released in stream order');
+    }
+    for (const m of msgs) this.o.deliver(m, partition);
+  }
+
   /**
    * Makes sure the durable consumer exists, waits out the ack wait when it has deliveries nobody
-   * acknowledged, and returns its delivery sequence (null when stopped meanwhile).
+   * acknowledged, and returns where it stands (null when stopped meanwhile).
    */
-  private async settle(first: boolean): Promise<number | null> {
+  private async settle(first: boolean): Promise<Settled | null> {
     const { jsm, stream, partition, tuning, logger } = this.o;
     const name = durableName(partition);
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
         let info = await jsm.consumers.info(stream, name).catch((err: Error) => {
-          if (/consumer not found/i.test(err.message)) return null;
+          if (isConsumerNotFound(err)) return null;
           throw err;
         });
         if (info === null) {
@@ -175,7 +210,7 @@ export class PartitionConsumer {
           info = await jsm.consumers.info(stream, name);
         }
         this.o.onLag(partition, info.num_pending);
-        return info.delivered.consumer_seq;
+        return { delivered: info.delivered.consumer_seq, streamSeq: info.delivered.stream_seq, unacked: info.num_ack_pending };
       } catch (err) {
         const now = Date.now();
         if (attempt === 1 || now - this.lastWarn > WARN_EVERY_MS) {

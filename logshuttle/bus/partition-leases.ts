@@ -1,6 +1,7 @@
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { Logger } from '../../shared/logger.js';
-import { HeldLeases, LEASE, isWrongSequence, type Held, type LeaseHooks } from './held-leases.js';
+import { isWrongLastSequence } from '../../shared/bus/nats-errors.js';
+import { HeldLeases, LEASE, type Held, type LeaseHooks } from './held-leases.js';
 import { planLeases } from './lease-plan.js';
 
 export type { LeaseHooks } from './held-leases.js';
@@ -22,8 +23,8 @@ const MEMBER = 'member.';
  * after their last write. Each replica keeps `member.<id>` alive and holds `lease.<p>` for its
  * partitions (renewed and fenced by HeldLeases on their own timer). A rebalancing pass, every
  * third of the TTL: shares from lease-plan.ts; a replica over its share releases (graceful
- * stop, then delete), one under it takes free keys with `create` (which fails when the key
- * exists). A watch on the bucket wakes the pass at once when a member appears or a lease is
+ * stop, then delete), one under it takes free keys with `create` (which fails with "wrong last
+ * sequence" when the key holds a value). A watch on the bucket wakes the pass at once when a member appears or a lease is
  * released, so hand-overs take one round trip, not a renewal period.
  */
 export class PartitionLeases {
@@ -138,7 +139,7 @@ export class PartitionLeases {
         logger.info({ partition: p, target: plan.target, members: members.length }, 'partition lease taken; pulled once a renewal confirms it');
         this.held.add(p, rev, sentAt);
       } catch (err) {
-        if (!isWrongSequence(err) && !/exists/i.test((err as Error).message)) {
+        if (!isWrongLastSequence(err)) { // not: held by another replica
           logger.debug({ partition: p, err: (err as Error).message }, 'partition lease not taken');
         }
       }

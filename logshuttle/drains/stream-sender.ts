@@ -1,8 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { backoffDelay } from './backoff.js';
-import type { DrainContext, DrainSender } from './drain-context.js';
 import type { FrameBatch } from './frame-queue.js';
+import { SocketSender } from './socket-sender.js';
 import { isCertificateError } from './tls-errors.js';
 
 const MAX_LINES_PER_WRITE = 8192;
@@ -15,44 +14,27 @@ function noop(): void {}
  * syslog+tcp and syslog+tls drains: one connection, octet-counted frames written coalesced
  * (one write per loop turn of everything that fits under `socketHighWaterBytes` of
  * `writableLength`); the rest waits in the drain's bounded queue, so a stalled peer costs that
- * queue and nothing else. Reconnects with jittered backoff; detects a peer that closed (FIN or
- * reset); recycles connections older than `recycleMs`. Batches whose write did not complete
- * when the connection died go back to the front of the queue.
+ * queue and nothing else. Reconnects with jittered backoff (socket-sender.ts); detects a peer
+ * that closed (FIN or reset); recycles connections older than `recycleMs`. Batches whose write
+ * did not complete when the connection died go back to the front of the queue.
  */
-export class StreamSender implements DrainSender {
+export class StreamSender extends SocketSender {
   private socket: net.Socket | null = null;
-  private ready = false;
-  private closing = false;
   private recycling = false;
   private waitingDrain = false;
-  private failures = 0;
-  private lastAttemptFailed = false;
-  private lastWarnAt = 0;
   private connectedAt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
   /** written batches whose write callback has not reported success yet, oldest first */
   private inflight: FrameBatch[] = [];
 
-  constructor(private readonly ctx: DrainContext) {}
-
-  kick(): void {
-    if (this.closing) return;
-    if (this.ready) this.pump();
-    else if (!this.socket && !this.retryTimer) this.connect();
+  protected opening(): boolean {
+    return this.socket !== null;
   }
 
-  idle(): boolean {
-    return !this.ctx.queue.pending && this.inflight.length === 0;
+  protected inFlight(): number {
+    return this.inflight.length;
   }
 
-  unreachable(): boolean {
-    return !this.ready && this.lastAttemptFailed;
-  }
-
-  close(): Promise<void> {
-    this.closing = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+  protected closeSocket(): Promise<void> {
     const s = this.socket;
     if (!s) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -66,7 +48,7 @@ export class StreamSender implements DrainSender {
     });
   }
 
-  private connect(): void {
+  protected open(): void {
     const { target, tuning } = this.ctx;
     const isTls = target.scheme === 'syslog+tls';
     const socket = isTls
@@ -94,15 +76,12 @@ export class StreamSender implements DrainSender {
 
   private onReady(socket: net.Socket): void {
     if (socket !== this.socket) return;
-    const { stats, logger, target } = this.ctx;
+    const { logger, target } = this.ctx;
     socket.setTimeout(0);
     socket.setKeepAlive(true, 30_000);
     socket.setNoDelay(true);
-    this.ready = true;
-    stats.connected = true;
-    if (this.failures > 0) logger.info({ drain: this.ctx.id, app: this.ctx.app, url: target.redacted, after: this.failures }, 'drain reconnected');
-    this.failures = 0;
-    this.lastAttemptFailed = false;
+    const after = this.connected();
+    if (after > 0) logger.info({ drain: this.ctx.id, app: this.ctx.app, url: target.redacted, after }, 'drain reconnected');
     this.connectedAt = Date.now();
     if (this.closing) return;
     this.pump();
@@ -110,7 +89,7 @@ export class StreamSender implements DrainSender {
 
   private onClose(socket: net.Socket, err: Error | null): void {
     if (socket !== this.socket) return;
-    const { stats, queue, logger, target, tuning } = this.ctx;
+    const { stats, queue, logger, target } = this.ctx;
     const wasReady = this.ready;
     this.socket = null;
     this.ready = false;
@@ -121,26 +100,18 @@ export class StreamSender implements DrainSender {
     if (this.closing) return;
     if (this.recycling) {
       this.recycling = false;
-      this.connect();
+      this.open();
       return;
     }
-    this.failures++;
-    this.lastAttemptFailed = !wasReady || err !== null;
-    stats.retries++;
-    const now = Date.now();
-    if (!isCertificateError(err) && (this.failures === 1 || now - this.lastWarnAt >= WARN_EVERY_MS)) {
-      this.lastWarnAt = now;
+    this.failed(!wasReady || err !== null);
+    if (!isCertificateError(err) && this.warnDue(WARN_EVERY_MS)) {
       logger.warn({ drain: this.ctx.id, app: this.ctx.app, url: target.redacted, err: err?.message, failures: this.failures },
         wasReady ? 'drain connection closed' : 'drain unreachable');
     }
-    const delay = wasReady && err === null ? backoffDelay(1, tuning.backoff) : backoffDelay(this.failures, tuning.backoff);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (!this.closing && this.ctx.queue.pending) this.connect();
-    }, delay);
+    this.retryLater(wasReady && err === null ? 1 : this.failures); // a clean close: reconnect soon
   }
 
-  private pump(): void {
+  protected pump(): void {
     const s = this.socket;
     if (!s || !this.ready || this.recycling) return;
     const { queue, tuning } = this.ctx;

@@ -1,9 +1,8 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { backoffDelay } from './backoff.js';
-import type { DrainContext, DrainSender } from './drain-context.js';
 import { datagramOf, UDP_MAX_BYTES } from './rfc5424.js';
+import { SocketSender } from './socket-sender.js';
 
 const MAX_OUTSTANDING = 128;
 
@@ -12,37 +11,22 @@ const MAX_OUTSTANDING = 128;
  * longer messages are cut on a UTF-8 boundary and counted (`truncated`). A connected UDP
  * socket per drain; at most MAX_OUTSTANDING sends in the kernel's hands at once, the rest
  * waits in the bounded queue. A send that fails is counted as dropped (reported by L10).
+ * Opening (name lookup, connect) is retried with backoff (socket-sender.ts); warned once a row.
  */
-export class UdpSender implements DrainSender {
+export class UdpSender extends SocketSender {
   private socket: dgram.Socket | null = null;
-  private ready = false;
-  private opening = false;
-  private closing = false;
-  private failures = 0;
+  private attempting = false;
   private outstanding = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private lastAttemptFailed = false;
 
-  constructor(private readonly ctx: DrainContext) {}
-
-  kick(): void {
-    if (this.closing) return;
-    if (this.ready) this.pump();
-    else if (!this.opening && !this.retryTimer) this.open();
+  protected opening(): boolean {
+    return this.attempting;
   }
 
-  idle(): boolean {
-    return !this.ctx.queue.pending && this.outstanding === 0;
+  protected inFlight(): number {
+    return this.outstanding;
   }
 
-  unreachable(): boolean {
-    return !this.ready && this.lastAttemptFailed;
-  }
-
-  close(): Promise<void> {
-    this.closing = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+  protected closeSocket(): Promise<void> {
     const s = this.socket;
     this.socket = null;
     this.ready = false;
@@ -51,8 +35,8 @@ export class UdpSender implements DrainSender {
     return new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
-  private open(): void {
-    this.opening = true;
+  protected open(): void {
+    this.attempting = true;
     const { host } = this.ctx.target;
     const family = net.isIP(host);
     if (family !== 0) {
@@ -61,7 +45,7 @@ export class UdpSender implements DrainSender {
     }
     dns.lookup(host, (err, address, fam) => {
       if (this.closing) return;
-      if (err) this.failed(err);
+      if (err) this.attemptFailed(err);
       else this.bind(address, fam);
     });
   }
@@ -69,41 +53,32 @@ export class UdpSender implements DrainSender {
   private bind(address: string, family: number): void {
     const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     socket.on('error', (err) => {
-      if (socket === this.socket && !this.ready) this.failed(err);
+      if (socket === this.socket && !this.ready) this.attemptFailed(err);
     });
     socket.connect(this.ctx.target.port, address, () => {
       if (this.closing) {
         socket.close();
         return;
       }
-      this.opening = false;
-      this.ready = true;
-      this.failures = 0;
-      this.lastAttemptFailed = false;
-      this.ctx.stats.connected = true;
+      this.attempting = false;
+      this.connected();
       this.pump();
     });
     this.socket = socket;
   }
 
-  private failed(err: Error): void {
-    const { logger, tuning, stats } = this.ctx;
-    this.opening = false;
-    this.lastAttemptFailed = true;
-    this.failures++;
-    stats.retries++;
+  private attemptFailed(err: Error): void {
+    this.attempting = false;
+    this.failed(true);
     if (this.socket) {
       this.socket.close();
       this.socket = null;
     }
-    if (this.failures === 1) logger.warn({ drain: this.ctx.id, app: this.ctx.app, url: this.ctx.target.redacted, err: err.message }, 'drain unreachable');
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (!this.closing && this.ctx.queue.pending) this.open();
-    }, backoffDelay(this.failures, tuning.backoff));
+    if (this.warnDue(Infinity)) this.ctx.logger.warn({ drain: this.ctx.id, app: this.ctx.app, url: this.ctx.target.redacted, err: err.message }, 'drain unreachable');
+    this.retryLater();
   }
 
-  private pump(): void {
+  protected pump(): void {
     const s = this.socket;
     if (!s || !this.ready) return;
     const { queue, stats } = this.ctx;

@@ -6,13 +6,14 @@ const MAX_BODY = 16 * 1024;
 
 /**
  * Runs a drains API call that may answer at once (a DrainSet) or later (the bus registry); a
- * failure other than a bad URL is 503 when the bus did not take the change, else 500.
+ * failure other than a bad URL is 503 when the bus did not take the change (the registry's
+ * BusUnavailable, E_BUS_UNAVAILABLE), else 500.
  */
 function settle<T>(res: HttpResponse, call: () => T | Promise<T>, ok: (value: T) => void): void {
   const failed = (err: unknown): void => {
     const code = (err as { code?: string }).code;
     if (code === 'E_DRAIN_URL') return respondError(res, '400 Bad Request', code, (err as Error).message);
-    if (code === 'E_BUS_UNAVAILABLE' || /timeout|no responders|connection|closed/i.test((err as Error).message)) {
+    if (code === 'E_BUS_UNAVAILABLE') {
       return respondError(res, '503 Service Unavailable', 'E_BUS_UNAVAILABLE', `the bus did not answer: ${(err as Error).message}`);
     }
     respondError(res, '500 Internal Server Error', code ?? 'E_INTERNAL', (err as Error).message);

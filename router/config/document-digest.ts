@@ -51,46 +51,46 @@ function entryDigest(value: unknown): Digest {
   return d;
 }
 
-function recordDigest(record: Record<string, unknown>): Digest {
-  const hit = cache.get(record);
+const RECORD_NAMES: ReadonlySet<string> = new Set(RECORDS);
+
+/**
+ * `"key":<part>,` for each key, in order, hashed: a record's part is its entry's digest; a
+ * document's (`top`) is the record digest between braces for apps, sites and filters, else the
+ * value's JSON.
+ */
+function objectDigest(obj: Record<string, unknown>, top: boolean): Digest {
+  const hit = cache.get(obj);
   if (hit !== undefined) return hit;
   let text = '';
   let bytes = 2;
-  for (const key of Object.keys(record)) {
+  for (const key of Object.keys(obj)) {
     const k = quoted(key);
-    const e = entryDigest(record[key]);
-    text += `${k}:${e.sha256},`;
-    bytes += k.length + 2 + e.bytes;
+    const value = obj[key];
+    let part: string;
+    let size: number;
+    if (!top) {
+      const e = entryDigest(value);
+      part = e.sha256;
+      size = e.bytes;
+    } else if (RECORD_NAMES.has(key) && isJsonObject(value)) {
+      const r = objectDigest(value, false);
+      part = `{${r.sha256}}`;
+      size = r.bytes;
+    } else {
+      part = JSON.stringify(value) ?? 'null';
+      size = part.length;
+    }
+    text += `${k}:${part},`;
+    bytes += k.length + 2 + size;
   }
   const d: Digest = { sha256: hex(text), bytes };
-  if (Object.isFrozen(record)) cache.set(record, d);
+  if (Object.isFrozen(obj)) cache.set(obj, d);
   return d;
 }
 
-const RECORD_NAMES: ReadonlySet<string> = new Set(RECORDS);
-
 /** The digest of a whole document (see the module comment). */
 export function documentDigest(doc: Record<string, unknown>): Digest {
-  const hit = cache.get(doc);
-  if (hit !== undefined) return hit;
-  let text = '';
-  let bytes = 2;
-  for (const key of Object.keys(doc)) {
-    const k = quoted(key);
-    const value = doc[key];
-    if (RECORD_NAMES.has(key) && isJsonObject(value)) {
-      const r = recordDigest(value);
-      text += `${k}:{${r.sha256}},`;
-      bytes += k.length + 2 + r.bytes;
-    } else {
-      const json = JSON.stringify(value) ?? 'null';
-      text += `${k}:${json},`;
-      bytes += k.length + 2 + json.length;
-    }
-  }
-  const d: Digest = { sha256: hex(text), bytes };
-  if (Object.isFrozen(doc)) cache.set(doc, d);
-  return d;
+  return objectDigest(doc, true);
 }
 
 /** Bytes of a part already digested (0 when never digested): the history's memory estimate. */

@@ -70,7 +70,7 @@ function routeApps(site: SiteConfig): Set<string> {
  * sites, and the sites and app hosts routing to a rebuilt app. An app route that is not
  * rebuilt stays the same object, with its balancer position, filter chain (and whatever the
  * filters hold, e.g. rate-limit buckets) and canary slot. The result equals a full compile of
- * the new document (a property test compares them: test/router/config/table-compiler.test.ts).
+ * the new document (a property test compares them: test/router/routing/table-compiler.test.ts).
  *
  * The compiler keeps its own copy of the document (the worker's, never shared) and updates it
  * in place on commit(), with an index of which site keys and app names own each host.

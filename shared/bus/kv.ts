@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 
 export type { KV, KvEntry } from '@nats-io/kv';
@@ -20,9 +20,8 @@ export { ensureKvBucket, type KvBucketOptions } from './ensure.js';
  */
 
 /** The server's "wrong last sequence": the key moved since the revision the write expected. */
-export function isWrongRevision(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
-}
+export { isWrongLastSequence as isWrongRevision } from './nats-errors.js';
+import { isWrongLastSequence as isWrongRevision } from './nats-errors.js';
 
 /** Writes `value` under `key` only if the key holds nothing; the new revision, or null when it is held. */
 export async function createKey(kv: KV, key: string, value: string | Uint8Array): Promise<number | null> {

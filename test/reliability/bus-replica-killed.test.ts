@@ -61,6 +61,7 @@ t.test('a replica SIGKILLed mid-stream: every acknowledged line delivered at lea
   t.equal(linesAcked, totalLines, 'every line was acknowledged by the bus (POSTs failed over to the survivor)');
   t.same(d.missing.slice(0, 20), [], `every acknowledged line reached its receiver at least once (${d.missing.length} missing)`);
   if (d.outOfOrderAt.length > 0) t.comment(`out of order: ${d.outOfOrderAt.join('; ')}`);
+  for (const l of b.log.filter((x) => x.includes('redeliveries back'))) t.comment(`survivor: ${l}`);
   t.same(d.outOfOrder, [], 'each app\'s lines arrived in order (first occurrences)');
   t.equal(d.badMsgid, 0, 'every frame carries the stream sequence as MSGID');
   const redeliveryBound = ownedByKilled.length * MAX_ACK_PENDING;

@@ -54,8 +54,8 @@ t.test('every listed unit test exists and starts no process, directly or through
 });
 
 t.test('the check recognises a process test', async (t) => {
-  t.match(processUse('test/integration/demo.test.ts'), /node:child_process|assertDistFresh/);
-  t.match(processUse('test/router/core/config.test.ts'), /runRouterOnce/);
+  t.match(processUse('test/e2e/demo.test.ts'), /node:child_process|assertDistFresh/);
+  t.match(processUse('test/router/config/config.test.ts'), /runRouterOnce/);
   t.match(processUse('test/router/filters/firewall-filter.test.ts'), /startRouter/);
-  t.equal(processUse('test/router/h1/client-flow.test.ts'), null);
+  t.equal(processUse('test/router/upstream/h1/client-flow.test.ts'), null);
 });

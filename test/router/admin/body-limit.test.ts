@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { baseConfig, echoDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { admin } from '../edge/support/admin-client.js';
+import { admin } from '../support/admin-client.js';
 
 // A config body over the admin limit (16 MiB) gets 413, and the client SEES it while it is
 // still sending: the router answers first, then reads and discards the rest for a bounded

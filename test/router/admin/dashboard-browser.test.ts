@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { baseConfig, startDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { putConfig } from '../edge/support/admin-client.js';
+import { putConfig } from '../support/admin-client.js';
 import { getJson, pollUntil } from './support/stats-client.js';
 import { decodePng, inkOf } from './support/png-pixels.js';
 import { CHROMIUM, cellsAbove0, connectionIs, launch, textMatches } from './support/browser.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { request } from 'node:http';
 import { baseConfig, echoDyno, startRouter, writeConfig, until } from '../../support/router-harness.js';
 import { startShuttle } from '../../logshuttle/helpers/shuttle-process.js';
-import { admin } from '../edge/support/admin-client.js';
+import { admin } from '../support/admin-client.js';
 
 t.setTimeout(300_000);
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { baseConfig, deadAddress, startDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { admin, putConfig } from '../edge/support/admin-client.js';
+import { admin, putConfig } from '../support/admin-client.js';
 import { getJson, openStream, pollUntil } from './support/stats-client.js';
 
 // GET /stats and /stats/stream on a real router with 2 worker threads: exact counts merged from

@@ -1,6 +1,6 @@
 // The canary through the router process (2 worker threads, real dynos): the abort line and
 // /canaries in detail, a healthy canary's share, and a PUT /config that changes one canary and
-// leaves the other (test/router/canary-e2e.test.ts covers the abort across workers).
+// leaves the other (test/router/canary/canary-e2e.test.ts covers the abort across workers).
 import t from 'tap';
 import { request } from 'undici';
 import { baseConfig, echoDyno, startDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';

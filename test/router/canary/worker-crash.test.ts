@@ -3,10 +3,10 @@
 // test hook (ROUTER_TEST_HOOKS=1: POST /debug/workers/0/crash on the admin listener).
 import t from 'tap';
 import { baseConfig, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { admin } from '../edge/support/admin-client.js';
-import { get } from '../edge/support/http-get.js';
-import { scrape } from '../edge/support/prometheus.js';
-import { perWorker, threadOf } from '../edge/support/worker-probe.js';
+import { admin } from '../support/admin-client.js';
+import { get } from '../support/http-get.js';
+import { scrape } from '../support/prometheus.js';
+import { perWorker, threadOf } from '../support/worker-probe.js';
 
 let router: RunningRouter;
 let prod: Dyno;

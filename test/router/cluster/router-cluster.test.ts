@@ -4,7 +4,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { startNatsCluster } from '../../support/nats-cluster.js';
 import { startDyno, startRouter, until, type Dyno } from '../../support/router-harness.js';
-import { scrape } from '../edge/support/prometheus.js';
+import { scrape } from '../support/prometheus.js';
 import { canaries, fleetConfig, logs, spread, startFleet, untilAll } from './support/cluster-rig.js';
 
 // a hang's bound only: the machine may be loaded

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { Agent } from 'node:http';
 import { baseConfig, echoDyno, startRawDyno, startRouter, writeConfig, type Dyno, type RawDyno } from '../../support/router-harness.js';
-import { get } from '../edge/support/http-get.js';
-import { logEntries } from '../edge/support/router-logs.js';
+import { get } from '../support/http-get.js';
+import { logEntries } from '../support/router-logs.js';
 import { patchConfig, running } from './support/config-admin.js';
 
 // Partial apply on a real router: 100 patches while requests run (none fails), and a patch

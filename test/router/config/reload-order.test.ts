@@ -2,9 +2,9 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { baseConfig, echoDyno, startRouter, type Dyno } from '../../support/router-harness.js';
-import { configMapVolume, hiddenConfigFile } from '../edge/support/config-dirs.js';
-import { get } from '../edge/support/http-get.js';
-import { logEntries, waitForLog } from '../edge/support/router-logs.js';
+import { configMapVolume, hiddenConfigFile } from '../support/config-dirs.js';
+import { get } from '../support/http-get.js';
+import { logEntries, waitForLog } from '../support/router-logs.js';
 import { largeRouterConfig, siteHost } from '../../../bench/lib/large-config.js';
 import { patchConfig, revisions, running } from './support/config-admin.js';
 

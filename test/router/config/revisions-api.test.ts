@@ -1,8 +1,8 @@
 import t from 'tap';
 import { baseConfig, echoDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
-import { get } from '../edge/support/http-get.js';
-import { scrape } from '../edge/support/prometheus.js';
-import { logEntries, waitForLog } from '../edge/support/router-logs.js';
+import { get } from '../support/http-get.js';
+import { scrape } from '../support/prometheus.js';
+import { logEntries, waitForLog } from '../support/router-logs.js';
 import { admin, patchConfig, putConfig, revisions, rollback, running, MERGE_PATCH } from './support/config-admin.js';
 
 // Config revisions on a real router (DESIGN.md "Config revisions, partial updates, rollback"):

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { baseConfig, startRouter, until, writeConfig, type RunningRouter } from '../../support/router-harness.js';
-import { scrape } from '../edge/support/prometheus.js';
+import { scrape } from '../support/prometheus.js';
 import { rawSend } from './support/raw-client.js';
 import { startRecordingDyno, type RecordingDyno } from './support/recording-dyno.js';
 

@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { admin } from '../../edge/support/admin-client.js';
+import { admin } from '../../support/admin-client.js';
 
 /** GET a JSON document from the admin listener. */
 export async function getJson<T = any>(port: number, path: string, token?: string): Promise<{ status: number; json: T; headers: Record<string, unknown> }> {

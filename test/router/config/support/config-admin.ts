@@ -1,4 +1,4 @@
-import { admin, type AdminAnswer } from '../../edge/support/admin-client.js';
+import { admin, type AdminAnswer } from '../../support/admin-client.js';
 
 export { admin };
 export type { AdminAnswer };
