@@ -1,17 +1,22 @@
-import { Decoder } from '@msgpack/msgpack';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { LogRecord } from '../../shared/log-record.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ShuttleCore } from '../shuttle-core.js';
 import { cleanRecord, recordProblem } from '../ingest/record-check.js';
-import { MAX_RECORD_BYTES } from '../ingest/record-limits.js';
+import { readOneValue } from '../ingest/msgpack-record-reader.js';
 import type { AckTracker } from './ack-tracker.js';
 import type { BusDrainSet } from './bus-drain-set.js';
 import { SKIP_DRAINS_HEADER, SKIP_DRAINS_VALUE } from './platform-line.js';
 
-/** one decoder for every message (`decode()` would build one per call, with its key cache) */
-const decoder = new Decoder({ maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 1024, maxMapLength: 64, maxExtLength: 1024 });
 const LOG_EVERY_MS = 5000;
+
+/** the bad-message reason of each message readOneValue cannot take as a value */
+const FATAL_REASONS = {
+  undecodable: 'not a msgpack value',
+  incomplete: 'incomplete msgpack value',
+  'trailing bytes': 'bytes after the msgpack value',
+  'too large': 'record over 1 MiB',
+} as const;
 
 /** Counts of what the partition consumers took from the bus. */
 export interface DeliveryCounts {
@@ -20,16 +25,18 @@ export interface DeliveryCounts {
   bad: Map<string, number>;
 }
 
-/** A bus message's line as the core takes it: the record, or why it is not one. */
+/**
+ * A bus message's line as the core takes it: the record, or why it is not one. A message is
+ * exactly one msgpack value, read with the msgpack ingest's bounds (readOneValue: walked before
+ * anything is decoded, only a flat map built, nested values never), so a hostile message costs
+ * no more than its bytes plus one flat record, at any depth or element count.
+ */
 export function recordOf(data: Uint8Array): LogRecord | string {
-  let value: unknown;
-  try {
-    value = decoder.decode(data);
-  } catch {
-    return 'not a msgpack value';
-  }
-  const problem = recordProblem(value);
-  return problem ?? cleanRecord(value as LogRecord);
+  const r = readOneValue(data);
+  if (r.kind === 'fatal') return FATAL_REASONS[r.reason];
+  if (r.kind === 'skipped') return r.reason;
+  const problem = recordProblem(r.value);
+  return problem ?? cleanRecord(r.value as LogRecord);
 }
 
 /**

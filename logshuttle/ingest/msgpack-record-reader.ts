@@ -40,16 +40,9 @@ export class MsgpackRecordReader {
   private len = 0;
   /** where the value being walked starts */
   private start = 0;
-  /** how far the walk got (the first byte of the next item to read) */
-  private pos = 0;
-  /** items still to walk in the current value; 0 = no value under way */
-  private pending = 0;
-  private topIsMap = false;
-  private topKeys = 0;
-  private nested = false;
-  private readonly decoder = new Decoder({
-    maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 0, maxMapLength: MAX_RECORD_KEYS, maxExtLength: MAX_EXT_BYTES,
-  });
+  /** the walk of the value under way (`pending` 0 = none) */
+  private readonly w: WalkState = newWalk();
+  private readonly decoder = recordDecoder();
 
   /** Adds bytes from the stream. */
   push(chunk: Uint8Array): void {
@@ -58,7 +51,7 @@ export class MsgpackRecordReader {
       // nothing held: start over at the beginning of the buffer
       this.len = 0;
       this.start = 0;
-      this.pos = 0;
+      this.w.pos = 0;
     }
     const need = this.len + chunk.length;
     if (need > this.buf.length) {
@@ -70,7 +63,7 @@ export class MsgpackRecordReader {
         this.buf.copy(next, 0, this.start, this.len);
         this.buf = next;
       }
-      this.pos -= this.start;
+      this.w.pos -= this.start;
       this.len = held;
       this.start = 0;
     }
@@ -86,87 +79,143 @@ export class MsgpackRecordReader {
   /** The next whole value, or null until more bytes arrive. */
   next(): ReadResult | null {
     if (this.start === this.len) return null;
-    if (this.pending === 0) this.beginValue();
-    const walked = this.walk();
+    if (this.w.pending === 0) beginWalk(this.w, this.start);
+    const walked = walk(this.buf, this.start, this.len, this.w);
     if (walked === 'more') {
       return this.len - this.start > MAX_VALUE_BYTES ? { kind: 'fatal', reason: 'too large' } : null;
     }
     if (walked !== 'done') return { kind: 'fatal', reason: walked };
     const from = this.start;
-    const to = this.pos;
-    this.start = to;
-    if (!this.topIsMap) return { kind: 'skipped', reason: NOT_A_MAP };
-    if (this.topKeys > MAX_RECORD_KEYS) return { kind: 'skipped', reason: TOO_MANY_KEYS };
-    try {
-      return { kind: 'value', value: this.nested ? this.decodeWithStandIns(from, to) : this.decoder.decode(this.buf.subarray(from, to)) };
-    } catch {
-      // well-formed bytes (the walk read them) the decoder refuses: a key that is not a string
-      // or a number, a malformed timestamp; the stream is still in step
-      return { kind: 'skipped', reason: UNDECODABLE_RECORD };
-    }
+    this.start = this.w.pos;
+    return walkedValue(this.decoder, this.buf, from, this.w);
   }
+}
 
-  private beginValue(): void {
-    this.pos = this.start;
-    this.pending = 1;
-    this.topIsMap = false;
-    this.topKeys = 0;
-    this.nested = false;
-  }
+/** What one message that should hold exactly one value holds (`readOneValue`). */
+export type OneValueResult =
+  | ReadResult
+  /** the bytes end inside the value (nothing decoded) */
+  | { readonly kind: 'fatal'; readonly reason: 'incomplete' }
+  /** bytes after the value (nothing decoded) */
+  | { readonly kind: 'fatal'; readonly reason: 'trailing bytes' };
 
-  /**
-   * Walks items until the value is whole ('done'), the bytes run out ('more': resumes from
-   * `pos` on the next call), or a byte that starts no msgpack value or a length over the limits.
-   */
-  private walk(): 'done' | 'more' | 'undecodable' | 'too large' {
-    const b = this.buf;
-    const end = this.len;
-    let pos = this.pos;
-    let pending = this.pending;
-    let first = pos === this.start;
-    while (pending > 0) {
-      const h = readHead(b, pos, end);
-      if (h === MORE) break;
-      if (h !== OK) return h;
-      if (head.items >= 0) {
-        if (first) {
-          this.topIsMap = head.isMap;
-          this.topKeys = head.keys;
-        } else {
-          this.nested = true;
-        }
-        pending += head.items;
+/** the decoder of `readOneValue` (one per thread; `decode` is synchronous) */
+let oneValueDecoder: Decoder | null = null;
+const oneValueWalk = newWalk();
+
+/**
+ * Reads a message that is exactly one msgpack value (a bus message) with the same bounds as
+ * MsgpackRecordReader: the bytes are walked first (no stack, no allocation), only a flat map of
+ * at most MAX_RECORD_KEYS keys is decoded, any nested value under a key stands as
+ * NESTED_STAND_IN unbuilt. A message over MAX_VALUE_BYTES is 'too large' unwalked; bytes after
+ * the value, or a value the bytes do not complete, make the message bad. Memory: the decoded flat
+ * record, whatever the input.
+ */
+export function readOneValue(data: Uint8Array): OneValueResult {
+  if (data.length > MAX_VALUE_BYTES) return { kind: 'fatal', reason: 'too large' };
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const w = oneValueWalk;
+  beginWalk(w, 0);
+  const walked = walk(b, 0, b.length, w);
+  if (walked === 'more') return { kind: 'fatal', reason: 'incomplete' };
+  if (walked !== 'done') return { kind: 'fatal', reason: walked };
+  if (w.pos !== b.length) return { kind: 'fatal', reason: 'trailing bytes' };
+  return walkedValue((oneValueDecoder ??= recordDecoder()), b, 0, w);
+}
+
+function recordDecoder(): Decoder {
+  return new Decoder({
+    maxStrLength: MAX_RECORD_BYTES, maxBinLength: MAX_RECORD_BYTES, maxArrayLength: 0, maxMapLength: MAX_RECORD_KEYS, maxExtLength: MAX_EXT_BYTES,
+  });
+}
+
+/** The walk of one value, resumable where the bytes stop. */
+interface WalkState {
+  /** how far the walk got (the first byte of the next item to read) */
+  pos: number;
+  /** items still to walk in the value; 0 = no value under way */
+  pending: number;
+  topIsMap: boolean;
+  topKeys: number;
+  /** an array or map below the top level */
+  nested: boolean;
+}
+
+function newWalk(): WalkState {
+  return { pos: 0, pending: 0, topIsMap: false, topKeys: 0, nested: false };
+}
+
+function beginWalk(w: WalkState, start: number): void {
+  w.pos = start;
+  w.pending = 1;
+  w.topIsMap = false;
+  w.topKeys = 0;
+  w.nested = false;
+}
+
+/**
+ * Walks items of the value starting at `start` until it is whole ('done'), the bytes run out at
+ * `end` ('more': resumes from `w.pos` on the next call), or a byte that starts no msgpack value
+ * or a length over the limits.
+ */
+function walk(b: Buffer, start: number, end: number, w: WalkState): 'done' | 'more' | 'undecodable' | 'too large' {
+  let pos = w.pos;
+  let pending = w.pending;
+  let first = pos === start;
+  while (pending > 0) {
+    const h = readHead(b, pos, end);
+    if (h === MORE) break;
+    if (h !== OK) return h;
+    if (head.items >= 0) {
+      if (first) {
+        w.topIsMap = head.isMap;
+        w.topKeys = head.keys;
+      } else {
+        w.nested = true;
       }
-      first = false;
-      pending -= 1;
-      pos += head.size;
+      pending += head.items;
     }
-    this.pos = pos;
-    this.pending = pending;
-    return pending > 0 ? 'more' : 'done';
+    first = false;
+    pending -= 1;
+    pos += head.size;
   }
+  w.pos = pos;
+  w.pending = pending;
+  return pending > 0 ? 'more' : 'done';
+}
 
-  /**
-   * A record map whose values include arrays or maps (under keys the contract does not have, or
-   * bad values of its keys): keys and scalar values are decoded, each container value is
-   * replaced by NESTED_STAND_IN without being built, so a bad field still gets its reason.
-   */
-  private decodeWithStandIns(from: number, to: number): unknown {
-    const b = this.buf;
-    if (readHead(b, from, to) !== OK) throw new Error('walked value no longer reads');
-    const out: Record<string, unknown> = {};
-    let pos = from + head.size;
-    for (let k = 0; k < this.topKeys; k++) {
-      const keyEnd = itemEnd(b, pos, to);
-      const key = this.decoder.decode(b.subarray(pos, keyEnd));
-      if (typeof key !== 'string' && typeof key !== 'number') throw new Error('map key not a string');
-      const valueEnd = itemEnd(b, keyEnd, to);
-      if (readHead(b, keyEnd, to) !== OK) throw new Error('walked value no longer reads');
-      out[key] = head.items >= 0 ? NESTED_STAND_IN : this.decoder.decode(b.subarray(keyEnd, valueEnd));
-      pos = valueEnd;
-    }
-    return out;
+/** The value walked whole from `from` to `w.pos`: decoded if it is a flat-enough map, else skipped. */
+function walkedValue(decoder: Decoder, b: Buffer, from: number, w: WalkState): ReadResult {
+  if (!w.topIsMap) return { kind: 'skipped', reason: NOT_A_MAP };
+  if (w.topKeys > MAX_RECORD_KEYS) return { kind: 'skipped', reason: TOO_MANY_KEYS };
+  try {
+    return { kind: 'value', value: w.nested ? decodeWithStandIns(decoder, b, from, w.pos, w.topKeys) : decoder.decode(b.subarray(from, w.pos)) };
+  } catch {
+    // well-formed bytes (the walk read them) the decoder refuses: a key that is not a string
+    // or a number, a malformed timestamp; the stream is still in step
+    return { kind: 'skipped', reason: UNDECODABLE_RECORD };
   }
+}
+
+/**
+ * A record map whose values include arrays or maps (under keys the contract does not have, or
+ * bad values of its keys): keys and scalar values are decoded, each container value is
+ * replaced by NESTED_STAND_IN without being built, so a bad field still gets its reason.
+ */
+function decodeWithStandIns(decoder: Decoder, b: Buffer, from: number, to: number, keys: number): unknown {
+  if (readHead(b, from, to) !== OK) throw new Error('walked value no longer reads');
+  const out: Record<string, unknown> = {};
+  let pos = from + head.size;
+  for (let k = 0; k < keys; k++) {
+    const keyEnd = itemEnd(b, pos, to);
+    const key = decoder.decode(b.subarray(pos, keyEnd));
+    if (typeof key !== 'string' && typeof key !== 'number') throw new Error('map key not a string');
+    const valueEnd = itemEnd(b, keyEnd, to);
+    if (readHead(b, keyEnd, to) !== OK) throw new Error('walked value no longer reads');
+    out[key] = head.items >= 0 ? NESTED_STAND_IN : decoder.decode(b.subarray(keyEnd, valueEnd));
+    pos = valueEnd;
+  }
+  return out;
 }
 
 /** what a nested value in a record stands as: an object that is no field's type */
