@@ -49,20 +49,20 @@ export function rawUpload(port: number, head: string, opts: UploadOptions): Prom
       const m = /^HTTP\/1\.1 (\d{3}) /.exec(text);
       resolve({ status: m === null ? 0 : Number(m[1]), text, written, error, closed });
     };
+    // one piece per turn of the event loop, as curl's loop does: a socket whose kernel buffer
+    // takes every write at once would otherwise write megabytes in one synchronous loop, never
+    // reading the answer that came meanwhile, and lose it to the reset that ends the upload
     const pump = (): void => {
-      while (!sock.destroyed && written < limit) {
-        const n = Math.min(piece.length, limit - written);
-        const data = n === piece.length ? piece : piece.subarray(0, n);
-        written += n;
-        const last = written === opts.bytes;
-        const ok = opts.chunked === true
-          ? sock.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data, Buffer.from(last ? '\r\n0\r\n\r\n' : '\r\n')]))
-          : sock.write(data);
-        if (!ok) {
-          sock.once('drain', pump);
-          return;
-        }
-      }
+      if (sock.destroyed || written >= limit) return;
+      const n = Math.min(piece.length, limit - written);
+      const data = n === piece.length ? piece : piece.subarray(0, n);
+      written += n;
+      const last = written === opts.bytes;
+      const ok = opts.chunked === true
+        ? sock.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data, Buffer.from(last ? '\r\n0\r\n\r\n' : '\r\n')]))
+        : sock.write(data);
+      if (ok) setImmediate(pump);
+      else sock.once('drain', pump);
     };
     sock.setEncoding('latin1');
     sock.on('data', (d: string) => (text += d));
