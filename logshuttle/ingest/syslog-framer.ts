@@ -20,9 +20,9 @@ const MAX_COUNT_DIGITS = 8;
  * `maxFrameBytes + 9` bytes. How the stream is cut into chunks never changes the frames.
  */
 export class SyslogFramer {
-  private readonly handler: FrameHandler;
-  private readonly maxFrameBytes: number;
+  /** the received Buffers holding the partial frame, oldest first */
   private chunks: Buffer[] = [];
+  /** bytes in `chunks` */
   private held = 0;
   /** bytes the held partial frame needs before it can be cut (0: look for LF) */
   private need = 0;
@@ -30,10 +30,7 @@ export class SyslogFramer {
   /** bytes of a refused octet-counted frame still to skip */
   private skipBytes = 0;
 
-  constructor(handler: FrameHandler, maxFrameBytes = MAX_FRAME_BYTES) {
-    this.handler = handler;
-    this.maxFrameBytes = maxFrameBytes;
-  }
+  constructor(private readonly handler: FrameHandler, private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
 
   /** true while a partial frame waits for more bytes */
   get pending(): boolean {

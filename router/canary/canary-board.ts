@@ -36,16 +36,24 @@ export interface CanaryBoardOptions {
 }
 
 export class CanaryBoard {
+  /** the counters the workers share (board-layout.ts), replaced by a larger one when full */
   private sab: SharedArrayBuffer;
+  /** slots the buffer holds */
   private capacity: number;
+  /** per slot: id, abort flag, the four counts, the defer flag (STRIDE words) */
   private words: Uint32Array;
+  /** per slot: epoch ms of the abort, 0 while active (the first abort wins) */
   private abortTimes: BigInt64Array;
-  private generation = 0;
-  private nextId = 1;
-  private nextFresh = 0;
+  /** the canaries of the current config, by app */
+  private live = new Map<string, LiveCanary>();
   /** slots given up, oldest first, with the generation that gave them up */
   private free: { slot: number; generation: number }[] = [];
-  private live = new Map<string, LiveCanary>();
+  /** counts the configs applied; a given-up slot is reused only by a later generation */
+  private generation = 0;
+  /** the id of the next canary given a slot (a reused slot gets a new id) */
+  private nextId = 1;
+  /** the first slot never used yet */
+  private nextFresh = 0;
   private readonly now: () => number;
   /** workers count but do not decide (a cluster decides: router/cluster/) */
   private deferred = false;
