@@ -23,6 +23,8 @@ export interface PeerOptions {
   cpu: string;
   /** terminate TLS with this certificate (nginx only) */
   tls?: { cert: string; key: string };
+  /** node options before the script (Node peers only), e.g. --cpu-prof */
+  nodeArgs?: string[];
 }
 
 export async function startNginx(o: PeerOptions): Promise<PeerProcess> {
@@ -92,7 +94,7 @@ export function startMinimalProxy(o: PeerOptions): Promise<PeerProcess> {
 /** A Node peer of bench/lib (`script` prints `port N` on stderr): pinned, its stdout (access lines) to `accessLog` in o.dir. */
 async function startNodePeer(o: PeerOptions, script: string, args: string[], accessLog: string): Promise<PeerProcess> {
   const fd = openSync(join(o.dir, accessLog), 'a');
-  const child = spawnPinned(o.cpu, process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { stdio: ['ignore', fd, 'pipe'] });
+  const child = spawnPinned(o.cpu, process.execPath, [...(o.nodeArgs ?? []), fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { stdio: ['ignore', fd, 'pipe'] });
   closeSync(fd);
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
