@@ -32,7 +32,7 @@ const TICK_US = 1_000_000 / 100; // USER_HZ: 100 on Linux
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string } }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
-/** CPU time (µs) of each thread of `pid`, by thread name (threads of one name summed). */
+/** CPU time (µs) of each thread of `pid`, by `name#tid`. */
 function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -45,7 +45,7 @@ function threadCpu(pid: number): Map<string, number> {
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const us = (Number(f[11]) + Number(f[12])) * TICK_US; // utime, stime (fields 14, 15)
-    out.set(name, (out.get(name) ?? 0) + us);
+    out.set(`${tid === String(pid) ? 'main' : name}#${tid}`, us);
   }
   return out;
 }
@@ -161,6 +161,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await stopChild(backend.child);
   }
   const out: string[] = [];
+  const sum = (xs: Iterable<number>): number => [...xs].reduce((a, b) => a + b, 0);
+  const jsThread = (r: Round): number => Math.max(...r.threads.values());
   const perReq = (rs: Round[], f: (r: Round) => number) => median(rs.map((r) => f(r) / r.requests));
   out.push(`wrk, 50 connections, ${durationS} s per run, ${rounds} alternating rounds (medians); subject + backend on CPU 0, wrk on CPU 1`, '');
   out.push('| | minimal proxy | router | difference |', '|---|---:|---:|---:|');
@@ -171,13 +173,17 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   out.push(`| req/s | ${median(results['minimal proxy'].map((r) => r.rps)).toFixed(0)} | ${median(results.router.map((r) => r.rps)).toFixed(0)} | |`);
   out.push(`| p99 ms | ${median(results['minimal proxy'].map((r) => r.p99Ms)).toFixed(2)} | ${median(results.router.map((r) => r.p99Ms)).toFixed(2)} | |`);
-  row('CPU per request, whole process', (r) => [...r.threads.values()].reduce((a, b) => a + b, 0));
-  const names = new Set([...results['minimal proxy'], ...results.router].flatMap((r) => [...r.threads.keys()]));
-  for (const n of names) row(`  thread "${n}"`, (r) => r.threads.get(n) ?? 0);
+  row('CPU per request, whole process', (r) => sum(r.threads.values()));
+  row('  the serving thread (the busiest)', (r) => jsThread(r));
+  row('  every other thread (main, GC helpers, libuv pool)', (r) => sum(r.threads.values()) - jsThread(r));
   row('backend CPU per request (same CPU)', (r) => r.backendUs);
+  for (const subject of ['minimal proxy', 'router'] as const) {
+    const r = results[subject][0];
+    const top = [...r.threads].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${(v / r.requests).toFixed(1)} µs`);
+    out.push('', `${subject}, round 1, busiest threads (name#tid, CPU per request): ${top.join(', ')}`);
+  }
   out.push('', 'The request-serving JS thread, self time by stage (share of its profile × its CPU per request):', '');
   out.push('| stage | minimal proxy µs | router µs |', '|---|---:|---:|');
-  const jsThread = (r: Round): number => Math.max(...r.threads.values());
   const allStages = new Set([...results['minimal proxy'], ...results.router].flatMap((r) => [...r.byStage.keys()]));
   const stageRows = [...allStages].map((s) => {
     const v = (rs: Round[]) => median(rs.map((r) => ((r.byStage.get(s) ?? 0) / Math.max(1, r.busyUs)) * (jsThread(r) / r.requests)));
