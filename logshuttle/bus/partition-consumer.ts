@@ -124,9 +124,11 @@ export class PartitionConsumer {
           lastDelivered = dseq;
           got++;
           pending = m.info.pending;
-          this.deliverAll(this.order.take(m, Date.now()));
+          // the common case without a hold: straight to the shuttle, nothing allocated per line
+          if (this.order.holding) this.deliverAll(this.order.take(m, Date.now()));
+          else this.o.deliver(m, partition);
         }
-        if (!gap) this.deliverAll(this.order.expire(Date.now()));
+        if (!gap && this.order.holding) this.deliverAll(this.order.expire(Date.now()));
         if (got > 0) this.o.onLag(partition, pending);
       } catch (err) {
         if (this.abandoned) break;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { isWrongLastSequence } from './nats-errors.js';
 
 export type { KV, KvEntry } from '@nats-io/kv';
 /** Buckets are created (if absent) and opened by ensureKvBucket, with a TTL for every entry. */
@@ -19,16 +20,12 @@ export { ensureKvBucket, type KvBucketOptions } from './ensure.js';
  * well within it (e.g. every TTL/3) and a dead holder's lease disappears by itself.
  */
 
-/** The server's "wrong last sequence": the key moved since the revision the write expected. */
-export { isWrongLastSequence as isWrongRevision } from './nats-errors.js';
-import { isWrongLastSequence as isWrongRevision } from './nats-errors.js';
-
 /** Writes `value` under `key` only if the key holds nothing; the new revision, or null when it is held. */
 export async function createKey(kv: KV, key: string, value: string | Uint8Array): Promise<number | null> {
   try {
     return await kv.create(key, value);
   } catch (err) {
-    if (isWrongRevision(err)) return null;
+    if (isWrongLastSequence(err)) return null;
     throw err;
   }
 }
@@ -38,7 +35,7 @@ export async function updateKey(kv: KV, key: string, value: string | Uint8Array,
   try {
     return await kv.update(key, value, revision);
   } catch (err) {
-    if (isWrongRevision(err)) return null;
+    if (isWrongLastSequence(err)) return null;
     throw err;
   }
 }
@@ -49,7 +46,7 @@ export async function deleteKey(kv: KV, key: string, revision: number): Promise<
     await kv.delete(key, { previousSeq: revision });
     return true;
   } catch (err) {
-    if (isWrongRevision(err)) return false;
+    if (isWrongLastSequence(err)) return false;
     throw err;
   }
 }
