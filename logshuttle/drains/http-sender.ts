@@ -189,8 +189,11 @@ export class HttpSender implements DrainSender {
       const res = await this.getClient().request({
         path: target.path,
         method: 'POST',
-        // the same body and frame id on a retry: the receiver may take a resent batch as one
+        // pipelined (undici holds a request back while one that is not idempotent, or is
+        // "blocking", waits for its answer): the same body and frame id go on a retry, so a
+        // receiver may take a resent batch as one
         idempotent: true,
+        blocking: false,
         headers: { ...this.baseHeaders, 'logplex-msg-count': post.count, 'logplex-frame-id': post.frameId },
         body: post.body,
       });
