@@ -15,7 +15,7 @@
  * install rsyslog), taskset, and openssl for --https.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,16 +101,6 @@ async function runOnce(kind: RelayKind, input: Buffer, lines: number, apps: numb
     const benchCpu = process.cpuUsage(benchCpu0);
     const benchCpuSPerM = ((benchCpu.user + benchCpu.system) / 1e6) * perM;
     const rssMb = treeRssMb(child.pid);
-    if (process.env.HD_TASKS) {
-      const by = new Map<string, number>();
-      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
-        const st = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
-        const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-        const f2 = st.slice(st.lastIndexOf(')') + 2).split(' ');
-        by.set(`${name}:${tid}`, (by.get(`${name}:${tid}`) ?? 0) + (Number(f2[11]) + Number(f2[12])) / 100);
-      }
-      process.stderr.write(`threads ${kind}: ${[...by].map(([k, v]) => `${k} ${v.toFixed(2)}s`).join(', ')}\n`);
-    }
     const f = sink.frames;
     if (f.count !== lines || f.dupes > 0) throw new Error(`${kind}: sink got ${f.count} frames for ${lines} lines (${f.dupes} doubled)`);
     const missing = f.missing();
