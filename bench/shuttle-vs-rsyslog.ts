@@ -7,12 +7,21 @@
  * the ratio to rsyslog with the same number of apps.
  *
  *   npm run build && node dist/bench/shuttle-vs-rsyslog.js [--lines 500000] [--rounds 3] [--apps 1] [--https]
+ *       [--kinds shuttle,rsyslog,shuttle-https,shuttle-http] [--warmup LINES] [--cpu-prof DIR]
  *
  * --apps N interleaves N apps; each app has its own drain in both relays: the shuttle one
  * `syslog://` drain per app, rsyslog one omfwd action per app selected by `$hostname` (so N
  * connections to the sink for both). --https adds the shuttle with an HTTPS (logplex) drain to a
  * local HTTPS receiver (its ratio is still to rsyslog's TCP relay). Needs rsyslog (apt-get
  * install rsyslog), taskset, and openssl for --https.
+ *
+ * The clock starts at the first byte sent to a relay that has just started (after a 300 ms
+ * settle) and stops at the last line the sink receives, so a cold relay's start (JIT, first
+ * GCs, heap growth) is inside the window: fewer lines per run weigh it more. --warmup LINES sends
+ * that many lines first, outside the window (not used by `npm run bench`). Each round line
+ * also gives the CPU per line, from /proc, of the relay and of this process (generator + sink),
+ * over the timed window. --kinds picks the rows (shuttle-http: the HTTPS row over plain HTTP,
+ * to tell TLS's share apart); --cpu-prof DIR writes a V8 profile of every shuttle run.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +51,8 @@ export interface RelayBenchOptions {
   rounds?: number;
   apps?: number;
   kinds?: readonly RelayKind[];
+  /** lines sent to each relay and received before the timed run (default 0: the clock starts at the relay's first line) */
+  warmupLines?: number;
   /** write a V8 CPU profile of every shuttle run into this directory (node --cpu-prof) */
   cpuProfDir?: string;
   log?: (line: string) => void;
@@ -77,7 +88,16 @@ interface RunResult {
 }
 
 /** One run: start the relay, send the input, wait until the sink holds every line once. */
-async function runOnce(kind: RelayKind, input: Buffer, lines: number, apps: number, sink: FrameSink, dir: string, caFile: string, cpuProfDir?: string): Promise<RunResult> {
+/** Sends `input` on one connection to the relay; resolves once it is all written and closed. */
+function send(port: number, input: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.end(input));
+    s.on('error', reject);
+    s.on('close', () => resolve());
+  });
+}
+
+async function runOnce(kind: RelayKind, input: Buffer, lines: number, apps: number, sink: FrameSink, dir: string, caFile: string, warmup: { input: Buffer; lines: number } | null, cpuProfDir?: string): Promise<RunResult> {
   const port = await freePort();
   sink.frames.reset(lines);
   const child = kind === 'rsyslog' ? startRsyslog(dir, port, sink.port, apps)
@@ -87,14 +107,17 @@ async function runOnce(kind: RelayKind, input: Buffer, lines: number, apps: numb
   try {
     await waitPort(port, child);
     await new Promise((r) => setTimeout(r, 300));
+    if (warmup) {
+      // a warm-up outside the timed window (JIT, first GCs, heap growth): its lines are counted apart
+      sink.frames.reset(warmup.lines);
+      await send(port, warmup.input);
+      if (!(await sink.frames.wait(180_000))) throw new Error(`${kind}: the warm-up did not arrive`);
+      sink.frames.reset(lines);
+    }
     const relayCpu0 = procCpuS(child.pid);
     const benchCpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => s.end(input));
-      s.on('error', reject);
-      s.on('close', () => resolve());
-    });
+    await send(port, input);
     await sink.frames.wait(180_000);
     const perM = 1e6 / lines;
     const relayCpuSPerM = (procCpuS(child.pid) - relayCpu0) * perM;
@@ -127,6 +150,7 @@ export async function runShuttleVsRsyslog(opts: RelayBenchOptions = {}): Promise
   const installed = (k: RelayKind) => (k === 'rsyslog' ? hasTool('rsyslogd') : k === 'shuttle-https' ? hasTool('openssl') : true);
   const kinds = wanted.filter(installed);
   const input = buildSyslogInput(lines, apps);
+  const warmup = opts.warmupLines ? { input: buildSyslogInput(opts.warmupLines, apps), lines: opts.warmupLines } : null;
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-bench-relay-'));
   const tcpSink = new TcpFrameSink();
   await tcpSink.listen();
@@ -150,7 +174,7 @@ export async function runShuttleVsRsyslog(opts: RelayBenchOptions = {}): Promise
       for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
         if (failed.has(kind)) continue;
         try {
-          const res = await runOnce(kind, input, lines, apps, kind === 'shuttle-https' ? httpsSink! : kind === 'shuttle-http' ? httpSink! : tcpSink, dir, caFile, opts.cpuProfDir);
+          const res = await runOnce(kind, input, lines, apps, kind === 'shuttle-https' ? httpsSink! : kind === 'shuttle-http' ? httpSink! : tcpSink, dir, caFile, warmup, opts.cpuProfDir);
           runs.set(kind, [...(runs.get(kind) ?? []), res]);
           log(`relay round ${r + 1}/${rounds} ${kind} (${apps} apps): ${Math.round(res.linesPerSec)} lines/s, RSS ${res.rssMb.toFixed(0)} MiB, `
             + `CPU per line: relay ${res.relayCpuSPerM.toFixed(2)} µs, generator + sink ${res.benchCpuSPerM.toFixed(2)} µs`);
@@ -184,7 +208,7 @@ export async function runShuttleVsRsyslog(opts: RelayBenchOptions = {}): Promise
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { lines: { type: 'string' }, rounds: { type: 'string' }, apps: { type: 'string' }, https: { type: 'boolean' }, kinds: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { lines: { type: 'string' }, rounds: { type: 'string' }, apps: { type: 'string' }, https: { type: 'boolean' }, kinds: { type: 'string' }, warmup: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
   pinSelf();
   const rows = await runShuttleVsRsyslog({
     lines: values.lines ? Number(values.lines) : undefined,
@@ -192,6 +216,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     apps: values.apps ? Number(values.apps) : undefined,
     kinds: values.kinds ? values.kinds.split(',') as RelayKind[] : values.https ? ['shuttle', 'rsyslog', 'shuttle-https'] : undefined,
     cpuProfDir: values['cpu-prof'],
+    warmupLines: values.warmup ? Number(values.warmup) : undefined,
   });
   process.stdout.write(`${renderTable(rows)}\n`);
 }
