@@ -155,9 +155,13 @@ export class HttpSender implements DrainSender {
       }
       const batch = queue.take(tuning.httpBatchLines, tuning.httpBatchBytes);
       if (!batch) return;
+      const body = batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, batch.bytes);
+      // a retry resends the body: the queue's chunks are let go now, so they die young instead
+      // of surviving garbage collections for as long as the batch is in flight
+      batch.frames = [];
       const post: Post = {
         batch,
-        body: batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, batch.bytes),
+        body,
         frameId: randomUUID(),
         count: String(batch.lines + (batch.l10 ? 1 : 0)),
         attempts: 0,
