@@ -14,7 +14,7 @@
  * The subject runs with bench/lib/loop-probe.ts preloaded (`--require`: it runs in the router's
  * worker threads too), which records every loop turn of the thread serving requests.
  *
- *   npm run build && flock /tmp/bench.lock node dist/bench/loop-turns.js [--duration 8] [--rounds 3] [--router-args '--single-threaded-gc']
+ *   npm run build && flock /tmp/bench.lock node dist/bench/loop-turns.js [--duration 8] [--rounds 3] [--router-b=--single-threaded-gc]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
