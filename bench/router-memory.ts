@@ -6,9 +6,9 @@
  * the node binary and libraries, malloc arenas, anonymous mappings, stacks), and, for Node
  * subjects, every thread's heap (bench/lib/memory-probe.ts preloaded with `--require`:
  * process.memoryUsage() and V8's heap spaces per thread). Router variants (node flags) are extra
- * columns: `--variant '--max-semi-space-size=2'` (repeatable).
+ * columns: `--variant=--max-semi-space-size=2` (repeatable).
  *
- *   npm run build && flock /tmp/bench.lock node dist/bench/router-memory.js [--duration 8] [--variant FLAGS]…
+ *   npm run build && flock /tmp/bench.lock node dist/bench/router-memory.js [--duration 8] [--variant=FLAGS]…
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
