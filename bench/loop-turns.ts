@@ -266,8 +266,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: {
     duration: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' },
     'router-args': { type: 'string', default: '' }, 'minimal-args': { type: 'string', default: '' },
-    /** a third column: the router with these node flags (e.g. '--single-threaded-gc') */
-    'router-b': { type: 'string' },
+    /** more columns: the router with these node flags (e.g. '--single-threaded-gc'); repeatable */
+    'router-b': { type: 'string', multiple: true, default: [] },
   } });
   const durationS = Number(values.duration);
   const rounds = Number(values.rounds);
@@ -276,7 +276,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     { label: 'minimal proxy', kind: 'minimal proxy', args: words(values['minimal-args']) },
     { label: 'router', kind: 'router', args: words(values['router-args']) },
   ];
-  if (values['router-b'] !== undefined) columns.push({ label: `router ${values['router-b']}`, kind: 'router', args: words(values['router-b']) });
+  for (const b of values['router-b']) columns.push({ label: `router ${b.replace(/--require \S*\/([^/ ]+)\.js/g, '+$1')}`, kind: 'router', args: words(b) });
   type Subject = string;
   pinSelf();
   const backend = await startBackend();
