@@ -20,6 +20,18 @@ export function asWireValue(v: string): string {
   return PLAIN_VALUE.test(v) ? v : Buffer.from(v, 'utf8').toString('latin1');
 }
 
+let startMs = 0;
+let startText = '0';
+/** X-Request-Start: the epoch ms, its string made once per millisecond */
+function requestStart(): string {
+  const now = Date.now();
+  if (now !== startMs) {
+    startMs = now;
+    startText = String(now);
+  }
+  return startText;
+}
+
 /**
  * The forwarding headers: the flat header list the dyno gets (HTTP exchange and WebSocket
  * handshake alike): the client's headers (lower-case names from uWS) minus the
@@ -50,7 +62,7 @@ export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHe
     'x-forwarded-host', facts.host,
     'x-forwarded-path', originalPath,
     'x-request-id', requestId,
-    'x-request-start', String(Date.now()),
+    'x-request-start', requestStart(),
     'via', facts.via ? `${recode ? asWireValue(facts.via) : facts.via}, ${VIA}` : VIA,
   );
   if (extra !== null) for (const [k, v] of extra) out.push(k, v);
