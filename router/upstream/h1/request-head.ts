@@ -26,7 +26,7 @@ const CONTENT_LENGTH_VALUE = /^\d{1,15}$/;
 
 /** the reused pieces array (heads with more headers than fit get their own) */
 const PARTS_MAX = 512;
-const PARTS: string[] = [];
+const PARTS: string[] = ['', '', '', '', '', '']; // packed from the start (written from index 6 on first)
 
 function countOf(s: string, c: string): number {
   let n = 0;
