@@ -20,6 +20,9 @@ export function asWireValue(v: string): string {
   return PLAIN_VALUE.test(v) ? v : Buffer.from(v, 'utf8').toString('latin1');
 }
 
+/** a Connection value that names no header */
+const PLAIN_CONNECTION = /^[ \t]*(?:keep-alive|close)[ \t]*$/i;
+
 let startMs = 0;
 let startText = '0';
 /** X-Request-Start: the epoch ms, its string made once per millisecond */
@@ -43,7 +46,9 @@ export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHe
   originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null,
   strip: ReadonlySet<string> | null = null): string[] {
   const out: string[] = [];
-  const named = facts.connection ? connectionNamed(facts.connection) : null;
+  const c = facts.connection;
+  // `keep-alive` or `close` alone (what clients send) names no header: no split for it
+  const named = c === '' || PLAIN_CONNECTION.test(c) ? null : connectionNamed(c);
   const recode = facts.nonAscii === true;
   let contentLength = false;
   for (let i = 0; i < headers.length; i += 2) {
