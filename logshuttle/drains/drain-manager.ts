@@ -8,7 +8,7 @@ import { registerDrainMetrics, type DrainView } from './drain-metrics.js';
 import { parseDrainUrl, type DrainUrl } from './drain-url.js';
 import { FrameQueue } from './frame-queue.js';
 import { HttpSender } from './http-sender.js';
-import { encodeFrame, encodeFrameWithMsgid, octetFrame, passThroughFrame } from './rfc5424.js';
+import { encodeFrame, encodeFrameWithMsgid, passThroughFrame } from './rfc5424.js';
 import type { SettleTicket } from './settle-ticket.js';
 import { loadDrainState, saveDrainState } from './drain-state-file.js';
 import { StreamSender } from './stream-sender.js';
@@ -54,7 +54,9 @@ interface Drain extends DrainView {
 
 /**
  * The drains of every app (DrainSet). `deliver` encodes the line once (RFC5424, octet-counted)
- * and appends it to the bounded queue of each drain of the app; senders run once per loop turn
+ * and appends it to the bounded queue of each drain of the app; lines already in the drains'
+ * form (the syslog ingest's fast path) are copied into the queues' blocks as they are, a run of
+ * consecutive frames of one app at once (`deliverCanonicalRun`); senders run once per loop turn
  * (setImmediate) for the drains that got lines, so writes are coalesced and nothing on the
  * ingest path waits for a socket. Each drain is independent: its own queue, connection and
  * backoff.
@@ -115,7 +117,16 @@ export class DrainManager implements DrainSet {
 
   deliverCanonical(app: string, buf: Buffer, from: number, to: number): void {
     const drains = this.byApp.get(app);
-    if (drains !== undefined) this.enqueue(drains, octetFrame(buf, from, to));
+    if (drains === undefined) return;
+    for (let i = 0; i < drains.length; i++) drains[i].queue.appendFrame(buf, from, to);
+    this.markDirty(drains);
+  }
+
+  deliverCanonicalRun(app: string, buf: Buffer, from: number, to: number, lines: number): void {
+    const drains = this.byApp.get(app);
+    if (drains === undefined) return;
+    for (let i = 0; i < drains.length; i++) drains[i].queue.appendFrames(buf, from, to, lines);
+    this.markDirty(drains);
   }
 
   /**

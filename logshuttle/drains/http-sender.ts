@@ -125,7 +125,7 @@ export class HttpSender implements DrainSender {
       const res = await this.getClient().request({
         path: target.path,
         method: 'POST',
-        headers: { ...this.baseHeaders, 'logplex-msg-count': String(batch.frames.length), 'logplex-frame-id': this.frameId },
+        headers: { ...this.baseHeaders, 'logplex-msg-count': String(batch.lines + (batch.l10 ? 1 : 0)), 'logplex-frame-id': this.frameId },
         body,
       });
       status = res.statusCode;

@@ -2,8 +2,14 @@
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
 export interface FrameHandler {
-  frame(buf: Buffer, start: number, end: number): void;
+  /**
+   * One frame, `buf[start, end)`. `head`: where its octet count starts (`buf[head, start)` is
+   * `LEN SP`), or -1 for an LF-framed one. `buf` stays as it is until `flush`.
+   */
+  frame(buf: Buffer, start: number, end: number, head: number): void;
   bad(reason: string): void;
+  /** the frames of one received chunk were all handed over (optional) */
+  flush?(): void;
 }
 
 /** Longest octet count accepted, in digits (leading zeros included). */
@@ -66,6 +72,7 @@ export class SyslogFramer {
       this.held = 0;
     }
     this.scan(chunk);
+    this.handler.flush?.();
   }
 
   private scan(buf: Buffer): void {
@@ -100,7 +107,7 @@ export class SyslogFramer {
           continue;
         }
         if (from + len > end) return this.hold(buf, p, from + len - p);
-        this.handler.frame(buf, from, from + len);
+        this.handler.frame(buf, from, from + len, p);
         p = from + len;
         continue;
       }
@@ -121,7 +128,7 @@ export class SyslogFramer {
           continue;
         }
         const stop = lf > p && buf[lf - 1] === 0x0d ? lf - 1 : lf;
-        this.handler.frame(buf, p, stop);
+        this.handler.frame(buf, p, stop, -1);
         p = lf + 1;
         continue;
       }
@@ -139,7 +146,8 @@ export class SyslogFramer {
       const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.held);
       if (this.need === 0 && buf[0] === 0x3c) {
         const stop = buf[buf.length - 1] === 0x0d ? buf.length - 1 : buf.length;
-        this.handler.frame(buf, 0, stop);
+        this.handler.frame(buf, 0, stop, -1);
+        this.handler.flush?.();
       } else {
         this.handler.bad('truncated frame at end of stream');
       }

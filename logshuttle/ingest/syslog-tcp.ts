@@ -14,7 +14,7 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
   return listenTcp(address, (socket) => {
     const bus = ctx.bus;
     const framer = new SyslogFramer({
-      frame(buf, start, end) {
+      frame(buf, start, end, head) {
         if (bus) {
           const r = parseSyslogMessage(buf, start, end, Date.now());
           if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
@@ -23,7 +23,7 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
         }
         const fast = readCanonicalFrame(buf, start, end);
         if (fast !== null) {
-          ctx.core.acceptCanonical(fast, 'syslog_tcp', buf);
+          ctx.core.acceptCanonical(fast, 'syslog_tcp', buf, head);
           return;
         }
         const r = parseSyslogMessage(buf, start, end, Date.now());
@@ -32,6 +32,9 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
       },
       bad(reason) {
         ctx.bad.report('syslog_tcp', reason);
+      },
+      flush() {
+        ctx.core.flushRun();
       },
     });
     let paused = false;
