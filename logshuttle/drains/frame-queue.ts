@@ -36,7 +36,11 @@ export type L10FrameBuilder = (count: number, since: number) => Buffer;
 
 /** entry slots of a new queue; doubled as entries come, up to `capacity` */
 const FIRST_SLOTS = 16;
-/** blocks for appended frames: sized to what the queue holds, within these bounds (or one run) */
+/**
+ * Blocks for appended frames: sized to 4x what the queue holds with the new frames, within these
+ * bounds (or one run, if longer): a busy drain gets blocks of a received chunk's run or more, a
+ * quiet one small blocks; an empty queue lets its block go.
+ */
 const MIN_BLOCK = 2048;
 const MAX_BLOCK = 64 * 1024;
 
@@ -362,6 +366,8 @@ export class FrameQueue {
       lines += taken;
       if (taken < c) break;
     }
+    // nothing left: the block goes (an idle drain holds no memory; its unwritten room is not reused)
+    if (this.entries === 0) this.block = null;
     const batch: FrameBatch = { frames, lines, bytes, l10 };
     if (batchTickets !== undefined) batch.tickets = batchTickets;
     if (batchCounts !== undefined) batch.counts = batchCounts;

@@ -64,12 +64,30 @@ export class SyslogFramer {
       chunk = chunk.subarray(lf + 1);
     }
     if (this.held > 0) {
-      this.chunks.push(Buffer.from(chunk)); // copy: the caller's buffer may be reused
-      this.held += chunk.length;
-      if (this.need > 0 ? this.held < this.need : chunk.indexOf(0x0a) < 0 && this.held <= this.maxFrameBytes) return;
-      chunk = Buffer.concat(this.chunks, this.held);
+      // only the held frame is completed from the new chunk; the rest is scanned where it is
+      let take = chunk.length;
+      if (this.need > 0) take = Math.min(take, this.need - this.held);
+      else {
+        const lf = chunk.indexOf(0x0a);
+        if (lf >= 0) take = lf + 1;
+      }
+      const piece = chunk.subarray(0, take);
+      this.chunks.push(Buffer.from(piece)); // copy: the caller's buffer may be reused
+      this.held += take;
+      if (this.need > 0 ? this.held < this.need : take === chunk.length && piece[take - 1] !== 0x0a && this.held <= this.maxFrameBytes) return;
+      const whole = Buffer.concat(this.chunks, this.held);
       this.chunks = [];
       this.held = 0;
+      this.scan(whole);
+      this.handler.flush?.();
+      if (take === chunk.length) return;
+      chunk = chunk.subarray(take);
+      if (this.held > 0 || this.skipBytes > 0 || this.skipToLf) {
+        // the held bytes were a count cut short (held again, now waiting for the frame), or a
+        // frame being skipped: the rest goes the same way as a new chunk
+        this.push(chunk);
+        return;
+      }
     }
     this.scan(chunk);
     this.handler.flush?.();

@@ -1,7 +1,7 @@
 import type { ListenAddress } from '../config/schema.js';
 import type { IngestContext, Listening } from './ingest-context.js';
 import { listenTcp } from './tcp-listener.js';
-import { SyslogFramer } from './syslog-framer.js';
+import { SyslogFramer, type FrameHandler } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
 import { readCanonicalFrame } from './canonical-frame.js';
 
@@ -13,30 +13,7 @@ import { readCanonicalFrame } from './canonical-frame.js';
 export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   return listenTcp(address, (socket) => {
     const bus = ctx.bus;
-    const framer = new SyslogFramer({
-      frame(buf, start, end, head) {
-        if (bus) {
-          const r = parseSyslogMessage(buf, start, end, Date.now());
-          if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
-          else bus.publish(r, 'syslog_tcp');
-          return;
-        }
-        const fast = readCanonicalFrame(buf, start, end);
-        if (fast !== null) {
-          ctx.core.acceptCanonical(fast, 'syslog_tcp', buf, head);
-          return;
-        }
-        const r = parseSyslogMessage(buf, start, end, Date.now());
-        if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
-        else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
-      },
-      bad(reason) {
-        ctx.bad.report('syslog_tcp', reason);
-      },
-      flush() {
-        ctx.core.flushRun();
-      },
-    });
+    const framer = new SyslogFramer(syslogFrameHandler(ctx));
     let paused = false;
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk);
@@ -54,4 +31,37 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
     socket.on('end', () => framer.end());
     socket.on('close', () => framer.end());
   });
+}
+
+/**
+ * What the syslog TCP ingest does with each frame: in bus mode, parse and publish; otherwise a
+ * frame in the drains' own form takes the fast path (its run of frames of one app goes to the
+ * drains once the chunk is scanned: `flush`), any other the general path.
+ */
+export function syslogFrameHandler(ctx: IngestContext): FrameHandler {
+  const bus = ctx.bus;
+  return {
+    frame(buf, start, end, head) {
+      if (bus) {
+        const r = parseSyslogMessage(buf, start, end, Date.now());
+        if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+        else bus.publish(r, 'syslog_tcp');
+        return;
+      }
+      const fast = readCanonicalFrame(buf, start, end);
+      if (fast !== null) {
+        ctx.core.acceptCanonical(fast, 'syslog_tcp', buf, head);
+        return;
+      }
+      const r = parseSyslogMessage(buf, start, end, Date.now());
+      if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+      else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
+    },
+    bad(reason) {
+      ctx.bad.report('syslog_tcp', reason);
+    },
+    flush() {
+      ctx.core.flushRun();
+    },
+  };
 }
