@@ -37,12 +37,14 @@ export type L10FrameBuilder = (count: number, since: number) => Buffer;
 /** entry slots of a new queue; doubled as entries come, up to `capacity` */
 const FIRST_SLOTS = 16;
 /**
- * Blocks for appended frames: sized to 4x what the queue holds with the new frames, within these
- * bounds (or one run, if longer): a busy drain gets blocks of a received chunk's run or more, a
- * quiet one small blocks; an empty queue lets its block go.
+ * Blocks for appended frames: sized to twice what the queue holds or lately sent in one batch
+ * (whichever is more) with the new frames, within these bounds (or one run, if longer): a busy
+ * drain gets blocks of several batches, a quiet one small blocks. An empty queue keeps a block
+ * up to KEEP_BLOCK (an idle drain holds no more), a bigger one goes.
  */
 const MIN_BLOCK = 2048;
 const MAX_BLOCK = 64 * 1024;
+const KEEP_BLOCK = 8 * 1024;
 
 /** Offset after the octet-counted frame at `at` (`LEN SP MSG`). */
 export function frameEnd(buf: Uint8Array, at: number): number {
@@ -75,6 +77,8 @@ export class FrameQueue {
   /** where appended frames go: `block[blockPos..]` is unwritten */
   private block: Buffer | null = null;
   private blockPos = 0;
+  /** bytes of the last batch taken, halved at each batch since a bigger one: sizes the next block */
+  private demand = 0;
   /** dropped and not yet reported in an L10 frame */
   private unreported = 0;
   private unreportedSince = 0;
@@ -179,7 +183,7 @@ export class FrameQueue {
     } else {
       // a block sized to what the queue holds (so a quiet drain keeps a small one), or to the run
       let size = MIN_BLOCK;
-      const want = 4 * (this.byteCount + total);
+      const want = 2 * (Math.max(this.byteCount, this.demand) + total);
       while (size < want && size < MAX_BLOCK) size *= 2;
       this.block = Buffer.allocUnsafe(Math.max(size, total));
       this.blockPos = 0;
@@ -366,8 +370,9 @@ export class FrameQueue {
       lines += taken;
       if (taken < c) break;
     }
-    // nothing left: the block goes (an idle drain holds no memory; its unwritten room is not reused)
-    if (this.entries === 0) this.block = null;
+    this.demand = Math.max(bytes, this.demand >> 1);
+    // nothing left: a big block goes (an idle drain holds little memory)
+    if (this.entries === 0 && this.block !== null && this.block.length > KEEP_BLOCK) this.block = null;
     const batch: FrameBatch = { frames, lines, bytes, l10 };
     if (batchTickets !== undefined) batch.tickets = batchTickets;
     if (batchCounts !== undefined) batch.counts = batchCounts;
@@ -452,6 +457,7 @@ export class FrameQueue {
     this.byteCount = 0;
     this.block = null;
     this.blockPos = 0;
+    this.demand = 0;
     return n;
   }
 }
