@@ -3,7 +3,7 @@ import type { IngestContext, Listening } from './ingest-context.js';
 import { listenTcp } from './tcp-listener.js';
 import { SyslogFramer, type FrameHandler } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
-import { readCanonicalFrame } from './canonical-frame.js';
+import { cleanBytes, readCanonicalFrame } from './canonical-frame.js';
 
 /**
  * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). When
@@ -40,6 +40,9 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
  */
 export function syslogFrameHandler(ctx: IngestContext): FrameHandler {
   const bus = ctx.bus;
+  // the received chunk the frames are in, and whether it is all ASCII without CR or LF
+  let chunk: Buffer | null = null;
+  let clean = false;
   return {
     frame(buf, start, end, head) {
       if (bus) {
@@ -48,7 +51,11 @@ export function syslogFrameHandler(ctx: IngestContext): FrameHandler {
         else bus.publish(r, 'syslog_tcp');
         return;
       }
-      const fast = readCanonicalFrame(buf, start, end);
+      if (buf !== chunk) {
+        chunk = buf;
+        clean = cleanBytes(buf);
+      }
+      const fast = readCanonicalFrame(buf, start, end, clean);
       if (fast !== null) {
         ctx.core.acceptCanonical(fast, 'syslog_tcp', buf, head);
         return;
@@ -61,6 +68,7 @@ export function syslogFrameHandler(ctx: IngestContext): FrameHandler {
       ctx.bad.report('syslog_tcp', reason);
     },
     flush() {
+      chunk = null;
       ctx.core.flushRun();
     },
   };

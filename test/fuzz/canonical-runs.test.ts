@@ -106,12 +106,18 @@ const item = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...APPS).map((app) => { const m = `${head(app, 6, '<13>')}declined`; return `${Buffer.byteLength(m)} ${m}`; }) },
   { weight: 1, arbitrary: fc.constantFrom(...APPS).map((app) => `${head(app, 7)}lf framed\n`) },
   { weight: 1, arbitrary: fc.constantFrom('garbage\n', '\n', ' ', '7 <1>1 x', '99999999 x\n') },
+  // messages the fast path must look at: CR or LF inside, UTF-8, invalid UTF-8, a BOM
+  { weight: 1, arbitrary: fc.record({ app: fc.constantFrom(...APPS), msg: fc.constantFrom('a\nb', 'a\rb', 'é ✓', '\ufeffbom', '\xff') })
+    .map(({ app, msg }) => {
+      const m = Buffer.concat([Buffer.from(head(app, 8)), msg === '\xff' ? Buffer.from([0x61, 0xff, 0x62]) : Buffer.from(msg)]);
+      return Buffer.concat([Buffer.from(`${m.length} `), m]);
+    }) },
 );
 
 t.test('a run of frames goes to the drains as the same bytes as line by line', async (t) => {
   let runsSeen = 0;
   await fuzz(t, 'runs = lines', fc.property(fc.array(item, { maxLength: 60 }), fc.array(fc.nat(4000), { maxLength: 8 }), (items, cuts) => {
-    const stream = Buffer.from(items.join(''));
+    const stream = Buffer.concat(items.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)));
     const a = through(stream, cuts, false);
     const b = through(stream, [], true);
     const ja = JSON.stringify({ drains: [...a.drains.byApp].sort(), rings: a.rings, bad: a.bad });
