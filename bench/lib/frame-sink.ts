@@ -4,7 +4,8 @@
  * bitmap, so a run passes only when every line arrived exactly once (nothing lost, nothing
  * doubled). They run in the bench process (the load CPU), with the generator.
  */
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
 
 /** Counts frames and their sequence numbers; shared by both sinks. */
@@ -100,23 +101,28 @@ export class TcpFrameSink implements FrameSink {
   }
 }
 
-/** logplex HTTPS drain receiver: POST bodies of octet-counted frames, 200 for each. */
+/**
+ * logplex HTTPS drain receiver: POST bodies of octet-counted frames, 200 for each (requests
+ * pipelined on a connection are answered in order, as node:http does). Without `tls`: plain
+ * HTTP (to tell the cost of TLS apart when profiling).
+ */
 export class HttpsFrameSink implements FrameSink {
   readonly frames = new FrameCounter();
   port = 0;
   posts = 0;
-  private readonly server: HttpsServer;
+  private readonly server: HttpServer;
 
-  constructor(tls: { cert: Buffer; key: Buffer }) {
-    this.server = createHttpsServer({ ...tls, keepAliveTimeout: 60_000 }, (req, res) => {
+  constructor(tls: { cert: Buffer; key: Buffer } | null) {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         this.posts++;
-        const rest = this.frames.take(Buffer.concat(chunks));
+        const rest = this.frames.take(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
         res.writeHead(rest ? 400 : 200).end();
       });
-    });
+    };
+    this.server = tls ? createHttpsServer({ ...tls, keepAliveTimeout: 60_000 }, handler) : createHttpServer({ keepAliveTimeout: 60_000 }, handler);
   }
 
   async listen(): Promise<void> {

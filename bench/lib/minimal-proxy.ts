@@ -10,6 +10,10 @@
  * metrics, chunked framing, WebSockets.
  *
  *   node dist/bench/lib/minimal-proxy.js --upstream 127.0.0.1:PORT     prints `port N` on stderr
+ *
+ * With `--cert FILE --key FILE` it terminates TLS (uWS.SSLApp, the router's HTTPS front) and says
+ * `x-forwarded-proto: https`: the HTTPS ceiling row (bench/https-rows.ts). Without them it is the
+ * plain proxy above, unchanged.
  */
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +82,7 @@ class Upstream {
   }
 }
 
-async function serve(upstream: string): Promise<void> {
+async function serve(upstream: string, tls?: { cert: string; key: string }): Promise<void> {
   const { default: uWS } = await import('uWebSockets.js');
   const [uHost, uPort] = [upstream.slice(0, upstream.lastIndexOf(':')), Number(upstream.slice(upstream.lastIndexOf(':') + 1))];
   const idle: Upstream[] = [];
@@ -94,7 +98,9 @@ async function serve(upstream: string): Promise<void> {
   const prefix = Math.random().toString(36).slice(2, 8);
   let seq = 0;
   let listenPort = 0;
-  uWS.App().any('/*', (res, req) => {
+  const proto = tls ? 'https' : 'http';
+  const app = tls ? uWS.SSLApp({ cert_file_name: tls.cert, key_file_name: tls.key }) : uWS.App();
+  app.any('/*', (res, req) => {
     const start = performance.now();
     const method = req.getCaseSensitiveMethod();
     const query = req.getQuery();
@@ -107,7 +113,7 @@ async function serve(upstream: string): Promise<void> {
       if (!HOP.has(k)) head += `${k}: ${v}\r\n`;
     });
     const length = Number(req.getHeader('content-length') || 0);
-    head += `x-forwarded-for: ${remote}\r\nx-forwarded-proto: http\r\nx-forwarded-port: ${listenPort}\r\nx-forwarded-host: ${host}\r\n`
+    head += `x-forwarded-for: ${remote}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-port: ${listenPort}\r\nx-forwarded-host: ${host}\r\n`
       + `x-forwarded-path: ${path}\r\nx-request-id: ${id}\r\nx-request-start: ${Date.now()}\r\nvia: 1.1 minimal\r\n`
       + `content-length: ${length}\r\n\r\n`;
     const p: Pending = { res, aborted: false, start, id, line: `method=${method} path=${path} host=${host} request_id=${id} fwd="${remote}"` };
@@ -124,9 +130,9 @@ async function serve(upstream: string): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { upstream: { type: 'string' } } });
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } });
   if (!values.upstream) throw new Error('--upstream HOST:PORT is required');
   // an exit, not a death by signal: --cpu-prof writes its profile at exit (bench/request-budget.ts)
   process.on('SIGTERM', () => process.exit(0));
-  void serve(values.upstream);
+  void serve(values.upstream, values.cert && values.key ? { cert: values.cert, key: values.key } : undefined);
 }

@@ -21,7 +21,7 @@ export interface PeerOptions {
   dir: string;
   backendPort: number;
   cpu: string;
-  /** terminate TLS with this certificate (nginx only) */
+  /** terminate TLS with this certificate (nginx, the minimal proxy) */
   tls?: { cert: string; key: string };
   /** node options before the script (Node peers only), e.g. --cpu-prof */
   nodeArgs?: string[];
@@ -88,7 +88,8 @@ export function startFastify(o: PeerOptions): Promise<PeerProcess> {
 
 /** The minimal-proxy ceiling (minimal-proxy.ts): uWS + node:net keep-alive, access line to a file. */
 export function startMinimalProxy(o: PeerOptions): Promise<PeerProcess> {
-  return startNodePeer(o, 'minimal-proxy.js', ['--upstream', `127.0.0.1:${o.backendPort}`], 'minimal-access.log');
+  const tls = o.tls ? ['--cert', o.tls.cert, '--key', o.tls.key] : [];
+  return startNodePeer(o, 'minimal-proxy.js', ['--upstream', `127.0.0.1:${o.backendPort}`, ...tls], 'minimal-access.log');
 }
 
 /** A Node peer of bench/lib (`script` prints `port N` on stderr): pinned, its stdout (access lines) to `accessLog` in o.dir. */

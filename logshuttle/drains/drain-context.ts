@@ -16,6 +16,8 @@ export interface DrainTuning {
   httpBatchLines: number;
   httpBatchBytes: number;
   httpBatchAgeMs: number;
+  /** HTTPS batches in flight at once per drain, pipelined on one connection (1: one at a time) */
+  httpInFlight: number;
   /** HTTPS request timeout (headers and body) */
   httpTimeoutMs: number;
   /** extra TLS options for syslog+tls and https drains (tests pass `ca`); default: system CAs + NODE_EXTRA_CA_CERTS */

@@ -33,9 +33,10 @@ export const DEFAULT_TUNING: DrainTuning = Object.freeze({
   connectTimeoutMs: 10_000,
   recycleMs: 60 * 60_000,
   socketHighWaterBytes: 256 * 1024,
-  httpBatchLines: 1000,
+  httpBatchLines: 5000,
   httpBatchBytes: 1024 * 1024,
   httpBatchAgeMs: 250,
+  httpInFlight: 4,
   httpTimeoutMs: 30_000,
   tls: {},
 });

@@ -20,6 +20,21 @@ export function asWireValue(v: string): string {
   return PLAIN_VALUE.test(v) ? v : Buffer.from(v, 'utf8').toString('latin1');
 }
 
+/** a Connection value that names no header */
+const PLAIN_CONNECTION = /^[ \t]*(?:keep-alive|close)[ \t]*$/i;
+
+let startMs = 0;
+let startText = '0';
+/** X-Request-Start: the epoch ms, its string made once per millisecond */
+function requestStart(): string {
+  const now = Date.now();
+  if (now !== startMs) {
+    startMs = now;
+    startText = String(now);
+  }
+  return startText;
+}
+
 /**
  * The forwarding headers: the flat header list the dyno gets (HTTP exchange and WebSocket
  * handshake alike): the client's headers (lower-case names from uWS) minus the
@@ -31,7 +46,9 @@ export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHe
   originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null,
   strip: ReadonlySet<string> | null = null): string[] {
   const out: string[] = [];
-  const named = facts.connection ? connectionNamed(facts.connection) : null;
+  const c = facts.connection;
+  // `keep-alive` or `close` alone (what clients send) names no header: no split for it
+  const named = c === '' || PLAIN_CONNECTION.test(c) ? null : connectionNamed(c);
   const recode = facts.nonAscii === true;
   let contentLength = false;
   for (let i = 0; i < headers.length; i += 2) {
@@ -50,7 +67,7 @@ export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHe
     'x-forwarded-host', facts.host,
     'x-forwarded-path', originalPath,
     'x-request-id', requestId,
-    'x-request-start', String(Date.now()),
+    'x-request-start', requestStart(),
     'via', facts.via ? `${recode ? asWireValue(facts.via) : facts.via}, ${VIA}` : VIA,
   );
   if (extra !== null) for (const [k, v] of extra) out.push(k, v);

@@ -11,6 +11,8 @@ import type { AccessLogSink } from '../access-log/access-log-sink.js';
 import type { BodyRead } from '../filters/filter.js';
 
 const NO_BODY = Buffer.alloc(0);
+/** before the front sets the forwarding headers (never written to) */
+const NO_HEADERS: string[] = [];
 
 /** What every routed request needs from the worker that runs it. */
 export interface ContextHost {
@@ -60,7 +62,7 @@ export abstract class RequestContext implements AttemptState {
   /** the rewritten path and the query, as the dyno gets it */
   upstreamPath = '';
   /** the forwarding headers, flat (buildUpstreamHeaders) */
-  upstreamHeaders: string[] = [];
+  upstreamHeaders: string[] = NO_HEADERS;
   /** headers the filters add to the response (CORS, ...) */
   responseExtra: readonly [string, string][] | null = null;
   /** a CORS filter applied: the dyno's own Access-Control-* response headers are dropped */
@@ -86,21 +88,83 @@ export abstract class RequestContext implements AttemptState {
   protected finished = false;
   private recorded = false;
 
+  // the request's facts (set by the constructor, again by reuse())
+  res: HttpResponse;
+  host: ContextHost;
+  table: RouteTable;
+  method: string;
+  /** the original path and query, for the log line (a key keyauth hid from the dyno is taken out of it by the front) */
+  logPath: string;
+  hostHeader: string;
+  requestId: string;
+  fwd: string;
+  protocol: string;
+  /** performance.now() when the request head arrived */
+  start: number;
   /**
-   * `logPath`: the original path and query, for the log line (a key keyauth hid from the dyno is
-   * taken out of it by the front); `start`: performance.now() when
-   * the request head arrived; the table is the one the request started with.
+   * something outside the request's own callbacks keeps a reference to it (the app's filters, which
+   * may answer later): never reused for another request (exchange.ts pools the others)
    */
-  constructor(readonly res: HttpResponse, readonly host: ContextHost, readonly table: RouteTable, readonly method: string,
-    public logPath: string, readonly hostHeader: string, readonly requestId: string, readonly fwd: string,
-    readonly protocol: string, readonly start: number) {}
+  held = false;
+
+  /** the table is the one the request started with */
+  constructor(res: HttpResponse, host: ContextHost, table: RouteTable, method: string, logPath: string, hostHeader: string,
+    requestId: string, fwd: string, protocol: string, start: number) {
+    this.res = res;
+    this.host = host;
+    this.table = table;
+    this.method = method;
+    this.logPath = logPath;
+    this.hostHeader = hostHeader;
+    this.requestId = requestId;
+    this.fwd = fwd;
+    this.protocol = protocol;
+    this.start = start;
+  }
+
+  /**
+   * The object again for a new request (exchange.ts's pool): the facts replaced, every field of
+   * the previous request's state back to its initial value.
+   */
+  protected reuse(res: HttpResponse, host: ContextHost, table: RouteTable, method: string, logPath: string, hostHeader: string,
+    requestId: string, fwd: string, protocol: string, start: number): void {
+    this.res = res;
+    this.host = host;
+    this.table = table;
+    this.method = method;
+    this.logPath = logPath;
+    this.hostHeader = hostHeader;
+    this.requestId = requestId;
+    this.fwd = fwd;
+    this.protocol = protocol;
+    this.start = start;
+    this.held = false;
+    this.app = null;
+    this.canary = false;
+    this.canarySlot = -1;
+    this.upstreamPath = '';
+    this.upstreamHeaders = NO_HEADERS;
+    this.responseExtra = null;
+    this.ownsCors = false;
+    this.tried = 0;
+    this.triedMore = null;
+    this.retried = false;
+    this.lastCode = 'H10';
+    this.dyno = null;
+    this.connectAt = 0;
+    this.respondedAt = 0;
+    this.bytes = 0;
+    this.clientGone = false;
+    this.finished = false;
+    this.recorded = false;
+  }
 
   /** answered, cut or abandoned, and logged: nothing more is to be done with it */
   get isFinished(): boolean {
     return this.finished;
   }
 
-  /** for uWS onAborted (created once per request by the subclass) */
+  /** for uWS onAborted (made once per object by the subclass) */
   abstract readonly onClientAborted: () => void;
 
   /**

@@ -100,7 +100,7 @@ export class RequestFront {
     const requestId = acceptRequestId(facts.requestId);
     const logPath = hasQuery ? `${url}?${query}` : url;
     const ctx: RequestContext = upgrade === null
-      ? new Exchange(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start)
+      ? Exchange.take(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start)
       : new WebSocketHandshake(res, host, table, method, logPath, facts.host, requestId, fwd, listener.protocol, start, headers, upgrade);
     res.onAborted(ctx.onClientAborted);
     // an answer without a dyno while a body is still coming closes the connection after a
@@ -126,6 +126,7 @@ export class RequestFront {
       ctx.proceed();
       return;
     }
+    ctx.held = true; // the filters may answer after this turn: never reused for another request
     runFilters(app.filters, method, match.path, query, headers, remote, ctx, (verdict, req, strip) => {
       ctx.responseExtra = req.responseHeaders.length > 0 ? req.responseHeaders : null;
       ctx.ownsCors = req.ownsCors;

@@ -42,11 +42,20 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
   private statusText = '';
   private rawHeaders: Buffer[] | null = null;
   private contentLength = -1;
-  private readonly headOnly: boolean;
+  private headOnly: boolean;
   private pending: Buffer | null = null;
   /** uWS has ended the response (tryEnd reached Content-Length): res must not be touched */
   private ended = false;
   private pendingFrom = 0;
+  /** uWS is done with the response (ended, closed or aborted): it calls none of this object's handlers again */
+  private resDone = false;
+  /** the upstream client has called onComplete or onError for the last dispatch (it calls nothing more) */
+  private upstreamDone = true;
+  /** InFlight's bookkeeping */
+  inFlightSlot = -1;
+  /** the chunk onData hands to the corked write (writeChunkCorked), and what the write said */
+  private chunk: Buffer | null = null;
+  private chunkOk = true;
 
   constructor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
     hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
@@ -54,9 +63,47 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     this.headOnly = method === 'HEAD';
   }
 
+  /**
+   * An exchange for a new request: a pooled one when there is one (its handlers were bound once,
+   * nothing is allocated per request), else a new one. An exchange goes back to the pool at its
+   * finish only when nothing can call it again: uWS is done with its response, the upstream
+   * client has reported the end of its last dispatch, it has no request body and no filter
+   * holds it (see finish below).
+   */
+  static take(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
+    hostHeader: string, requestId: string, fwd: string, protocol: string, start: number): Exchange {
+    const x = POOL.pop();
+    if (x === undefined) return new Exchange(res, host, table, method, logPath, hostHeader, requestId, fwd, protocol, start);
+    x.reuseFor(res, host, table, method, logPath, hostHeader, requestId, fwd, protocol, start);
+    return x;
+  }
+
+  private reuseFor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
+    hostHeader: string, requestId: string, fwd: string, protocol: string, start: number): void {
+    this.reuse(res, host, table, method, logPath, hostHeader, requestId, fwd, protocol, start);
+    this.body = null;
+    this.abortUpstream = null;
+    this.resumeUpstream = null;
+    this.started = false;
+    this.status = 0;
+    this.statusText = '';
+    this.rawHeaders = null;
+    this.contentLength = -1;
+    this.headOnly = method === 'HEAD';
+    this.pending = null;
+    this.ended = false;
+    this.pendingFrom = 0;
+    this.resDone = false;
+    this.upstreamDone = true;
+    this.inFlightSlot = -1;
+    this.chunk = null;
+    this.chunkOk = true;
+  }
+
   /** uWS onAborted: the client went away. */
   readonly onClientAborted = (): void => {
     this.clientGone = true;
+    this.resDone = true;
     this.body?.close();
     if (this.finished) return;
     if (this.abortUpstream) this.abortUpstream(new Error('client went away'));
@@ -88,6 +135,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       return;
     }
     this.abortUpstream = null;
+    this.upstreamDone = false;
     const t = this.table.timeouts;
     try {
       dyno.pool.dispatch({
@@ -142,23 +190,44 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     if (this.clientGone || this.finished) return true;
     this.bytes += chunk.length;
     if (this.headOnly || this.status === 204 || this.status === 304) return true;
-    let ok = true;
-    this.res.cork(() => {
-      if (!this.started) this.writeHead();
-      if (this.contentLength >= 0) {
-        const from = this.res.getWriteOffset();
-        const [sent, done] = this.res.tryEnd(chunk, this.contentLength);
-        if (done) this.ended = true;
-        if (!sent) {
-          this.pending = chunk;
-          this.pendingFrom = from;
-          ok = false;
-        }
-      } else {
-        ok = this.res.write(chunk);
+    this.chunk = chunk;
+    this.chunkOk = true;
+    corking.x = this;
+    this.res.cork(writeChunkCorked);
+    corking.x = null;
+    this.chunk = null;
+    return this.chunkOk;
+  }
+
+  /** onData's write, inside uWS's cork (writeChunkCorked): the head with the first bytes, then the chunk. */
+  writeChunk(): void {
+    const chunk = this.chunk!;
+    const res = this.res;
+    if (!this.started) this.writeHead();
+    const length = this.contentLength;
+    if (length >= 0) {
+      if (chunk.length === length && this.bytes === length) {
+        // the whole body in one chunk: end() writes it as tryEnd would (same Content-Length),
+        // keeping what the socket cannot take yet, and makes no [sent, done] array
+        res.end(chunk);
+        this.ended = true;
+        this.resDone = true;
+        return;
       }
-    });
-    return ok;
+      const from = res.getWriteOffset();
+      const [sent, done] = res.tryEnd(chunk, length);
+      if (done) {
+        this.ended = true;
+        this.resDone = true;
+      }
+      if (!sent) {
+        this.pending = chunk;
+        this.pendingFrom = from;
+        this.chunkOk = false;
+      }
+    } else {
+      this.chunkOk = res.write(chunk);
+    }
   }
 
   /** uWS: the client can take more. Resume the pending chunk, then the dyno. */
@@ -167,7 +236,10 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     const pending = this.pending;
     if (pending !== null) {
       const [sent, done] = this.res.tryEnd(pending.subarray(offset - this.pendingFrom), this.contentLength);
-      if (done) this.ended = true;
+      if (done) {
+        this.ended = true;
+        this.resDone = true;
+      }
       if (!sent) return false;
       this.pending = null;
     }
@@ -176,6 +248,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
   };
 
   onComplete(): void {
+    this.upstreamDone = true;
     // the dyno's whole response arrived well-formed: only now is it a success (a valid head
     // followed by a broken body is a failure, and must not reset the dyno's ejection backoff)
     this.dyno?.succeed();
@@ -184,27 +257,36 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       return;
     }
     if (this.finished) return;
-    const res = this.res;
     if (this.ended) {
       this.finish(this.status, null);
       return;
     }
-    res.cork(() => {
-      if (!this.started) this.writeHead();
-      if (this.headOnly || this.status === 204 || this.status === 304) {
-        if (this.contentLength >= 0 && this.status !== 204) res.endWithoutBody(this.contentLength);
-        else res.endWithoutBody();
-      } else if (this.contentLength < 0) {
-        res.end();
-      } else if (this.bytes === 0) {
-        res.end();
-      }
-      // with a content-length, tryEnd has already ended the response at its last byte
-    });
+    corking.x = this;
+    this.res.cork(endCorked);
+    corking.x = null;
     this.finish(this.status, null);
   }
 
+  /** onComplete's end of a response tryEnd has not ended (endCorked, inside uWS's cork). */
+  endResponse(): void {
+    const res = this.res;
+    if (!this.started) this.writeHead();
+    if (this.headOnly || this.status === 204 || this.status === 304) {
+      if (this.contentLength >= 0 && this.status !== 204) res.endWithoutBody(this.contentLength);
+      else res.endWithoutBody();
+      this.resDone = true;
+    } else if (this.contentLength < 0) {
+      res.end();
+      this.resDone = true;
+    } else if (this.bytes === 0) {
+      res.end();
+      this.resDone = true;
+    }
+    // with a content-length, tryEnd has already ended the response at its last byte
+  }
+
   onError(err: Error): void {
+    this.upstreamDone = true;
     if (this.finished) return;
     if (this.clientGone) {
       this.finish(499, 'H27');
@@ -237,7 +319,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       return;
     }
     // the response had started: all we can do is cut the client connection
-    if (!this.ended) this.res.cork(() => this.res.close());
+    this.closeClient();
     this.finish(this.status, broken);
   }
 
@@ -254,6 +336,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       this.writeExtraHeaders(res);
       res.end(body, close);
     });
+    this.resDone = true;
     this.finish(503, code);
   }
 
@@ -271,7 +354,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     } else {
       // logged first: closing may run onAborted at once, which must not turn this into an H27
       this.finish(this.status, 'shutdown');
-      if (!this.ended) this.res.cork(() => this.res.close());
+      this.closeClient();
     }
     if (abort) abort(new Error('router stopping'));
   }
@@ -306,6 +389,7 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       if (this.headOnly) res.endWithoutBody(Buffer.byteLength(body), closing);
       else res.end(body, closing);
     });
+    this.resDone = true;
     this.finish(status, code);
   }
 
@@ -323,14 +407,50 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     if (!this.started) {
       this.answer(413, null, TOO_LARGE_BODY, true);
     } else {
-      this.res.cork(() => this.res.close());
+      this.closeClient();
       this.finish(this.status, null);
     }
     if (abort) abort(new Error('request body too large'));
+  }
+
+  /** Cuts the client connection (a response already under way cannot be answered otherwise). */
+  private closeClient(): void {
+    if (!this.ended) this.res.cork(() => this.res.close());
+    this.resDone = true;
   }
 
   protected release(): void {
     this.host.inFlight.release(this);
     this.body?.close();
   }
+
+  /**
+   * Over (once), then back to the pool when nothing can call this object again (see take()):
+   * a request body, a filter run, a lingering close or an upstream attempt that has not reported
+   * its end keep it out, and it is left to the GC.
+   */
+  protected override finish(status: number, code: LogCode | null): void {
+    if (this.finished) return;
+    super.finish(status, code);
+    if (this.resDone && this.upstreamDone && this.body === null && !this.held && POOL.length < POOL_MAX) {
+      this.rawHeaders = null;
+      this.pending = null;
+      this.abortUpstream = null;
+      this.resumeUpstream = null;
+      POOL.push(this);
+    }
+  }
+}
+
+/** exchanges free for the next request of this thread */
+const POOL: Exchange[] = [];
+const POOL_MAX = 1024;
+
+/** the exchange whose write runs inside res.cork (module level: no closure per chunk) */
+const corking: { x: Exchange | null } = { x: null };
+function writeChunkCorked(): void {
+  corking.x!.writeChunk();
+}
+function endCorked(): void {
+  corking.x!.endResponse();
 }

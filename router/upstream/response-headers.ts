@@ -39,19 +39,59 @@ export function copyResponseHeaders(res: HttpResponse, raw: Buffer[], dropCors =
   }
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i];
-    if ((DROP_FIRST[k[0]] === 1 && k.length < 32 && DROP_LENGTH[k.length] === 1) || named !== null || (dropCors && (k[0] | 0x20) === 0x61 /* a */)) {
-      const name = k.toString('latin1').toLowerCase();
-      if (dropCors && name.startsWith(ACCESS_CONTROL)) continue;
-      if (name === 'content-length') {
-        const n = Number(raw[i + 1].toString('latin1'));
+    if (DROP_FIRST[k[0]] === 1 && k.length < 32 && DROP_LENGTH[k.length] === 1) {
+      // a DROP name, compared byte by byte (no string made of the name)
+      const d = dropIndex(k);
+      if (d === CONTENT_LENGTH) {
+        const n = lengthOf(raw[i + 1]);
         if (Number.isSafeInteger(n) && n >= 0) contentLength = n;
         continue;
       }
-      if (DROP.has(name) || (named !== null && named.has(name))) continue;
+      if (d >= 0) continue;
+    }
+    if (named !== null || (dropCors && (k[0] | 0x20) === 0x61 /* a */)) {
+      const name = k.toString('latin1').toLowerCase();
+      if (dropCors && name.startsWith(ACCESS_CONTROL)) continue;
+      if (named !== null && named.has(name)) continue;
     }
     res.writeHeader(k, raw[i + 1]);
   }
   return contentLength;
+}
+
+/** DROP's names as lower-case bytes, by length */
+const DROP_BYTES: Buffer[][] = [];
+for (const n of DROP) (DROP_BYTES[n.length] ??= []).push(Buffer.from(n, 'latin1'));
+const CONTENT_LENGTH_NAME = DROP_BYTES[14].find((b) => b.toString('latin1') === 'content-length')!;
+/** what dropIndex returns for content-length */
+const CONTENT_LENGTH = -2;
+
+/**
+ * Whether the header name `k` (a token: no byte of it differs from a letter or `-` by case alone
+ * unless it is that letter) is one of DROP: CONTENT_LENGTH for content-length, 0 for another, -1 for none.
+ */
+function dropIndex(k: Buffer): number {
+  const names = DROP_BYTES[k.length];
+  if (names === undefined) return -1;
+  for (let j = 0; j < names.length; j++) {
+    const n = names[j];
+    let i = 0;
+    while (i < n.length && (k[i] | 0x20) === n[i]) i++;
+    if (i === n.length) return n === CONTENT_LENGTH_NAME ? CONTENT_LENGTH : 0;
+  }
+  return -1;
+}
+
+/** A Content-Length value: its digits' number, else what Number() makes of its text (NaN for junk). */
+function lengthOf(v: Buffer): number {
+  let n = 0;
+  if (v.length === 0 || v.length > 15) return Number(v.toString('latin1'));
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i] - 48;
+    if (d < 0 || d > 9) return Number(v.toString('latin1'));
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /**

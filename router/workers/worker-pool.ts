@@ -36,6 +36,15 @@ const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 10000;
 /** a worker that lived this long is considered healthy again: its restart delay starts over */
 const HEALTHY_AFTER_MS = 30000;
+/**
+ * The young generation of a worker thread (V8 semi-spaces: a third of this each, the rest for
+ * young large objects). V8's default grows to 16 MiB semi-spaces under load: 32 MiB of RSS per
+ * worker for garbage that dies within a request. 4 MiB semi-spaces hold the requests in flight
+ * many times over; scavenges get more frequent but each copies only what is live, so req/s and
+ * p99 do not change (bench/PROFILE.md "Router memory"). A `--max-semi-space-size` node flag
+ * still takes precedence.
+ */
+const WORKER_YOUNG_GENERATION_MB = 12;
 
 /** How an apply went: every worker got the change only (`delta`), the whole document (`full`), or some each (`mixed`). */
 export interface ApplyStats {
@@ -206,7 +215,7 @@ export class WorkerPool {
       switchWord: this.switchWord.buffer as SharedArrayBuffer,
       acme: this.acme,
     };
-    const worker = new Worker(WORKER_FILE, { workerData: start });
+    const worker = new Worker(WORKER_FILE, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     const slot: Slot = { index, worker, startedAt: Date.now(), ready: false, exited: false, stopping: false, replace: false, version: start.version, waiting: new Map() };
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {

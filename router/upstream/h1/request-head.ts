@@ -24,6 +24,10 @@ for (const n of REFUSED) REFUSED_LENGTH[n.length] = 1;
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 const CONTENT_LENGTH_VALUE = /^\d{1,15}$/;
 
+/** the reused pieces array (heads with more headers than fit get their own) */
+const PARTS_MAX = 512;
+const PARTS: string[] = ['', '', '', '', '', '']; // packed from the start (written from index 6 on first)
+
 function countOf(s: string, c: string): number {
   let n = 0;
   for (let i = s.indexOf(c); i !== -1; i = s.indexOf(c, i + 1)) n++;
@@ -44,9 +48,12 @@ export function buildRequestHead(method: string, path: string, headers: readonly
   hasBody: boolean, defaultHost: string): RequestHead {
   if (INVALID_PATH.test(path)) throw new InvalidArgumentError('invalid request path');
   let host = '';
-  let lines = '';
   let count = 0;
   let contentLength = -1;
+  // the head's pieces in one reused array, joined once: one flat string (`+=` made a cons
+  // string per piece, flattened again by the socket write)
+  const p: string[] = headers != null && headers.length * 2 + 12 > PARTS_MAX ? [] : PARTS;
+  let n = 6; // the request line, host and connection come first, once the headers have been read
   if (headers != null) {
     for (let i = 0; i < headers.length; i += 2) {
       const k = headers[i];
@@ -65,26 +72,38 @@ export function buildRequestHead(method: string, path: string, headers: readonly
       if (k.length < 32 && REFUSED_LENGTH[k.length] === 1 && REFUSED.has(k.toLowerCase())) {
         throw new InvalidArgumentError(`invalid ${k} header`);
       }
-      lines += k + ': ' + v + '\r\n';
+      p[n++] = k;
+      p[n++] = ': ';
+      p[n++] = v;
+      p[n++] = '\r\n';
       count++;
     }
   }
-  let text = method + ' ' + path + ' HTTP/1.1\r\nhost: ' + (host === '' ? defaultHost : host)
-    + (method === 'HEAD' ? '\r\nconnection: close\r\n' : '\r\nconnection: keep-alive\r\n') + lines;
+  p[0] = method;
+  p[1] = ' ';
+  p[2] = path;
+  p[3] = ' HTTP/1.1\r\nhost: ';
+  p[4] = host === '' ? defaultHost : host;
+  p[5] = method === 'HEAD' ? '\r\nconnection: close\r\n' : '\r\nconnection: keep-alive\r\n';
   let framing: RequestHead['framing'] = NO_BODY;
   if (hasBody) {
     if (contentLength === -1) {
-      text += 'transfer-encoding: chunked\r\n\r\n';
+      p[n++] = 'transfer-encoding: chunked\r\n\r\n';
       framing = CHUNKED_BODY;
     } else {
-      text += 'content-length: ' + contentLength + '\r\n\r\n';
+      p[n++] = 'content-length: ';
+      p[n++] = String(contentLength);
+      p[n++] = '\r\n\r\n';
       framing = LENGTH_BODY;
     }
   } else {
     // undici: no Content-Length for an empty body unless the method expects one
-    text += EXPECTS_PAYLOAD.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n';
+    p[n++] = EXPECTS_PAYLOAD.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n';
     contentLength = -1;
   }
+  // what a longer head left in the reused array is blanked (the array never shrinks: no new backing store)
+  for (let i = n; i < p.length; i++) if (p[i] !== '') p[i] = '';
+  const text = p.join('');
   // every line ends with CRLF and nothing else breaks a line: one scan instead of a check per value
   const expected = count + 5 - (hasBody || EXPECTS_PAYLOAD.has(method) ? 0 : 1);
   if (countOf(text, '\n') !== expected || countOf(text, '\r') !== expected || text.includes('\0')) {

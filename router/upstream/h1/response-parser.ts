@@ -57,6 +57,11 @@ const TRANSFER_ENCODING = bytes('transfer-encoding');
 const CONNECTION = bytes('connection');
 const KEEP_ALIVE = bytes('keep-alive');
 const NO_HEADERS: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+/** header lines remembered per connection (by place in the head), their size, and misses before giving up on one */
+const LINE_SLOTS = 32;
+const LINE_BYTES = 256;
+const LINE_MISSES = 8;
 const HTTP_SLASH = bytes('HTTP/');
 
 /** Buffer#latin1Slice (untyped in @types/node): a string of bytes without toString's argument handling */
@@ -248,6 +253,16 @@ export class ResponseParser {
 
   // what parseHead found, for sinkHead
   private rawHeaders: Buffer[] = NO_HEADERS;
+  /**
+   * the raw headers of the current response: one array per parser, reused (the sink is done with
+   * it when its response is over, before the next one is parsed)
+   */
+  private readonly raw: Buffer[] = [];
+  /** the previous responses' header lines by place (copies), their name and value views, misses in a row */
+  private readonly lines: (Buffer | null)[] = [];
+  private readonly lineNames: Buffer[] = [];
+  private readonly lineValues: Buffer[] = [];
+  private readonly lineMisses = new Uint8Array(LINE_SLOTS);
   private statusText = '';
 
   /** Parses a complete head (status line + header lines + CRLF), all CRLFs already checked. */
@@ -276,7 +291,8 @@ export class ResponseParser {
       else if (i > from) statusText = latin1(h, from, i);
     }
     i += 2; // CRLF
-    const raw: Buffer[] = [];
+    const raw = this.raw;
+    let r = 0;
     let contentLength = -1;
     let transferEncoding = false;
     let chunked = false;
@@ -298,7 +314,8 @@ export class ResponseParser {
       let ve = i;
       while (ve > vs && (h[ve - 1] === SP || h[ve - 1] === HTAB)) ve--;
       i += 2;
-      raw.push(h.subarray(ns, ns + nameLen), h.subarray(vs, ve));
+      this.headerViews(h, ns, nameLen, vs, ve, r);
+      r += 2;
       if (nameLen === 14 && sameName(h, ns, CONTENT_LENGTH)) {
         if (contentLength !== -1) fail('HPE_UNEXPECTED_CONTENT_LENGTH', 'Duplicate Content-Length');
         contentLength = parseLength(h, vs, ve);
@@ -324,6 +341,7 @@ export class ResponseParser {
         }
       }
     }
+    if (raw.length !== r) raw.length = r;
     if (status < 200) {
       if (status === 101) fail('HPE_PAUSED_UPGRADE', 'Unexpected protocol switch (101) for a request without Upgrade');
       // an interim response: skipped, the final one follows
@@ -355,6 +373,56 @@ export class ResponseParser {
       close = true;
     }
     this.keepAlive = !close;
+  }
+
+  /**
+   * The header line at h[ns, ve) as two views (name, value) in `raw` at `r`, r + 1. A dyno sends
+   * mostly the same lines on every response of a connection (Content-Type, Server, Date within
+   * its second): a line equal to the one at the same place of the previous response gets the
+   * same two views again, kept over a copy of its bytes, instead of two new views of the input.
+   */
+  private headerViews(h: Buffer, ns: number, nameLen: number, vs: number, ve: number, r: number): void {
+    const raw = this.raw;
+    const slot = r >> 1;
+    const len = ve - ns;
+    if (slot >= LINE_SLOTS || len > LINE_BYTES) {
+      raw[r] = h.subarray(ns, ns + nameLen);
+      raw[r + 1] = h.subarray(vs, ve);
+      return;
+    }
+    const lines = this.lines;
+    const cached = slot < lines.length ? lines[slot] : null;
+    if (cached !== null && cached.length === len && this.lineNames[slot].length === nameLen) {
+      let k = 0;
+      while (k < len && cached[k] === h[ns + k]) k++;
+      if (k === len) {
+        this.lineMisses[slot] = 0;
+        raw[r] = this.lineNames[slot];
+        raw[r + 1] = this.lineValues[slot];
+        return;
+      }
+    }
+    // a line that keeps changing (a cookie, an id) is not copied again after a few misses in a row
+    if (this.lineMisses[slot] >= LINE_MISSES) {
+      raw[r] = h.subarray(ns, ns + nameLen);
+      raw[r + 1] = h.subarray(vs, ve);
+      return;
+    }
+    if (cached !== null) this.lineMisses[slot]++;
+    const copy = Buffer.allocUnsafe(len);
+    h.copy(copy, 0, ns, ve);
+    const name = copy.subarray(0, nameLen);
+    const value = copy.subarray(vs - ns, len);
+    while (lines.length <= slot) {
+      lines.push(null);
+      this.lineNames.push(EMPTY);
+      this.lineValues.push(EMPTY);
+    }
+    lines[slot] = copy;
+    this.lineNames[slot] = name;
+    this.lineValues[slot] = value;
+    raw[r] = name;
+    raw[r + 1] = value;
   }
 
   /** Hands the final head to the sink (the state is already the body's). */
