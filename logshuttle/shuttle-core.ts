@@ -21,6 +21,32 @@ const APP_TAG_OPEN = Buffer.from('app[');
 let lineScratch = Buffer.allocUnsafeSlow(16 * 1024);
 
 
+/** digits of the octet count `n` as the drains write it (no leading zeros) */
+function octetCountDigits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
+}
+
+/** Writes the tail line of canonical frame `f` (in `buf`) into `out` at `at`; returns the offset after it. */
+function writeTailLine(f: CanonicalFrame, buf: Buffer, out: Buffer, at: number): number {
+  let n = copyBytes(buf, f.tsStart, f.tsStart + 24, out, at);
+  out[n++] = 0x20;
+  n = copyBytes(buf, f.hostStart, f.hostEnd, out, n); // the app name (printable ASCII)
+  out[n++] = 0x20;
+  if (f.source === 'app') {
+    n = copyBytes(APP_TAG_OPEN, 0, 4, out, n);
+    n = copyBytes(buf, f.procStart, f.procEnd, out, n);
+    out[n++] = 0x5d;
+  } else {
+    const tag = PLATFORM_TAG_BYTES[f.source];
+    n = copyBytes(tag, 0, tag.length, out, n);
+  }
+  out[n++] = 0x3a;
+  out[n++] = 0x20;
+  n = copyBytes(buf, f.msgStart, f.end, out, n);
+  out[n++] = 0x0a;
+  return n;
+}
+
 export interface ShuttleCoreOptions {
   history: number;
   /** an app with no line for this long (and no tail) is forgotten by `evictIdle` */
@@ -38,6 +64,12 @@ export class ShuttleCore {
   readonly rings: AppRings;
   readonly tails = new TailHub();
   private drains: DrainSet | null = null;
+  /** canonical frames of one app back to back in one received buffer, not handed to the drains yet */
+  private runBuf: Buffer | null = null;
+  private runApp = '';
+  private runFrom = 0;
+  private runTo = 0;
+  private runLines = 0;
   /** lines in by [ingest * 4 + source] */
   readonly linesIn = new Float64Array(5 * 4);
 
@@ -51,6 +83,7 @@ export class ShuttleCore {
   }
 
   setDrains(drains: DrainSet): void {
+    this.flushRun();
     this.drains = drains;
   }
 
@@ -75,34 +108,64 @@ export class ShuttleCore {
    * taken on its bytes. The ring gets the same tail line, the tails the same text and the drains
    * the same frame as `accept` would give them for the record parsed from it.
    */
-  acceptCanonical(f: CanonicalFrame, ingest: IngestName, buf: Buffer): void {
+  acceptCanonical(f: CanonicalFrame, ingest: IngestName, buf: Buffer, head = -1): void {
     const now = Date.now();
     this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[f.source]]++;
-    // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it
+    // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it, straight into the ring
     const app = f.app;
-    const need = 24 + (f.hostEnd - f.hostStart) + (f.procEnd - f.procStart) + (f.end - f.msgStart) + 32;
-    if (need > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(need * 2);
-    const out = lineScratch;
-    let n = copyBytes(buf, f.tsStart, f.tsStart + 24, out, 0);
-    out[n++] = 0x20;
-    n = copyBytes(buf, f.hostStart, f.hostEnd, out, n); // the app name (printable ASCII)
-    out[n++] = 0x20;
-    if (f.source === 'app') {
-      n = copyBytes(APP_TAG_OPEN, 0, 4, out, n);
-      n = copyBytes(buf, f.procStart, f.procEnd, out, n);
-      out[n++] = 0x5d;
-    } else {
-      const tag = PLATFORM_TAG_BYTES[f.source];
-      n = copyBytes(tag, 0, tag.length, out, n);
+    const tag = f.source === 'app' ? 5 + (f.procEnd - f.procStart) : PLATFORM_TAG_BYTES[f.source].length;
+    const n = 24 + 1 + (f.hostEnd - f.hostStart) + 1 + tag + 2 + (f.end - f.msgStart) + 1;
+    const rings = this.rings;
+    const ring = rings.beginLine(app, n, now);
+    const at = rings.lineAt;
+    let out = ring.writeStore;
+    let lineFrom = at;
+    if (at + n > out.length) {
+      // the line wraps past the ring store's end: written whole here first
+      if (n > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(n * 2);
+      out = lineScratch;
+      lineFrom = 0;
     }
-    out[n++] = 0x3a;
-    out[n++] = 0x20;
-    n = copyBytes(buf, f.msgStart, f.end, out, n);
-    out[n++] = 0x0a;
-    this.rings.appendBytes(app, out, 0, n, now);
-    if (this.tails.hasTails(app)) this.tails.publish(app, out.toString('utf8', 0, n), now);
+    writeTailLine(f, buf, out, lineFrom);
+    if (out === lineScratch) ring.writeWrapped(out, n, at);
+    rings.endLine(ring, n);
+    // (`out` still holds the line if ending it resized the ring's store)
+    if (this.tails.hasTails(app)) this.tails.publish(app, out.toString('utf8', lineFrom, lineFrom + n), now);
     // the message from PRI on (no octet count): `LEN SP` and these bytes is the drains' frame
-    this.drains?.deliverCanonical(app, buf, f.tsStart - 6, f.end);
+    const drains = this.drains;
+    if (drains === null) return;
+    const from = f.tsStart - 6;
+    if (head >= 0 && from - head === octetCountDigits(f.end - from) + 1 && drains.deliverCanonicalRun !== undefined) {
+      // `buf[head, f.end)` is the drains' frame as it is: frames of one app back to back make one run
+      if (this.runBuf === buf && this.runTo === head && this.runApp === app) {
+        this.runTo = f.end;
+        this.runLines++;
+        return;
+      }
+      if (this.runLines > 0) this.flushRun();
+      this.runBuf = buf;
+      this.runApp = app;
+      this.runFrom = head;
+      this.runTo = f.end;
+      this.runLines = 1;
+      return;
+    }
+    if (this.runLines > 0) this.flushRun();
+    drains.deliverCanonical(app, buf, from, f.end);
+  }
+
+  /**
+   * Hands the run of frames `acceptCanonical` gathered to the drains. The ingest calls it once
+   * the frames of a received chunk are all taken (before the chunk's bytes may change); the
+   * core calls it before any other line goes to the drains, so their order is kept.
+   */
+  flushRun(): void {
+    const n = this.runLines;
+    if (n === 0) return;
+    const buf = this.runBuf!;
+    this.runLines = 0;
+    this.runBuf = null;
+    this.drains?.deliverCanonicalRun?.(this.runApp, buf, this.runFrom, this.runTo, n);
   }
 
   /**
@@ -120,6 +183,7 @@ export class ShuttleCore {
     this.tails.publish(record.app, line, now);
     const drains = this.drains;
     if (!toDrains || drains === null) return;
+    if (this.runLines > 0) this.flushRun();
     if (raw !== undefined && drains.deliverRaw !== undefined) drains.deliverRaw(record, raw);
     else drains.deliver(record);
   }

@@ -75,6 +75,25 @@ export class AppRing {
   /** Appends bytes `src[from, to)` as one line. */
   pushBytes(src: Buffer, from: number, to: number): void {
     const n = to - from;
+    const at = this.beginLine(n);
+    const store = this.store;
+    const room = store.length - at;
+    if (n <= room) {
+      copyBytes(src, from, to, store, at);
+    } else {
+      copyBytes(src, from, from + room, store, at);
+      copyBytes(src, from + room, to, store, 0);
+    }
+    this.endLine(n);
+  }
+
+  /**
+   * Makes room for a line of `n` bytes (the oldest goes when the ring holds `capacity` lines)
+   * and returns the offset in `writeStore` where it starts. The caller writes the line there,
+   * going on at offset 0 past the store's end (`writeWrapped` does it from a copy), then calls
+   * `endLine(n)`; nothing else may touch the ring in between.
+   */
+  beginLine(n: number): number {
     if (this.count === this.capacity) this.dropOldest();
     else if (this.count === this.starts.length) this.growIndex();
     const size0 = this.store.length;
@@ -84,20 +103,39 @@ export class AppRing {
     } else if (this.count > 8 && size0 > MIN_BYTES * 4 && (this.used + n) < size0 * (this.full ? SHRINK_BELOW_FULL : SHRINK_BELOW)) {
       this.resize(Math.ceil((this.used + n) * (this.full ? SHRINK_TO_FULL : SHRINK_TO)));
     }
-    const size = this.store.length;
     let at = this.byteTail;
     if (this.count === 0) at = this.byteHead = 0;
-    const slot = (this.first + this.count) % this.starts.length;
+    let slot = this.first + this.count;
+    if (slot >= this.starts.length) slot -= this.starts.length;
     this.starts[slot] = at;
-    const room = size - at;
+    return at;
+  }
+
+  /** the store a line begun by `beginLine` is written into */
+  get writeStore(): Buffer {
+    return this.store;
+  }
+
+  /** Writes `src[0, n)` as the line begun at `at`, wrapping past the store's end. */
+  writeWrapped(src: Buffer, n: number, at: number): void {
+    const store = this.store;
+    const room = store.length - at;
     if (n <= room) {
-      at = copyBytes(src, from, to, this.store, at);
+      copyBytes(src, 0, n, store, at);
     } else {
-      copyBytes(src, from, from + room, this.store, at);
-      copyBytes(src, from + room, to, this.store, 0);
-      at = n - room;
+      copyBytes(src, 0, room, store, at);
+      copyBytes(src, room, n, store, 0);
     }
-    this.byteTail = at === size ? 0 : at;
+  }
+
+  /** The line begun by `beginLine(n)` is written. */
+  endLine(n: number): void {
+    const size = this.store.length;
+    let at = this.byteTail;
+    if (this.count === 0) at = this.byteHead;
+    at += n;
+    if (at >= size) at -= size;
+    this.byteTail = at;
     this.used += n;
     this.count++;
     if (!this.full && this.count === this.capacity) {

@@ -1,5 +1,5 @@
 /** Runs up to this long are copied byte by byte (a tail line's timestamp, names, typical messages). */
-const LOOP_MAX = 128;
+const LOOP_MAX = 32;
 
 /**
  * Copies `src[from, to)` into `dst` at `at` and returns the offset after it. The hot paths copy

@@ -8,7 +8,7 @@ import { registerDrainMetrics, type DrainView } from './drain-metrics.js';
 import { parseDrainUrl, type DrainUrl } from './drain-url.js';
 import { FrameQueue } from './frame-queue.js';
 import { HttpSender } from './http-sender.js';
-import { encodeFrame, encodeFrameWithMsgid, octetFrame, passThroughFrame } from './rfc5424.js';
+import { encodeFrame, encodeFrameWithMsgid, passThroughFrame } from './rfc5424.js';
 import type { SettleTicket } from './settle-ticket.js';
 import { loadDrainState, saveDrainState } from './drain-state-file.js';
 import { StreamSender } from './stream-sender.js';
@@ -43,22 +43,34 @@ export const DEFAULT_TUNING: DrainTuning = Object.freeze({
 
 /** L14 lines for one drain at most this often */
 const L14_EVERY_MS = 60_000;
+/**
+ * A drain holding less than this waits up to LINGER_MS for more lines before it is kicked: with
+ * many apps each drain gets a few lines per loop turn, and a write (a syscall) per drain per
+ * turn would cost more than the lines. A drain that holds this much, or half its drainBuffer,
+ * is kicked in the same turn.
+ */
+const COALESCE_BYTES = 16 * 1024;
+const LINGER_MS = 5;
 
 interface Drain extends DrainView {
   url: string;
   target: DrainUrl;
   sender: DrainSender;
   dirty: boolean;
+  /** waiting for more lines (or LINGER_MS) before its sender is kicked */
+  lingering: boolean;
   removed: boolean;
   lastL14At: number;
 }
 
 /**
  * The drains of every app (DrainSet). `deliver` encodes the line once (RFC5424, octet-counted)
- * and appends it to the bounded queue of each drain of the app; senders run once per loop turn
- * (setImmediate) for the drains that got lines, so writes are coalesced and nothing on the
- * ingest path waits for a socket. Each drain is independent: its own queue, connection and
- * backoff.
+ * and appends it to the bounded queue of each drain of the app; lines already in the drains'
+ * form (the syslog ingest's fast path) are copied into the queues' blocks as they are, a run of
+ * consecutive frames of one app at once (`deliverCanonicalRun`); senders run once per loop turn
+ * (setImmediate) for the drains that got lines, so writes are coalesced (a drain holding little
+ * waits up to LINGER_MS for more), and nothing on the ingest path waits for a socket. Each drain
+ * is independent: its own queue, connection and backoff.
  */
 export class DrainManager implements DrainSet {
   private readonly byApp = new Map<string, Drain[]>();
@@ -66,6 +78,8 @@ export class DrainManager implements DrainSet {
   private readonly logger: Logger;
   private dirty: Drain[] = [];
   private scheduled = false;
+  private lingering: Drain[] = [];
+  private lingerTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly opts: DrainManagerOptions) {
@@ -116,7 +130,16 @@ export class DrainManager implements DrainSet {
 
   deliverCanonical(app: string, buf: Buffer, from: number, to: number): void {
     const drains = this.byApp.get(app);
-    if (drains !== undefined) this.enqueue(drains, octetFrame(buf, from, to));
+    if (drains === undefined) return;
+    for (let i = 0; i < drains.length; i++) drains[i].queue.appendFrame(buf, from, to);
+    this.markDirty(drains);
+  }
+
+  deliverCanonicalRun(app: string, buf: Buffer, from: number, to: number, lines: number): void {
+    const drains = this.byApp.get(app);
+    if (drains === undefined) return;
+    for (let i = 0; i < drains.length; i++) drains[i].queue.appendFrames(buf, from, to, lines);
+    this.markDirty(drains);
   }
 
   /**
@@ -223,6 +246,9 @@ export class DrainManager implements DrainSet {
     if (this.closed) return;
     this.closed = true;
     const deadline = Date.now() + Math.max(0, deadlineMs);
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.lingering = [];
     const drains = this.allDrains();
     for (const d of drains) d.sender.kick();
     // flush: wait until every drain has sent what it holds or is unreachable, or the deadline
@@ -244,13 +270,36 @@ export class DrainManager implements DrainSet {
       const d = dirty[i];
       d.dirty = false;
       if (d.removed) continue;
-      try {
-        d.sender.kick();
-      } catch (err) {
-        this.logger.error({ app: d.app, drain: d.id, err }, 'drain sender failed');
+      if (d.queue.bytes < COALESCE_BYTES && d.queue.size * 2 < d.queue.capacity && !this.closed) {
+        if (!d.lingering) {
+          d.lingering = true;
+          this.lingering.push(d);
+        }
+        continue;
       }
+      this.kick(d);
+    }
+    if (this.lingering.length > 0 && this.lingerTimer === null) this.lingerTimer = setTimeout(this.flushLingering, LINGER_MS);
+  };
+
+  private readonly flushLingering = (): void => {
+    this.lingerTimer = null;
+    const lingering = this.lingering;
+    this.lingering = [];
+    for (let i = 0; i < lingering.length; i++) {
+      const d = lingering[i];
+      d.lingering = false;
+      if (!d.removed) this.kick(d);
     }
   };
+
+  private kick(d: Drain): void {
+    try {
+      d.sender.kick();
+    } catch (err) {
+      this.logger.error({ app: d.app, drain: d.id, err }, 'drain sender failed');
+    }
+  }
 
   private allDrains(): Drain[] {
     const out: Drain[] = [];
@@ -280,7 +329,7 @@ export class DrainManager implements DrainSet {
       target.scheme === 'syslog+udp' ? new UdpSender(ctx)
         : target.scheme === 'https' || target.scheme === 'http' ? new HttpSender(ctx)
           : new StreamSender(ctx);
-    Object.assign(drain, { app, id, url: target.url, target, scheme: target.scheme, stats, queue, sender, dirty: false, removed: false, lastL14At: -Infinity });
+    Object.assign(drain, { app, id, url: target.url, target, scheme: target.scheme, stats, queue, sender, dirty: false, lingering: false, removed: false, lastL14At: -Infinity });
     const list = this.byApp.get(app);
     if (list) list.push(drain);
     else this.byApp.set(app, [drain]);

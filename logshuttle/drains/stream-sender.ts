@@ -6,6 +6,8 @@ import { isCertificateError } from './tls-errors.js';
 
 const MAX_LINES_PER_WRITE = 8192;
 const MIN_WRITE_BYTES = 16 * 1024;
+/** a batch of at most this many chunks is written gathered (writev), a longer one concatenated */
+const MAX_GATHER = 16;
 const WARN_EVERY_MS = 30_000;
 
 function noop(): void {}
@@ -121,13 +123,28 @@ export class StreamSender extends SocketSender {
       return;
     }
     const hw = tuning.socketHighWaterBytes;
+    let corked = false;
     while (queue.pending && s.writableLength < hw) {
       const batch = queue.take(MAX_LINES_PER_WRITE, Math.max(hw - s.writableLength, MIN_WRITE_BYTES));
       if (!batch) break;
-      const buf = batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, batch.bytes);
       this.inflight.push(batch);
-      s.write(buf, (err) => this.onWritten(batch, err));
+      const frames = batch.frames;
+      const cb = (err: Error | null | undefined): void => this.onWritten(batch, err);
+      if (frames.length === 1) {
+        s.write(frames[0], cb);
+      } else if (frames.length <= MAX_GATHER) {
+        // a few chunks (runs of frames, the L10 frame): one gathered write, nothing copied
+        if (!corked) {
+          corked = true;
+          s.cork();
+        }
+        for (let i = 0; i < frames.length - 1; i++) s.write(frames[i]);
+        s.write(frames[frames.length - 1], cb);
+      } else {
+        s.write(Buffer.concat(frames, batch.bytes), cb);
+      }
     }
+    if (corked) s.uncork();
     if (queue.pending && !this.waitingDrain) {
       this.waitingDrain = true;
       s.once('drain', () => {

@@ -26,6 +26,13 @@ export interface DrainSet {
    * ingest/canonical-frame.ts), `buf[from, to)`: framed as `LEN SP message` without a check.
    */
   deliverCanonical(app: string, buf: Buffer, from: number, to: number): void;
+  /**
+   * `lines` such messages of one app at once, already framed: `buf[from, to)` is exactly
+   * `lines` octet-counted frames (`LEN SP message`, LEN without leading zeros) back to back, the
+   * bytes `deliverCanonical` would have framed one by one. Optional (the ingest falls back to
+   * `deliverCanonical` per line).
+   */
+  deliverCanonicalRun?(app: string, buf: Buffer, from: number, to: number, lines: number): void;
   /** Adds a drain; throws DrainUrlError (code E_DRAIN_URL) for a bad URL or scheme. */
   add(app: string, url: string): DrainInfo;
   list(app: string): DrainInfo[];

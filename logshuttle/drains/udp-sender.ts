@@ -3,6 +3,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { datagramOf, UDP_MAX_BYTES } from './rfc5424.js';
 import { SocketSender } from './socket-sender.js';
+import { frameEnd } from './frame-queue.js';
 
 const MAX_OUTSTANDING = 128;
 
@@ -86,21 +87,28 @@ export class UdpSender extends SocketSender {
       const batch = queue.take(MAX_OUTSTANDING - this.outstanding, Infinity);
       if (!batch) break;
       for (let i = 0; i < batch.frames.length; i++) {
-        const { datagram, truncated } = datagramOf(batch.frames[i], UDP_MAX_BYTES);
-        if (truncated) stats.truncated++;
+        const chunk = batch.frames[i];
         const isL10 = i === 0 && batch.l10 !== null;
-        this.outstanding++;
-        s.send(datagram, (err) => {
-          this.outstanding--;
-          queue.doneAt(batch, i);
-          if (err) {
-            if (isL10 && batch.l10) queue.oweReport(batch.l10);
-            else queue.noteDropped(1, Date.now());
-          } else if (!isL10) {
-            stats.delivered++;
-          }
-          if (this.ready && queue.pending && this.outstanding < MAX_OUTSTANDING / 2) this.pump();
-        });
+        const lines = isL10 ? 1 : batch.counts !== undefined ? batch.counts[i] : 1;
+        // a chunk of several frames: one datagram per frame (frames carry their own length)
+        for (let at = 0, k = 0; k < lines; k++) {
+          const next = lines === 1 ? chunk.length : frameEnd(chunk, at);
+          const { datagram, truncated } = datagramOf(lines === 1 ? chunk : chunk.subarray(at, next), UDP_MAX_BYTES);
+          at = next;
+          if (truncated) stats.truncated++;
+          this.outstanding++;
+          s.send(datagram, (err) => {
+            this.outstanding--;
+            queue.doneAt(batch, i);
+            if (err) {
+              if (isL10 && batch.l10) queue.oweReport(batch.l10);
+              else queue.noteDropped(1, Date.now());
+            } else if (!isL10) {
+              stats.delivered++;
+            }
+            if (this.ready && queue.pending && this.outstanding < MAX_OUTSTANDING / 2) this.pump();
+          });
+        }
       }
     }
   }

@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { LogSource } from '../../shared/log-record.js';
 import { MAX_LINE_BYTES } from './split-message.js';
 import { MAX_APP_NAME } from './app-name.js';
@@ -41,8 +41,15 @@ const PLATFORM: readonly [Buffer, LogSource][] = [
 // one result object, reused: the caller takes what it needs before the next frame
 const view: CanonicalFrame = { app: '', source: 'app', tsStart: 0, hostStart: 0, hostEnd: 0, procStart: 0, procEnd: 0, msgStart: 0, end: 0 };
 // the last app name and timestamp seen, as bytes (lines come in bursts from one app)
-const lastApp = Buffer.alloc(MAX_APP_NAME);
+let lastApp: Buffer = Buffer.alloc(0);
 let lastAppLen = -1;
+/**
+ * App names met lately, by a hash of their bytes: lines of many apps interleaved find their
+ * name's string here instead of making one per line. Emptied when it reaches NAMES_MAX.
+ */
+interface KnownName { bytes: Buffer; name: string }
+const names = new Map<number, KnownName>();
+const NAMES_MAX = 16384;
 const lastTs = Buffer.alloc(24);
 let lastTsOk = false;
 
@@ -52,6 +59,23 @@ function sameBytes(buf: Buffer, from: number, to: number, ref: Buffer, refLen: n
   return true;
 }
 
+/** The app name `buf[from, to)` (printable ASCII, no `/`), its string made once; null if it is not one. */
+function knownName(buf: Buffer, from: number, to: number): KnownName | null {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c < 0x21 || c > 0x7e || c === 0x2f) return null;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const e = names.get(h);
+  if (e !== undefined && sameBytes(buf, from, to, e.bytes, e.bytes.length)) return e;
+  const name = buf.toString('latin1', from, to);
+  const made = { bytes: Buffer.from(name, 'latin1'), name };
+  if (names.size >= NAMES_MAX) names.clear();
+  names.set(h, made);
+  return made;
+}
+
 /** bytes [from, to) are printable US-ASCII (33..126), none of them `/` when `noSlash` */
 function printable(buf: Buffer, from: number, to: number, noSlash: boolean): boolean {
   for (let i = from; i < to; i++) {
@@ -59,6 +83,12 @@ function printable(buf: Buffer, from: number, to: number, noSlash: boolean): boo
     if (c < 0x21 || c > 0x7e || (noSlash && c === 0x2f)) return false;
   }
   return true;
+}
+
+/** Offset of the first SP in `buf[from, limit)`, or -1 (a loop: the fields are short, a native indexOf call costs more). */
+function spaceBefore(buf: Buffer, from: number, limit: number): number {
+  for (let i = from; i < limit; i++) if (buf[i] === SP) return i;
+  return -1;
 }
 
 function isDigit(c: number): boolean {
@@ -82,8 +112,20 @@ function drainTimestamp(buf: Buffer, p: number): boolean {
   return true;
 }
 
-/** Reads `buf[start, end)` if it is a frame in the drains' own form, else null. */
-export function readCanonicalFrame(buf: Buffer, start: number, end: number): CanonicalFrame | null {
+/**
+ * Whether all of `buf` is ASCII without CR or LF (`clean` for readCanonicalFrame): three native
+ * scans of a received chunk instead of a JS loop over every message's bytes.
+ */
+export function cleanBytes(buf: Buffer): boolean {
+  return buf.indexOf(0x0a) < 0 && buf.indexOf(0x0d) < 0 && isAscii(buf);
+}
+
+/**
+ * Reads `buf[start, end)` if it is a frame in the drains' own form, else null. `clean`: the
+ * caller checked that all of `buf` is ASCII without CR or LF (cleanBytes), so the message's
+ * bytes need no look.
+ */
+export function readCanonicalFrame(buf: Buffer, start: number, end: number, clean = false): CanonicalFrame | null {
   // <PRI>1 and a space: PRI 11 or 14 (user.err / user.info, what the drains write)
   if (end - start < 37 || buf[start] !== 0x3c || buf[start + 3] !== 0x3e || buf[start + 4] !== 0x31 || buf[start + 5] !== SP) return null;
   const d1 = buf[start + 1] - 0x30;
@@ -94,8 +136,8 @@ export function readCanonicalFrame(buf: Buffer, start: number, end: number): Can
   if (buf[tsStart + 24] !== SP || !drainTimestamp(buf, tsStart)) return null;
   // HOSTNAME (the app)
   const hostStart = tsStart + 25;
-  const hostEnd = buf.indexOf(SP, hostStart);
-  if (hostEnd < 0 || hostEnd >= end || hostEnd === hostStart || hostEnd - hostStart > MAX_APP_NAME) return null;
+  const hostEnd = spaceBefore(buf, hostStart, Math.min(end, hostStart + MAX_APP_NAME + 1));
+  if (hostEnd < 0 || hostEnd === hostStart) return null;
   if (hostEnd - hostStart === 1 && buf[hostStart] === 0x2d) return null; // `-`: no app (refused the general way)
   // APP-NAME: `app` (PROCID: the process) or `akkeris` (PROCID: router, build or platform)
   const an = hostEnd + 1;
@@ -104,8 +146,8 @@ export function readCanonicalFrame(buf: Buffer, start: number, end: number): Can
   else if (end - an > 8 && sameBytes(buf, an, an + 8, AKKERIS, 8)) akkeris = true;
   else return null;
   const procStart = an + (akkeris ? 8 : 4);
-  const procEnd = buf.indexOf(SP, procStart);
-  if (procEnd < 0 || procEnd >= end || procEnd === procStart || procEnd - procStart > PROCID_MAX) return null;
+  const procEnd = spaceBefore(buf, procStart, Math.min(end, procStart + PROCID_MAX + 1));
+  if (procEnd < 0 || procEnd === procStart) return null;
   let source: LogSource = 'app';
   if (akkeris) {
     let found: LogSource | null = null;
@@ -122,22 +164,25 @@ export function readCanonicalFrame(buf: Buffer, start: number, end: number): Can
   // MSG: no CR or LF (the tail line would escape them), no BOM, not split, valid UTF-8
   if (end - msgStart > MAX_LINE_BYTES) return null;
   if (end > msgStart && buf[msgStart] === 0xef && buf[msgStart + 1] === 0xbb && buf[msgStart + 2] === 0xbf) return null;
-  let high = 0;
-  for (let i = msgStart; i < end; i++) {
-    const c = buf[i];
-    if (c === 0x0a || c === 0x0d) return null;
-    high |= c;
+  if (!clean) {
+    let high = 0;
+    for (let i = msgStart; i < end; i++) {
+      const c = buf[i];
+      if (c === 0x0a || c === 0x0d) return null;
+      high |= c;
+    }
+    if (high >= 0x80 && !isUtf8(buf.subarray(msgStart, end))) return null; // (ASCII is UTF-8)
   }
-  if (high >= 0x80 && !isUtf8(buf.subarray(msgStart, end))) return null; // (ASCII is UTF-8)
   // the PRI the drains would write: err for stderr, and for router lines starting at=error
   const routerError = source === 'router' && end - msgStart >= 8 && sameBytes(buf, msgStart, msgStart + 8, AT_ERROR, 8);
   if (pri === PRI_INFO && routerError) return null; // (user.info but an error line: re-encoded)
   // the app name, made a string only when it changes
   if (!sameBytes(buf, hostStart, hostEnd, lastApp, lastAppLen)) {
-    if (!printable(buf, hostStart, hostEnd, true)) return null;
-    buf.copy(lastApp, 0, hostStart, hostEnd);
-    lastAppLen = hostEnd - hostStart;
-    view.app = buf.toString('latin1', hostStart, hostEnd);
+    const known = knownName(buf, hostStart, hostEnd);
+    if (known === null) return null;
+    lastApp = known.bytes;
+    lastAppLen = known.bytes.length;
+    view.app = known.name;
   }
   view.source = source;
   view.tsStart = tsStart;

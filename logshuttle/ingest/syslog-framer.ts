@@ -2,8 +2,14 @@
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
 export interface FrameHandler {
-  frame(buf: Buffer, start: number, end: number): void;
+  /**
+   * One frame, `buf[start, end)`. `head`: where its octet count starts (`buf[head, start)` is
+   * `LEN SP`), or -1 for an LF-framed one. `buf` stays as it is until `flush`.
+   */
+  frame(buf: Buffer, start: number, end: number, head: number): void;
   bad(reason: string): void;
+  /** the frames of one received chunk were all handed over (optional) */
+  flush?(): void;
 }
 
 /** Longest octet count accepted, in digits (leading zeros included). */
@@ -58,14 +64,33 @@ export class SyslogFramer {
       chunk = chunk.subarray(lf + 1);
     }
     if (this.held > 0) {
-      this.chunks.push(Buffer.from(chunk)); // copy: the caller's buffer may be reused
-      this.held += chunk.length;
-      if (this.need > 0 ? this.held < this.need : chunk.indexOf(0x0a) < 0 && this.held <= this.maxFrameBytes) return;
-      chunk = Buffer.concat(this.chunks, this.held);
+      // only the held frame is completed from the new chunk; the rest is scanned where it is
+      let take = chunk.length;
+      if (this.need > 0) take = Math.min(take, this.need - this.held);
+      else {
+        const lf = chunk.indexOf(0x0a);
+        if (lf >= 0) take = lf + 1;
+      }
+      const piece = chunk.subarray(0, take);
+      this.chunks.push(Buffer.from(piece)); // copy: the caller's buffer may be reused
+      this.held += take;
+      if (this.need > 0 ? this.held < this.need : take === chunk.length && piece[take - 1] !== 0x0a && this.held <= this.maxFrameBytes) return;
+      const whole = Buffer.concat(this.chunks, this.held);
       this.chunks = [];
       this.held = 0;
+      this.scan(whole);
+      this.handler.flush?.();
+      if (take === chunk.length) return;
+      chunk = chunk.subarray(take);
+      if (this.held > 0 || this.skipBytes > 0 || this.skipToLf) {
+        // the held bytes were a count cut short (held again, now waiting for the frame), or a
+        // frame being skipped: the rest goes the same way as a new chunk
+        this.push(chunk);
+        return;
+      }
     }
     this.scan(chunk);
+    this.handler.flush?.();
   }
 
   private scan(buf: Buffer): void {
@@ -100,7 +125,7 @@ export class SyslogFramer {
           continue;
         }
         if (from + len > end) return this.hold(buf, p, from + len - p);
-        this.handler.frame(buf, from, from + len);
+        this.handler.frame(buf, from, from + len, p);
         p = from + len;
         continue;
       }
@@ -121,7 +146,7 @@ export class SyslogFramer {
           continue;
         }
         const stop = lf > p && buf[lf - 1] === 0x0d ? lf - 1 : lf;
-        this.handler.frame(buf, p, stop);
+        this.handler.frame(buf, p, stop, -1);
         p = lf + 1;
         continue;
       }
@@ -139,7 +164,8 @@ export class SyslogFramer {
       const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.held);
       if (this.need === 0 && buf[0] === 0x3c) {
         const stop = buf[buf.length - 1] === 0x0d ? buf.length - 1 : buf.length;
-        this.handler.frame(buf, 0, stop);
+        this.handler.frame(buf, 0, stop, -1);
+        this.handler.flush?.();
       } else {
         this.handler.bad('truncated frame at end of stream');
       }

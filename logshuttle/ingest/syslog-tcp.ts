@@ -1,9 +1,9 @@
 import type { ListenAddress } from '../config/schema.js';
 import type { IngestContext, Listening } from './ingest-context.js';
 import { listenTcp } from './tcp-listener.js';
-import { SyslogFramer } from './syslog-framer.js';
+import { SyslogFramer, type FrameHandler } from './syslog-framer.js';
 import { parseSyslogMessage } from './syslog-message.js';
-import { readCanonicalFrame } from './canonical-frame.js';
+import { cleanBytes, readCanonicalFrame } from './canonical-frame.js';
 
 /**
  * Syslog RFC 5424 over TCP, octet-counted or LF-framed per frame (`listen.syslog_tcp`). When
@@ -13,27 +13,7 @@ import { readCanonicalFrame } from './canonical-frame.js';
 export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Promise<Listening> {
   return listenTcp(address, (socket) => {
     const bus = ctx.bus;
-    const framer = new SyslogFramer({
-      frame(buf, start, end) {
-        if (bus) {
-          const r = parseSyslogMessage(buf, start, end, Date.now());
-          if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
-          else bus.publish(r, 'syslog_tcp');
-          return;
-        }
-        const fast = readCanonicalFrame(buf, start, end);
-        if (fast !== null) {
-          ctx.core.acceptCanonical(fast, 'syslog_tcp', buf);
-          return;
-        }
-        const r = parseSyslogMessage(buf, start, end, Date.now());
-        if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
-        else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
-      },
-      bad(reason) {
-        ctx.bad.report('syslog_tcp', reason);
-      },
-    });
+    const framer = new SyslogFramer(syslogFrameHandler(ctx));
     let paused = false;
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk);
@@ -51,4 +31,45 @@ export function listenSyslogTcp(address: ListenAddress, ctx: IngestContext): Pro
     socket.on('end', () => framer.end());
     socket.on('close', () => framer.end());
   });
+}
+
+/**
+ * What the syslog TCP ingest does with each frame: in bus mode, parse and publish; otherwise a
+ * frame in the drains' own form takes the fast path (its run of frames of one app goes to the
+ * drains once the chunk is scanned: `flush`), any other the general path.
+ */
+export function syslogFrameHandler(ctx: IngestContext): FrameHandler {
+  const bus = ctx.bus;
+  // the received chunk the frames are in, and whether it is all ASCII without CR or LF
+  let chunk: Buffer | null = null;
+  let clean = false;
+  return {
+    frame(buf, start, end, head) {
+      if (bus) {
+        const r = parseSyslogMessage(buf, start, end, Date.now());
+        if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+        else bus.publish(r, 'syslog_tcp');
+        return;
+      }
+      if (buf !== chunk) {
+        chunk = buf;
+        clean = cleanBytes(buf);
+      }
+      const fast = readCanonicalFrame(buf, start, end, clean);
+      if (fast !== null) {
+        ctx.core.acceptCanonical(fast, 'syslog_tcp', buf, head);
+        return;
+      }
+      const r = parseSyslogMessage(buf, start, end, Date.now());
+      if (typeof r === 'string') ctx.bad.report('syslog_tcp', r, buf.toString('utf8', start, Math.min(end, start + 120)));
+      else ctx.core.accept(r, 'syslog_tcp', buf.subarray(start, end));
+    },
+    bad(reason) {
+      ctx.bad.report('syslog_tcp', reason);
+    },
+    flush() {
+      chunk = null;
+      ctx.core.flushRun();
+    },
+  };
 }

@@ -32,3 +32,21 @@ t.test('syslog UDP drain: one RFC5424 message per datagram, no octet count, ≤2
   t.match(m, /edgeplane_shuttle_drain_truncated_total\{app="web",[^}]*\} 1/);
   t.match(m, /edgeplane_shuttle_drain_delivered_total\{app="web",[^}]*\} 3/);
 });
+
+t.test('syslog UDP drain: a run of frames handed over at once still goes one message per datagram', async (t) => {
+  const rx = await startUdpReceiver();
+  const h = makeManager();
+  t.teardown(async () => {
+    await h.manager.close(0);
+    await rx.close();
+  });
+  h.manager.add('web', `syslog+udp://127.0.0.1:${rx.port}`);
+  const msgs = ['<14>1 2026-11-25T10:00:00.000Z web app web.1 - - one', '<14>1 2026-11-25T10:00:00.001Z web app web.1 - - two',
+    '<11>1 2026-11-25T10:00:00.002Z web app web.2 - - three'];
+  const run = Buffer.from(msgs.map((m) => `${m.length} ${m}`).join(''));
+  h.manager.deliverCanonicalRun('web', run, 0, run.length, 3);
+  h.manager.deliverCanonical('web', Buffer.from(`x${msgs[0]}`), 1, msgs[0].length + 1);
+  await waitFor(() => rx.datagrams.length >= 4, '4 datagrams', 30_000);
+  t.same(rx.datagrams.map((d) => d.toString('utf8')), [...msgs, msgs[0]]);
+  await waitFor(async () => /edgeplane_shuttle_drain_delivered_total\{app="web",[^}]*\} 4/.test(await h.registry.metrics()), 'delivered 4', 30_000);
+});
