@@ -88,19 +88,19 @@ export abstract class RequestContext implements AttemptState {
   protected finished = false;
   private recorded = false;
 
-  // the request's facts (set by the constructor, again by reuse())
-  res: HttpResponse;
-  host: ContextHost;
-  table: RouteTable;
-  method: string;
+  // the request's facts (set by reuse(), which the constructor calls)
+  res!: HttpResponse;
+  host!: ContextHost;
+  table!: RouteTable;
+  method!: string;
   /** the original path and query, for the log line (a key keyauth hid from the dyno is taken out of it by the front) */
-  logPath: string;
-  hostHeader: string;
-  requestId: string;
-  fwd: string;
-  protocol: string;
+  logPath!: string;
+  hostHeader!: string;
+  requestId!: string;
+  fwd!: string;
+  protocol!: string;
   /** performance.now() when the request head arrived */
-  start: number;
+  start!: number;
   /**
    * something outside the request's own callbacks keeps a reference to it (the app's filters, which
    * may answer later): never reused for another request (exchange.ts pools the others)
@@ -110,21 +110,12 @@ export abstract class RequestContext implements AttemptState {
   /** the table is the one the request started with */
   constructor(res: HttpResponse, host: ContextHost, table: RouteTable, method: string, logPath: string, hostHeader: string,
     requestId: string, fwd: string, protocol: string, start: number) {
-    this.res = res;
-    this.host = host;
-    this.table = table;
-    this.method = method;
-    this.logPath = logPath;
-    this.hostHeader = hostHeader;
-    this.requestId = requestId;
-    this.fwd = fwd;
-    this.protocol = protocol;
-    this.start = start;
+    this.reuse(res, host, table, method, logPath, hostHeader, requestId, fwd, protocol, start);
   }
 
   /**
-   * The object again for a new request (exchange.ts's pool): the facts replaced, every field of
-   * the previous request's state back to its initial value.
+   * The request's facts set, every field of a previous request's state back to its initial value
+   * (the constructor, and exchange.ts's pool for an object used again).
    */
   protected reuse(res: HttpResponse, host: ContextHost, table: RouteTable, method: string, logPath: string, hostHeader: string,
     requestId: string, fwd: string, protocol: string, start: number): void {
