@@ -17,7 +17,7 @@ const PLATFORM_TAG_BYTES: Record<Exclude<LogSource, 'app'>, Buffer> = {
   router: Buffer.from(PLATFORM_TAGS.router), build: Buffer.from(PLATFORM_TAGS.build), platform: Buffer.from(PLATFORM_TAGS.platform),
 };
 const APP_TAG_OPEN = Buffer.from('app[');
-/** a tail line built from a canonical frame: at most 24 + 255 + 134 + 10,000 bytes and separators */
+/** a live tail's line built from a canonical frame: at most 24 + 255 + 134 + 10,000 bytes and separators */
 let lineScratch = Buffer.allocUnsafeSlow(16 * 1024);
 
 
@@ -64,7 +64,7 @@ export class ShuttleCore {
   readonly rings: AppRings;
   readonly tails = new TailHub();
   private drains: DrainSet | null = null;
-  /** canonical frames of one app back to back in one received buffer, not handed to the drains yet */
+  /** canonical frames of one app back to back in one received buffer, not yet in the ring nor handed to the drains */
   private runBuf: Buffer | null = null;
   private runApp = '';
   private runFrom = 0;
@@ -105,59 +105,53 @@ export class ShuttleCore {
 
   /**
    * The fast path of the syslog ingest: a frame in the drains' own form (readCanonicalFrame),
-   * taken on its bytes. The ring gets the same tail line, the tails the same text and the drains
-   * the same frame as `accept` would give them for the record parsed from it.
+   * taken on its bytes. The ring keeps the frame as received (`LEN SP MSG`) and a tail reading
+   * it gets the same tail line, the live tails the same text and the drains the same frame as
+   * `accept` would give them for the record parsed from it. When `buf[head, f.end)` is the
+   * frame with its octet count as the drains write it, consecutive frames of one app make one
+   * run, kept here until `flushRun`: one copy into the ring, one hand-over to the drains.
    */
   acceptCanonical(f: CanonicalFrame, ingest: IngestName, buf: Buffer, head = -1): void {
-    const now = Date.now();
     this.linesIn[INGEST_INDEX[ingest] * 4 + SOURCE_INDEX[f.source]]++;
-    // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it, straight into the ring
     const app = f.app;
-    const tag = f.source === 'app' ? 5 + (f.procEnd - f.procStart) : PLATFORM_TAG_BYTES[f.source].length;
-    const n = 24 + 1 + (f.hostEnd - f.hostStart) + 1 + tag + 2 + (f.end - f.msgStart) + 1;
-    const rings = this.rings;
-    const ring = rings.beginLine(app, n, now);
-    const at = rings.lineAt;
-    let out = ring.writeStore;
-    let lineFrom = at;
-    if (at + n > out.length) {
-      // the line wraps past the ring store's end: written whole here first
+    if (this.tails.hasTails(app)) {
+      // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it
+      const tag = f.source === 'app' ? 5 + (f.procEnd - f.procStart) : PLATFORM_TAG_BYTES[f.source].length;
+      const n = 24 + 1 + (f.hostEnd - f.hostStart) + 1 + tag + 2 + (f.end - f.msgStart) + 1;
       if (n > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(n * 2);
-      out = lineScratch;
-      lineFrom = 0;
+      writeTailLine(f, buf, lineScratch, 0);
+      this.tails.publish(app, lineScratch.toString('utf8', 0, n), Date.now());
     }
-    writeTailLine(f, buf, out, lineFrom);
-    if (out === lineScratch) ring.writeWrapped(out, n, at);
-    rings.endLine(ring, n);
-    // (`out` still holds the line if ending it resized the ring's store)
-    if (this.tails.hasTails(app)) this.tails.publish(app, out.toString('utf8', lineFrom, lineFrom + n), now);
     // the message from PRI on (no octet count): `LEN SP` and these bytes is the drains' frame
     const drains = this.drains;
-    if (drains === null) return;
     const from = f.tsStart - 6;
-    if (head >= 0 && from - head === octetCountDigits(f.end - from) + 1 && drains.deliverCanonicalRun !== undefined) {
-      // `buf[head, f.end)` is the drains' frame as it is: frames of one app back to back make one run
+    if (head >= 0 && from - head === octetCountDigits(f.end - from) + 1) {
+      // `buf[head, f.end)` is the frame as it is kept and sent: frames of one app back to back make one run
       if (this.runBuf === buf && this.runTo === head && this.runApp === app) {
         this.runTo = f.end;
         this.runLines++;
-        return;
+      } else {
+        if (this.runLines > 0) this.flushRun();
+        this.runBuf = buf;
+        this.runApp = app;
+        this.runFrom = head;
+        this.runTo = f.end;
+        this.runLines = 1;
       }
-      if (this.runLines > 0) this.flushRun();
-      this.runBuf = buf;
-      this.runApp = app;
-      this.runFrom = head;
-      this.runTo = f.end;
-      this.runLines = 1;
+      // (drains that take no runs get the frame now; the ring gets the run at `flushRun`)
+      if (drains !== null && drains.deliverCanonicalRun === undefined) drains.deliverCanonical(app, buf, from, f.end);
       return;
     }
     if (this.runLines > 0) this.flushRun();
-    drains.deliverCanonical(app, buf, from, f.end);
+    this.rings.appendFrame(app, buf, from, f.end, Date.now());
+    drains?.deliverCanonical(app, buf, from, f.end);
   }
 
   /**
-   * Hands the run of frames `acceptCanonical` gathered to the drains. The ingest calls it once
-   * the frames of a received chunk are all taken (before the chunk's bytes may change); the
-   * core calls it before any other line goes to the drains, so their order is kept.
+   * Hands the run of frames `acceptCanonical` gathered to the ring (one copy) and the drains.
+   * The ingest calls it once the frames of a received chunk are all taken (before the chunk's
+   * bytes may change); the core calls it before any other line goes to a ring or the drains,
+   * so their order is kept.
    */
   flushRun(): void {
     const n = this.runLines;
@@ -165,6 +159,7 @@ export class ShuttleCore {
     const buf = this.runBuf!;
     this.runLines = 0;
     this.runBuf = null;
+    this.rings.appendFrames(this.runApp, buf, this.runFrom, this.runTo, n, Date.now());
     this.drains?.deliverCanonicalRun?.(this.runApp, buf, this.runFrom, this.runTo, n);
   }
 
@@ -178,12 +173,12 @@ export class ShuttleCore {
   }
 
   private one(record: LogRecord, now: number, toDrains = true, raw?: Buffer): void {
+    if (this.runLines > 0) this.flushRun();
     const line = formatTailLine(record);
     this.rings.append(record.app, line, now);
     this.tails.publish(record.app, line, now);
     const drains = this.drains;
     if (!toDrains || drains === null) return;
-    if (this.runLines > 0) this.flushRun();
     if (raw !== undefined && drains.deliverRaw !== undefined) drains.deliverRaw(record, raw);
     else drains.deliver(record);
   }

@@ -1,4 +1,5 @@
 import { copyBytes } from './copy-bytes.js';
+import { writeFrameTailLine } from '../tail/frame-line.js';
 
 /** smallest byte store; the first line gets room for itself and half as much again */
 const MIN_BYTES = 64;
@@ -16,13 +17,31 @@ const FIRST_SLOTS = 4;
 
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 const EMPTY = Buffer.alloc(0);
+const SP = 0x20;
+
+/** where a held line starts in the store: its index entry is the offset, or `~offset` (negative) for a frame */
+function offsetOf(entry: number): number {
+  return entry < 0 ? ~entry : entry;
+}
+
+/** digits of the octet count `n` (no leading zeros) */
+function countDigits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
+}
 
 /**
  * The newest `capacity` lines of one app, as UTF-8 bytes in one circular byte store with an
  * Int32 index of line starts: O(1) amortised append, no object per line. Both grow with the
  * lines held, so an app with one line costs a few hundred bytes; a full ring's storage stays
- * within ~1.06x of the bytes held plus 4 bytes of index per line. Lines are opaque byte strings
- * (the formatted tail line, LF included).
+ * within ~1.06x of the bytes held plus 4 bytes of index per line.
+ *
+ * A line is held in one of two forms, told apart by its index entry: a tail line (opaque bytes,
+ * the formatted tail line with its LF: `push`, `pushBytes`, `beginLine`), or a canonical syslog
+ * frame `LEN SP MSG` as received (`pushFrames`, `pushFrame`; index entry `~offset`), whose tail
+ * line is written only when it is read (tail/frame-line.ts). A run of frames of the app, back
+ * to back in a received chunk, goes in with one copy and no formatting. Readers (`newest`,
+ * `newestLines`) always get tail lines. `bytesHeld` counts the bytes as stored: a frame is
+ * ~10 bytes longer than its tail line.
  */
 export class AppRing {
   readonly capacity: number;
@@ -93,9 +112,20 @@ export class AppRing {
    * going on at offset 0 past the store's end (`writeWrapped` does it from a copy), then calls
    * `endLine(n)`; nothing else may touch the ring in between.
    */
-  beginLine(n: number): number {
+  beginLine(n: number, frame = false): number {
     if (this.count === this.capacity) this.dropOldest();
     else if (this.count === this.starts.length) this.growIndex();
+    this.roomFor(n);
+    let at = this.byteTail;
+    if (this.count === 0) at = this.byteHead = 0;
+    let slot = this.first + this.count;
+    if (slot >= this.starts.length) slot -= this.starts.length;
+    this.starts[slot] = frame ? ~at : at;
+    return at;
+  }
+
+  /** Grows (or shrinks) the store so that `n` more bytes fit after the lines held. */
+  private roomFor(n: number): void {
     const size0 = this.store.length;
     if (size0 - this.used < n) {
       const grown = this.store === EMPTY ? Math.ceil(n * FIRST_ROOM) : Math.ceil(size0 * (this.full ? GROW_FULL : GROW));
@@ -103,12 +133,96 @@ export class AppRing {
     } else if (this.count > 8 && size0 > MIN_BYTES * 4 && (this.used + n) < size0 * (this.full ? SHRINK_BELOW_FULL : SHRINK_BELOW)) {
       this.resize(Math.ceil((this.used + n) * (this.full ? SHRINK_TO_FULL : SHRINK_TO)));
     }
+  }
+
+  /**
+   * Appends the canonical frame `src[from, to)` (the message from PRI on, canonical-frame.ts)
+   * as one line, stored as `LEN SP` and those bytes.
+   */
+  pushFrame(src: Buffer, from: number, to: number): void {
+    const len = to - from;
+    const digits = countDigits(len);
+    const n = digits + 1 + len;
+    const at = this.beginLine(n, true);
+    const store = this.store;
+    if (at + digits + 1 <= store.length) {
+      let d = at + digits;
+      store[d] = SP;
+      for (let v = len; d > at; v = Math.floor(v / 10)) store[--d] = 0x30 + (v % 10);
+      const room = store.length - at - digits - 1;
+      if (len <= room) {
+        copyBytes(src, from, to, store, at + digits + 1);
+      } else {
+        copyBytes(src, from, from + room, store, at + digits + 1);
+        copyBytes(src, from + room, to, store, 0);
+      }
+    } else {
+      // the line wraps within its octet count: written whole here first
+      if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(n * 2);
+      scratch.write(`${len} `, 0, 'latin1');
+      copyBytes(src, from, to, scratch, digits + 1);
+      this.writeWrapped(scratch, n, at);
+    }
+    this.endLine(n);
+  }
+
+  /**
+   * Appends the `lines` canonical frames `src[from, to)`, each `LEN SP MSG` (no leading zeros),
+   * back to back as received: one copy of the bytes, then an index entry per frame. When the
+   * run holds more than `capacity` frames, the ones it pushes out itself are skipped (counted
+   * as evicted, as line by line).
+   */
+  pushFrames(src: Buffer, from: number, to: number, lines: number): void {
+    if (lines > this.capacity) {
+      for (let k = lines - this.capacity; k > 0; k--) from = this.frameEnd(src, from);
+      this.evicted += lines - this.capacity;
+      lines = this.capacity;
+    }
+    const total = to - from;
+    if (this.count + lines > this.capacity) this.dropOldestN(this.count + lines - this.capacity);
+    while (this.count + lines > this.starts.length) this.growIndex();
+    this.roomFor(total);
     let at = this.byteTail;
     if (this.count === 0) at = this.byteHead = 0;
+    const store = this.store;
+    const size = store.length;
+    const room = size - at;
+    if (total <= room) {
+      copyBytes(src, from, to, store, at);
+    } else {
+      copyBytes(src, from, from + room, store, at);
+      copyBytes(src, from + room, to, store, 0);
+    }
+    const starts = this.starts;
+    const slots = starts.length;
     let slot = this.first + this.count;
-    if (slot >= this.starts.length) slot -= this.starts.length;
-    this.starts[slot] = at;
-    return at;
+    if (slot >= slots) slot -= slots;
+    let p = from;
+    let o = at;
+    for (let k = 0; k < lines; k++) {
+      starts[slot] = ~o;
+      const s = p;
+      p = this.frameEnd(src, p);
+      o += p - s;
+      if (o >= size) o -= size;
+      if (++slot === slots) slot = 0;
+    }
+    if (p !== to) throw new Error(`AppRing.pushFrames: ${lines} frames end at ${p}, not ${to}`);
+    this.byteTail = o;
+    this.used += total;
+    this.count += lines;
+    this.settleFull();
+  }
+
+  /** the offset after the `LEN SP MSG` frame at `src[p]` */
+  private frameEnd(src: Buffer, p: number): number {
+    let len = 0;
+    let c = src[p];
+    while (c !== SP) {
+      len = len * 10 + c - 0x30;
+      c = src[++p];
+    }
+    return p + 1 + len;
   }
 
   /** the store a line begun by `beginLine` is written into */
@@ -138,6 +252,10 @@ export class AppRing {
     this.byteTail = at;
     this.used += n;
     this.count++;
+    this.settleFull();
+  }
+
+  private settleFull(): void {
     if (!this.full && this.count === this.capacity) {
       // full for the first time: from now on the storage follows the bytes held closely
       this.full = true;
@@ -149,8 +267,8 @@ export class AppRing {
     // i-th held line, 0 = oldest
     const slots = this.starts.length;
     const slot = (this.first + i) % slots;
-    const start = this.starts[slot];
-    const end = i + 1 < this.count ? this.starts[(slot + 1) % slots] : this.byteTail;
+    const start = offsetOf(this.starts[slot]);
+    const end = i + 1 < this.count ? offsetOf(this.starts[(slot + 1) % slots]) : this.byteTail;
     const len = end - start;
     return len > 0 || (len === 0 && this.used === 0) ? len : len + this.store.length;
   }
@@ -161,7 +279,34 @@ export class AppRing {
     this.first = (this.first + 1) % this.starts.length;
     this.count--;
     this.evicted++;
-    this.byteHead = this.count === 0 ? this.byteTail : this.starts[this.first];
+    this.byteHead = this.count === 0 ? this.byteTail : offsetOf(this.starts[this.first]);
+  }
+
+  /** Drops the `k` oldest lines (k <= count). */
+  private dropOldestN(k: number): void {
+    if (k === this.count) {
+      this.used = 0;
+      this.first = 0;
+      this.count = 0;
+      this.evicted += k;
+      this.byteHead = this.byteTail;
+      return;
+    }
+    let slot = this.first + k;
+    if (slot >= this.starts.length) slot -= this.starts.length;
+    const head = offsetOf(this.starts[slot]);
+    let dropped = head - this.byteHead;
+    if (dropped < 0) dropped += this.store.length;
+    if (dropped === 0) {
+      // (empty lines, or lines filling the whole store: one by one)
+      for (let i = 0; i < k; i++) this.dropOldest();
+      return;
+    }
+    this.used -= dropped;
+    this.first = slot;
+    this.count -= k;
+    this.evicted += k;
+    this.byteHead = head;
   }
 
   /** Doubles the index (up to `capacity` slots), oldest line in slot 0. */
@@ -181,7 +326,8 @@ export class AppRing {
     const lens: number[] = [];
     for (let i = 0; i < this.count; i++) lens.push(this.lineLength(i));
     for (let i = 0; i < this.count; i++) {
-      this.starts[(this.first + i) % this.starts.length] = off;
+      const slot = (this.first + i) % this.starts.length;
+      this.starts[slot] = this.starts[slot] < 0 ? ~off : off;
       off += lens[i];
     }
     this.store = next;
@@ -193,7 +339,7 @@ export class AppRing {
   private copyOut(i: number, j: number, dst: Buffer, at: number): number {
     if (i >= j) return 0;
     const size = this.store.length;
-    const start = this.starts[(this.first + i) % this.starts.length];
+    const start = offsetOf(this.starts[(this.first + i) % this.starts.length]);
     let total = 0;
     for (let k = i; k < j; k++) total += this.lineLength(k);
     if (start + total <= size) {
@@ -206,24 +352,47 @@ export class AppRing {
     return total;
   }
 
-  /** The newest `n` lines (oldest first), concatenated, as a new Buffer. */
-  newest(n: number): Buffer {
+  /**
+   * The newest `n` held lines (oldest first) as tail lines, concatenated, in a new Buffer; with
+   * `lens`, each line's length is pushed onto it.
+   */
+  newest(n: number, lens?: number[]): Buffer {
     const k = Math.max(0, Math.min(n, this.count));
     let total = 0;
-    for (let i = this.count - k; i < this.count; i++) total += this.lineLength(i);
+    let frames = false;
+    const slots = this.starts.length;
+    for (let i = this.count - k; i < this.count; i++) {
+      total += this.lineLength(i);
+      if (this.starts[(this.first + i) % slots] < 0) frames = true;
+    }
+    const held = Buffer.allocUnsafe(total);
+    this.copyOut(this.count - k, this.count, held, 0);
+    if (!frames) {
+      if (lens !== undefined) for (let i = this.count - k; i < this.count; i++) lens.push(this.lineLength(i));
+      return held;
+    }
+    // frames become their tail lines (never longer than the frame)
     const out = Buffer.allocUnsafe(total);
-    this.copyOut(this.count - k, this.count, out, 0);
-    return out;
-  }
-
-  /** The newest `n` lines (oldest first) as separate strings. */
-  newestLines(n: number): string[] {
-    const k = Math.max(0, Math.min(n, this.count));
-    const all = this.newest(k);
-    const lines: string[] = [];
-    let off = 0;
+    let from = 0;
+    let at = 0;
     for (let i = this.count - k; i < this.count; i++) {
       const len = this.lineLength(i);
+      const start = at;
+      if (this.starts[(this.first + i) % slots] < 0) at = writeFrameTailLine(held, from, from + len, out, at);
+      else at = copyBytes(held, from, from + len, out, at);
+      lens?.push(at - start);
+      from += len;
+    }
+    return out.subarray(0, at);
+  }
+
+  /** The newest `n` lines (oldest first) as separate strings (tail lines). */
+  newestLines(n: number): string[] {
+    const lens: number[] = [];
+    const all = this.newest(n, lens);
+    const lines: string[] = [];
+    let off = 0;
+    for (const len of lens) {
       lines.push(all.toString('utf8', off, off + len));
       off += len;
     }

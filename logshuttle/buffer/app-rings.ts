@@ -61,6 +61,25 @@ export class AppRings {
   }
 
   /**
+   * Canonical syslog frames of the app, kept as received (AppRing.pushFrames): `lines` frames
+   * `LEN SP MSG` back to back in `src[from, to)`, one copy.
+   */
+  appendFrames(app: string, src: Buffer, from: number, to: number, lines: number, now: number): void {
+    const ring = this.ringFor(app, now);
+    const before = ring.bytesAllocated;
+    ring.pushFrames(src, from, to, lines);
+    this.settle(ring, before);
+  }
+
+  /** One canonical frame `src[from, to)` (from PRI on, no octet count: AppRing.pushFrame). */
+  appendFrame(app: string, src: Buffer, from: number, to: number, now: number): void {
+    const ring = this.ringFor(app, now);
+    const before = ring.bytesAllocated;
+    ring.pushFrame(src, from, to);
+    this.settle(ring, before);
+  }
+
+  /**
    * The same, written in place: makes room for a line of `n` bytes in the app's ring and returns
    * the ring, the line to be written at `ring.writeStore[at]` (AppRing.beginLine, `at` in
    * `lineAt`), then `endLine(ring, n)`.
