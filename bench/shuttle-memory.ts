@@ -8,13 +8,20 @@
  *   churn   `--churn` apps with one line each, created by ingest, with the default bounds
  *           (maxApps 50,000): memory stays bounded however many apps appear
  *
+ * `--via records` feeds records (ShuttleCore.accept: the ring keeps tail lines, as for HTTP and
+ * msgpack ingest); `--via frames` feeds the same lines as canonical syslog frames with their
+ * octet counts (ShuttleCore.acceptCanonical + flushRun, as the syslog TCP ingest: the ring keeps
+ * the frames, ~10 bytes longer than their tail lines).
+ *
  * Reported: RSS and heapUsed + arrayBuffers growth after a full GC over the baseline, bytes of
- * the lines held and bytes the rings allocated, per app and as a ratio to the bytes held; the
+ * the lines held (as stored) and of their tail lines (as a reader gets them: the honest
+ * denominator, the same for both feeds) and bytes the rings allocated, per app and as a ratio
+ * to the tail lines' bytes; the
  * longest major GC pause seen while filling (PerformanceObserver 'gc' entries) and the time of
  * a forced full GC (the longest of three; wall time, and the CPU time the process spent in it,
  * which a loaded machine does not inflate).
  *
- *   npm run build && node dist/bench/shuttle-memory.js [--apps 10000] [--lines 1500] [--bytes 100] [--churn 100000] [--only small,full,churn]
+ *   npm run build && node dist/bench/shuttle-memory.js [--apps 10000] [--lines 1500] [--bytes 100] [--churn 100000] [--only small,full,churn] [--via records|frames]
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +30,7 @@ import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { ShuttleCore } from '../logshuttle/shuttle-core.js';
 import { DEFAULT_MAX_APPS, DEFAULT_MAX_RING_BYTES } from '../logshuttle/config/schema.js';
 import type { LogRecord } from '../shared/log-record.js';
+import { readCanonicalFrame } from '../logshuttle/ingest/canonical-frame.js';
 
 type Scenario = 'small' | 'full' | 'churn';
 
@@ -32,6 +40,9 @@ interface Result {
   appsHeld: number;
   linesHeld: number;
   bytesHeld: number;
+  /** bytes of the held lines' tail lines (what a reader gets) */
+  tailBytes: number;
+  via: string;
   bytesAllocated: number;
   rssGrowth: number;
   heapGrowth: number;
@@ -54,6 +65,7 @@ function args() {
       bytes: { type: 'string', default: '100' },
       churn: { type: 'string', default: '100000' },
       only: { type: 'string', default: 'small,full,churn' },
+      via: { type: 'string', default: 'records' },
       child: { type: 'string' },
     },
     strict: true,
@@ -65,6 +77,7 @@ function args() {
     churn: Number(values.churn),
     only: values.only!.split(',') as Scenario[],
     child: values.child as Scenario | undefined,
+    via: values.via === 'frames' ? 'frames' as const : 'records' as const,
   };
 }
 
@@ -98,11 +111,23 @@ function runChild(scenario: Scenario, o: ReturnType<typeof args>): Result {
   const base = process.memoryUsage();
   const core = new ShuttleCore({ history: o.lines, maxApps: DEFAULT_MAX_APPS, maxRingBytes: DEFAULT_MAX_RING_BYTES });
   for (let l = 0; l < lines; l++) {
+    const ts = new Date(T0 + l).toISOString();
     for (let a = 0; a < apps; a++) {
-      const record: LogRecord = { app: names[a], source: 'app', process: 'web.1', stream: 'stdout', time: T0 + l, message: messageFor(names[a], l, o.bytes) };
-      core.accept(record, 'msgpack');
+      if (o.via === 'frames') {
+        // the same line as a canonical frame with its octet count, as the syslog TCP ingest takes it
+        const msg = `<14>1 ${ts} ${names[a]} app web.1 - - ${messageFor(names[a], l, o.bytes)}`;
+        const buf = Buffer.from(`${msg.length} ${msg}`, 'latin1');
+        const f = readCanonicalFrame(buf, buf.length - msg.length, buf.length, true);
+        if (f === null) throw new Error(`not canonical: ${msg}`);
+        core.acceptCanonical(f, 'syslog_tcp', buf, 0);
+        core.flushRun();
+      } else {
+        const record: LogRecord = { app: names[a], source: 'app', process: 'web.1', stream: 'stdout', time: T0 + l, message: messageFor(names[a], l, o.bytes) };
+        core.accept(record, 'msgpack');
+      }
     }
   }
+  const nameList = names.slice();
   names.length = 0;
   settle();
   let forced = 0;
@@ -119,12 +144,20 @@ function runChild(scenario: Scenario, o: ReturnType<typeof args>): Result {
   obs.disconnect();
   const totals = core.rings.totals();
   const ev = core.rings.evictedApps;
+  // (after the measurement: the tail lines a reader would get of every held line)
+  let tailBytes = 0;
+  for (const name of nameList) {
+    const ring = core.rings.get(name);
+    if (ring !== undefined) tailBytes += ring.newest(ring.length).length;
+  }
   return {
     scenario,
     appsCreated: apps,
     appsHeld: core.rings.appCount,
     linesHeld: totals.lines,
     bytesHeld: totals.bytesHeld,
+    tailBytes,
+    via: o.via,
     bytesAllocated: totals.bytesAllocated,
     rssGrowth: mem.rss - base.rss,
     heapGrowth: mem.heapUsed - base.heapUsed,
@@ -142,13 +175,13 @@ const x = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(3) + 'x' : 
 
 function table(results: Result[]): string {
   const rows = [
-    '| scenario | apps held (created) | lines held | lines MB | rings allocated MB | RSS growth MB | heap+arrayBuffers growth MB | RSS per app | RSS / lines | heap+ab / lines | max major GC while filling | forced full GC (wall / CPU) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario (fed as) | apps held (created) | lines held | held MB (as stored) | tail lines MB | rings allocated MB | RSS growth MB | heap+arrayBuffers growth MB | RSS per app | RSS / tail lines | heap+ab / tail lines | max major GC while filling | forced full GC (wall / CPU) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const js = r.heapGrowth + r.arrayBuffersGrowth;
-    rows.push(`| ${r.scenario} | ${r.appsHeld} (${r.appsCreated}) | ${r.linesHeld} | ${mb(r.bytesHeld)} | ${mb(r.bytesAllocated)} | ${mb(r.rssGrowth)} | ${mb(js)} | ` +
-      `${Math.round(r.rssGrowth / Math.max(1, r.appsHeld))} B | ${x(r.rssGrowth, r.bytesHeld)} | ${x(js, r.bytesHeld)} | ${r.maxMajorGcMs.toFixed(1)} ms | ${r.forcedFullGcMs.toFixed(1)} / ${r.forcedFullGcCpuMs.toFixed(1)} ms |`);
+    rows.push(`| ${r.scenario} (${r.via}) | ${r.appsHeld} (${r.appsCreated}) | ${r.linesHeld} | ${mb(r.bytesHeld)} | ${mb(r.tailBytes)} | ${mb(r.bytesAllocated)} | ${mb(r.rssGrowth)} | ${mb(js)} | ` +
+      `${Math.round(r.rssGrowth / Math.max(1, r.appsHeld))} B | ${x(r.rssGrowth, r.tailBytes)} | ${x(js, r.tailBytes)} | ${r.maxMajorGcMs.toFixed(1)} ms | ${r.forcedFullGcMs.toFixed(1)} / ${r.forcedFullGcCpuMs.toFixed(1)} ms |`);
   }
   return rows.join('\n');
 }
@@ -170,7 +203,7 @@ function main(): void {
     }
     results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as Result);
   }
-  process.stdout.write(`node ${process.version}, history ${o.lines}, tail lines ~${o.bytes} bytes\n\n${table(results)}\n`);
+  process.stdout.write(`node ${process.version}, history ${o.lines}, tail lines ~${o.bytes} bytes, fed as ${o.via}\n\n${table(results)}\n`);
   process.stdout.write(`\n${JSON.stringify(results)}\n`);
 }
 

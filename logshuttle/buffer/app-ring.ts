@@ -11,7 +11,15 @@ const GROW_FULL = 1.06;
 const SHRINK_BELOW = 0.6;
 const SHRINK_BELOW_FULL = 0.8;
 const SHRINK_TO = 1.15;
-const SHRINK_TO_FULL = 1.06;
+const SHRINK_TO_FULL = 1.03;
+/**
+ * once it holds this many lines, a filling ring grows no further than `capacity` lines of their
+ * average size need (times SHRINK_TO_FULL); when it fills it is shrunk only if its store is
+ * over SHRINK_FIRST_FULL times the bytes held (a copy less per ring, and less memory freed
+ * into the allocator's free lists: the RSS of 10,000 rings filling at once)
+ */
+const PROJECT_AFTER = 16;
+const SHRINK_FIRST_FULL = 1.07;
 /** index slots of a new ring; doubled as lines come, up to `capacity` */
 const FIRST_SLOTS = 4;
 
@@ -128,7 +136,12 @@ export class AppRing {
   private roomFor(n: number): void {
     const size0 = this.store.length;
     if (size0 - this.used < n) {
-      const grown = this.store === EMPTY ? Math.ceil(n * FIRST_ROOM) : Math.ceil(size0 * (this.full ? GROW_FULL : GROW));
+      let grown = this.store === EMPTY ? Math.ceil(n * FIRST_ROOM) : Math.ceil(size0 * (this.full ? GROW_FULL : GROW));
+      if (!this.full && this.count >= PROJECT_AFTER) {
+        // not past what the full ring will need at the lines' average size (no shrinking copy when it fills)
+        const projected = Math.ceil((this.used / this.count) * this.capacity * SHRINK_TO_FULL);
+        if (grown > projected) grown = projected;
+      }
       this.resize(Math.max(grown, this.used + n));
     } else if (this.count > 8 && size0 > MIN_BYTES * 4 && (this.used + n) < size0 * (this.full ? SHRINK_BELOW_FULL : SHRINK_BELOW)) {
       this.resize(Math.ceil((this.used + n) * (this.full ? SHRINK_TO_FULL : SHRINK_TO)));
@@ -259,7 +272,7 @@ export class AppRing {
     if (!this.full && this.count === this.capacity) {
       // full for the first time: from now on the storage follows the bytes held closely
       this.full = true;
-      if (this.store.length > this.used * SHRINK_TO_FULL) this.resize(Math.ceil(this.used * SHRINK_TO_FULL));
+      if (this.store.length > this.used * SHRINK_FIRST_FULL) this.resize(Math.ceil(this.used * SHRINK_TO_FULL));
     }
   }
 
