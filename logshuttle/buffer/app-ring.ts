@@ -4,8 +4,8 @@ import { writeFrameTailLine } from '../tail/frame-line.js';
 /** smallest byte store; the first line gets room for itself and half as much again */
 const MIN_BYTES = 64;
 const FIRST_ROOM = 1.5;
-/** growth while the ring fills, and once it holds `capacity` lines (line sizes drift slowly) */
-const GROW = 1.25;
+/** growth while the ring fills (small steps: the stores freed are reused by the next rings growing, less RSS), and once it holds `capacity` lines (line sizes drift slowly) */
+const GROW = 1.15;
 const GROW_FULL = 1.06;
 /** shrink once the held lines use less than this share of the storage, to this much above them */
 const SHRINK_BELOW = 0.6;
