@@ -333,19 +333,33 @@ export class AppRing {
 
   private resize(size: number): void {
     const next = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, size));
-    this.copyOut(0, this.count, next, 0);
-    // rebase the index
-    let off = 0;
-    const lens: number[] = [];
-    for (let i = 0; i < this.count; i++) lens.push(this.lineLength(i));
+    const old = this.store;
+    const oldSize = old.length;
+    const head = this.byteHead;
+    const used = this.used;
+    // the held bytes, oldest first, to offset 0
+    if (used > 0) {
+      if (head + used <= oldSize) {
+        old.copy(next, 0, head, head + used);
+      } else {
+        old.copy(next, 0, head, oldSize);
+        old.copy(next, oldSize - head, 0, used - (oldSize - head));
+      }
+    }
+    // rebase the index: every line moves back by `head`, round the old store
+    const starts = this.starts;
+    const slots = starts.length;
+    let slot = this.first;
     for (let i = 0; i < this.count; i++) {
-      const slot = (this.first + i) % this.starts.length;
-      this.starts[slot] = this.starts[slot] < 0 ? ~off : off;
-      off += lens[i];
+      const v = starts[slot];
+      let o = (v < 0 ? ~v : v) - head;
+      if (o < 0) o += oldSize;
+      starts[slot] = v < 0 ? ~o : o;
+      if (++slot === slots) slot = 0;
     }
     this.store = next;
     this.byteHead = 0;
-    this.byteTail = off === next.length ? 0 : off;
+    this.byteTail = used === next.length ? 0 : used;
   }
 
   /** Copies held lines [i, j) (0 = oldest) into `dst` at `at`; returns the bytes written. */
