@@ -66,8 +66,11 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private state = CONNECTING;
-  /** the request this connection was opened for (a stale-connection retry), if any */
-  dedicated: UpstreamRequest | null;
+  /** opened for one request (a stale-connection retry), not for the pool's queue */
+  readonly forRetry: boolean;
+  /** that request, and its ticket then (the object may be serving a later dispatch since: see UpstreamRequest) */
+  private dedicated: UpstreamRequest | null;
+  private dedicatedTicket = 0;
   private req: UpstreamRequest | null = null;
   /** responses completed on this connection */
   private served = 0;
@@ -97,7 +100,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   constructor(owner: ConnectionOwner, settings: ConnectionSettings, dedicated: UpstreamRequest | null) {
     this.owner = owner;
     this.settings = settings;
+    this.forRetry = dedicated !== null;
     this.dedicated = dedicated;
+    if (dedicated !== null) this.dedicatedTicket = dedicated.ticket;
     this.keepAliveMs = settings.keepAliveTimeout;
     this.parser = new ResponseParser(this, settings.maxHeaderSize);
     this.socket = connect({
@@ -115,6 +120,19 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     this.socket.on('drain', this.onDrain);
     coarseClock.watch(this); // first: keeps the clock that deadlines are set from current
     if (settings.connectTimeout > 0) this.setDeadline(CONNECT_DEADLINE, settings.connectTimeout);
+  }
+
+  /** The retry this connection was opened for, handed over once; null when it is no longer that request. */
+  takeDedicated(): UpstreamRequest | null {
+    const req = this.dedicated;
+    this.dedicated = null;
+    return req !== null && req.ticket === this.dedicatedTicket ? req : null;
+  }
+
+  /** The retry this connection was opened for while it still waits for it, else null. */
+  waitingRequest(): UpstreamRequest | null {
+    const req = this.dedicated;
+    return req !== null && req.ticket === this.dedicatedTicket && req.state !== FINISHED ? req : null;
   }
 
   get closed(): boolean {
@@ -192,16 +210,21 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     if (!this.reading) this.startReading();
     if (!req.connectCalled) {
       req.connectCalled = true;
+      const ticket = req.ticket;
       try {
         req.handler.onConnect?.(req.abort);
       } catch (err) {
-        if (this.req === req) this.releaseUnwritten(req, err as Error);
+        if (this.req === req && req.ticket === ticket) this.releaseUnwritten(req, err as Error);
         return;
       }
-      if (this.req !== req) return; // aborted from onConnect: released before anything was written
+      // aborted from onConnect: released before anything was written (and its object maybe dispatched again)
+      if (this.req !== req || req.ticket !== ticket) return;
     }
     req.written = true;
-    this.socket.write(req.head.text, 'latin1');
+    const socket = this.socket;
+    socket.write(req.head);
+    // not all of it went to the kernel at once: the socket holds the store until it has
+    if (socket.writableLength !== 0) req.headLent = true;
     this.setDeadline(HEADERS_DEADLINE, req.headersTimeout);
     if (req.body !== null) this.attachBody(req);
     else this.bodyDone = true;
@@ -256,9 +279,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const req = this.req;
     if (req === null || this.body === null) return;
     let ok: boolean;
-    if (req.head.framing === LENGTH_BODY) {
+    if (req.framing === LENGTH_BODY) {
       this.bodySent += chunk.length;
-      if (this.bodySent > req.head.contentLength) {
+      if (this.bodySent > req.contentLength) {
         this.failRequest(new RequestContentLengthMismatchError());
         return;
       }
@@ -292,9 +315,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const req = this.req;
     if (req === null || this.body === null) return;
     this.detachBody();
-    if (req.head.framing === CHUNKED_BODY) {
+    if (req.framing === CHUNKED_BODY) {
       this.socket.write('0\r\n\r\n', 'latin1');
-    } else if (this.bodySent !== req.head.contentLength) {
+    } else if (this.bodySent !== req.contentLength) {
       this.failRequest(new RequestContentLengthMismatchError());
       return;
     }
@@ -484,9 +507,8 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   /** The pool is destroyed: the request on this connection (or waiting for it) fails with `err`. */
   destroyWith(err: Error): void {
     const req = this.req;
-    const dedicated = this.dedicated;
+    const dedicated = this.takeDedicated();
     this.req = null;
-    this.dedicated = null;
     this.destroy();
     if (req !== null) {
       req.fail(err);
