@@ -178,7 +178,8 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     this.status = statusCode;
     this.rawHeaders = rawHeaders;
     this.statusText = statusText;
-    this.res.onWritable(this.onWritable);
+    // onWritable is registered only when a write leaves something behind (writeChunk): uWS calls
+    // it once the socket drained, never before the turn that registered it ends
     return true;
   }
 
@@ -234,9 +235,11 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
         this.pending = chunk;
         this.pendingFrom = from;
         this.chunkOk = false;
+        res.onWritable(this.onWritable);
       }
-    } else {
-      this.chunkOk = res.write(chunk);
+    } else if (!res.write(chunk)) {
+      this.chunkOk = false;
+      res.onWritable(this.onWritable);
     }
   }
 
