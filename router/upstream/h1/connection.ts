@@ -87,6 +87,7 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   private paused = false;
   private pendingBuf: Buffer | null = null;
   private pendingPos = 0;
+  private pendingEnd = 0;
   private feeding = false;
   /** resume() was called during the handler call in progress */
   private resumeAsked = false;
@@ -351,17 +352,17 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
       this.destroy();
       return false;
     }
-    const ok = this.feed(req, n === buf.length ? buf : buf.subarray(0, n), 0);
+    const ok = this.feed(req, buf, 0, n);
     if (!ok) this.reading = false;
     return ok;
   };
 
-  /** Parses `chunk` from `pos` for `req`. Returns whether the socket should go on being read. */
-  private feed(req: UpstreamRequest, chunk: Buffer, pos: number): boolean {
+  /** Parses `chunk` from `pos` to `end` for `req`. Returns whether the socket should go on being read. */
+  private feed(req: UpstreamRequest, chunk: Buffer, pos: number, end: number): boolean {
     let at: number;
     this.feeding = true;
     try {
-      at = this.parser.execute(chunk, pos);
+      at = this.parser.execute(chunk, pos, end);
     } catch (err) {
       this.feeding = false;
       if (this.req === req) this.failRequest(err as Error);
@@ -370,12 +371,13 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     this.feeding = false;
     if (this.req !== req) return false; // aborted from a handler callback
     if (this.parser.state === DONE) {
-      this.complete(req, at < chunk.length);
+      this.complete(req, at < end);
       return this.state !== CLOSED;
     }
     if (this.paused) {
-      this.pendingBuf = at < chunk.length ? chunk : null;
+      this.pendingBuf = at < end ? chunk : null;
       this.pendingPos = at;
+      this.pendingEnd = end;
       // a stalled client is not an idle dyno
       if (this.deadlineKind === BODY_DEADLINE) this.setDeadline(NO_DEADLINE, 0);
       return false;
@@ -415,7 +417,7 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const buf = this.pendingBuf;
     this.pendingBuf = null;
     // even with nothing left to parse, the parser may owe the completion (paused on the last byte)
-    const ok = this.feed(req, buf ?? EMPTY, buf === null ? 0 : this.pendingPos);
+    const ok = buf === null ? this.feed(req, EMPTY, 0, 0) : this.feed(req, buf, this.pendingPos, this.pendingEnd);
     if (ok && this.req === req && !this.reading) {
       this.startReading();
     }

@@ -151,17 +151,16 @@ export class ResponseParser {
   }
 
   /**
-   * Parses `buf` from `i`. Returns where it stopped: `buf.length` when all was read, less when
-   * the sink paused it (call again from there) or when the message completed (`state === DONE`,
-   * the rest does not belong to this response).
+   * Parses `buf` from `i` to `end` (the bytes read: no view made of them). Returns where it
+   * stopped: `end` when all was read, less when the sink paused it (call again from there) or
+   * when the message completed (`state === DONE`, the rest does not belong to this response).
    */
-  execute(buf: Buffer, i: number): number {
-    const end = buf.length;
+  execute(buf: Buffer, i: number, end = buf.length): number {
     for (;;) {
       switch (this.state) {
         case HEAD: {
           if (i >= end) return i;
-          i = this.scanHead(buf, i);
+          i = this.scanHead(buf, i, end);
           if (this.state === HEAD) break; // needs more input, or an interim response was skipped
           if (!this.sinkHead()) return i;
           break;
@@ -176,7 +175,7 @@ export class ResponseParser {
           }
           if (i >= end) return i;
           const n = Math.min(end - i, this.remaining);
-          const chunk = i === 0 && n === end ? buf : buf.subarray(i, i + n);
+          const chunk = i === 0 && n === buf.length ? buf : buf.subarray(i, i + n);
           i += n;
           this.remaining -= n;
           if (!this.sink.onResponseData(chunk)) return i;
@@ -184,13 +183,13 @@ export class ResponseParser {
         }
         case CLOSE: {
           if (i >= end) return i;
-          this.sink.onResponseData(i === 0 ? buf : buf.subarray(i));
+          this.sink.onResponseData(i === 0 && end === buf.length ? buf : buf.subarray(i, end));
           return end;
         }
         case CHUNK_DATA: {
           if (i >= end) return i;
           const n = Math.min(end - i, this.remaining);
-          const chunk = i === 0 && n === end ? buf : buf.subarray(i, i + n);
+          const chunk = i === 0 && n === buf.length ? buf : buf.subarray(i, i + n);
           i += n;
           this.remaining -= n;
           if (this.remaining === 0) this.state = CHUNK_DATA_CR;
@@ -201,7 +200,7 @@ export class ResponseParser {
           return i;
         default:
           if (i >= end) return i;
-          i = this.scanChunkFraming(buf, i);
+          i = this.scanChunkFraming(buf, i, end);
       }
     }
   }
@@ -227,11 +226,11 @@ export class ResponseParser {
    * no scan, no parse. The raw header array is the same array, untouched since that parse
    * (an interim head or an error drops the kept head).
    */
-  private sameHeadAgain(buf: Buffer, start: number): boolean {
+  private sameHeadAgain(buf: Buffer, start: number, end: number): boolean {
     const c = this.cachedHead!;
     const n = c.length;
     let k = 0;
-    if (buf.length - start >= n && this.cachedForHead === this.headRequest) {
+    if (end - start >= n && this.cachedForHead === this.headRequest) {
       while (k < n && buf[start + k] === c[k]) k++;
     }
     if (k !== n) {
@@ -277,9 +276,8 @@ export class ResponseParser {
   }
 
   /** Finds the end of the head (CRLF CRLF), then parses it. Returns the index after what it read. */
-  private scanHead(buf: Buffer, start: number): number {
-    const end = buf.length;
-    if (this.headBytes === 0 && this.cachedHead !== null && this.sameHeadAgain(buf, start)) return start + this.cachedHead.length;
+  private scanHead(buf: Buffer, start: number, end: number): number {
+    if (this.headBytes === 0 && this.cachedHead !== null && this.sameHeadAgain(buf, start, end)) return start + this.cachedHead.length;
     // a response starts with `HTTP/`: garbage is refused at its first byte, not after a timeout
     for (let k = this.headBytes, j = start; k < 5 && j < end; k++, j++) {
       if (buf[j] !== HTTP_SLASH[k]) fail('HPE_INVALID_CONSTANT', 'Expected HTTP/');
@@ -508,8 +506,7 @@ export class ResponseParser {
   }
 
   /** Chunk size lines, the CRLF after chunk data, and the trailer section, byte by byte. */
-  private scanChunkFraming(buf: Buffer, i: number): number {
-    const end = buf.length;
+  private scanChunkFraming(buf: Buffer, i: number, end: number): number {
     for (; i < end; i++) {
       const b = buf[i];
       switch (this.state) {

@@ -208,3 +208,35 @@ t.test('handlers without a slot, many at once, each hear their own answer', asyn
   t.same(wrong, [], 'every head byte for byte as dispatched');
   t.equal(heads.length, 60, 'each request sent once');
 });
+
+t.test('a handler that pauses with part of a read left: it gets exactly the bytes read, then the rest', async (t) => {
+  const body = Array.from({ length: 1000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+  const dyno = await scriptedDyno((r) => {
+    r.sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 100)}`);
+    setTimeout(() => r.sock.write(body.slice(100)), 300);
+  });
+  const pool = new H1Pool(dyno.address, { connect: { timeout: 10000 } });
+  t.teardown(async () => {
+    await pool.destroy();
+    await dyno.close();
+  });
+  for (let round = 0; round < 3; round++) {
+    const got = await new Promise<string>((resolve) => {
+      let text = '';
+      pool.dispatch({ path: `/r${round}`, method: 'GET', headers: [], headersTimeout: 20000, bodyTimeout: 20000 }, {
+        onHeaders(_status, _raw, resume) {
+          // paused at the head; what was read with it waits, and only that
+          setTimeout(resume, 100);
+          return false;
+        },
+        onData(c) {
+          text += c.toString('latin1');
+          return true;
+        },
+        onComplete: () => resolve(text),
+        onError: (e) => resolve(`error ${e.message}`),
+      });
+    });
+    t.equal(got, body, `round ${round}: the body byte for byte`);
+  }
+});
