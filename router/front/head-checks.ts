@@ -94,8 +94,31 @@ const CONTENT_LENGTH = /^[0-9]{1,9}$/;
  * or a header in `singletons` (the ones the configured filters read: routing/singleton-headers.ts).
  */
 export function readClientHead(headers: readonly string[], singletons: ReadonlySet<string> | null = null): ClientHeaderFacts {
-  const facts: ClientHeaderFacts = { host: '', contentLength: -1, contentLengths: 0, chunked: false, transferEncoding: false,
+  return readClientHeadInto(newFacts(), headers, singletons);
+}
+
+/** A facts object with nothing read yet (the values readClientHeadInto starts from). */
+export function newFacts(): ClientHeaderFacts {
+  return { host: '', contentLength: -1, contentLengths: 0, chunked: false, transferEncoding: false,
     requestId: '', xff: '', via: '', connection: '', problem: null, nonAscii: false };
+}
+
+/**
+ * readClientHead into `facts`, every field set again (the front reuses one object for every
+ * request it reads synchronously: request-front.ts copies it for whatever keeps it longer).
+ */
+export function readClientHeadInto(facts: ClientHeaderFacts, headers: readonly string[], singletons: ReadonlySet<string> | null): ClientHeaderFacts {
+  facts.host = '';
+  facts.contentLength = -1;
+  facts.contentLengths = 0;
+  facts.chunked = false;
+  facts.transferEncoding = false;
+  facts.requestId = '';
+  facts.xff = '';
+  facts.via = '';
+  facts.connection = '';
+  facts.problem = null;
+  facts.nonAscii = false;
   let hosts = 0;
   let authorizations = 0;
   let requestIds = 0;

@@ -7,7 +7,7 @@ import { WebSocketHandshake, type WebSocketHost } from '../websocket/websocket-h
 import { webSocketBehavior } from '../websocket/websocket-behavior.js';
 import type { SessionRef } from '../websocket/websocket-session.js';
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { encodeTarget, PLAIN_TARGET, readClientHead, refuse, targetProblem, type ClientHeaderFacts } from './head-checks.js';
+import { encodeTarget, newFacts, PLAIN_TARGET, readClientHeadInto, refuse, targetProblem, type ClientHeaderFacts } from './head-checks.js';
 import { refusalLine, type Refusal } from './refusal-line.js';
 import { buildUpstreamHeaders } from './forwarding-headers.js';
 import { acceptRequestId } from './request-id.js';
@@ -23,11 +23,21 @@ export interface FrontHost extends ExchangeHost, WebSocketHost {
   recordRefusal?(code: string, line: string): void;
 }
 
-// one scratch array for req.forEach: no closure per request
-let scratch: string[] = [];
+/**
+ * The client's headers of the request being routed, flat (`[name, value, …]`): one array for
+ * every request, filled by req.forEach without a closure, its length set to this request's count
+ * (V8 keeps the backing store unless it shrinks by more than half: no allocation per request once
+ * it has the room). Only route() and what it calls synchronously read it: whatever keeps the
+ * headers past route() (the app's filters, which may answer in a later turn) gets a copy.
+ */
+const HEADERS: string[] = [];
+let headerCount = 0;
 function collectHeader(k: string, v: string): void {
-  scratch.push(k, v);
+  HEADERS[headerCount++] = k;
+  HEADERS[headerCount++] = v;
 }
+/** The facts read from HEADERS (readClientHeadInto), reused the same way and copied for the filters alike. */
+const FACTS: ClientHeaderFacts = newFacts();
 
 /**
  * The one request front of a listener, for plain requests and WebSocket upgrades alike (as
@@ -71,12 +81,13 @@ export class RequestFront {
     // `/x?` keeps its (empty) query: the dyno gets the target as the client wrote it
     const hasQuery = rawQuery !== undefined;
     let query = rawQuery ?? '';
-    scratch = [];
+    headerCount = 0;
     req.forEach(collectHeader);
-    const headers = scratch;
+    const headers = HEADERS;
+    if (headers.length !== headerCount) headers.length = headerCount;
 
     const table = this.host.table;
-    const facts = readClientHead(headers, table.singletonHeaders ?? null);
+    const facts = readClientHeadInto(FACTS, headers, table.singletonHeaders ?? null);
     const problem = facts.problem ?? targetProblem(url, query);
     if (problem) {
       this.refuse(res, problem, facts, method, hasQuery ? `${url}?${query}` : url, start);
@@ -119,7 +130,8 @@ export class RequestFront {
     const app = match.app;
     ctx.app = app;
     if (!ctx.admit(facts)) return;
-    ctx.upstreamPath = hasQuery ? `${match.path}?${query}` : match.path;
+    // a path the route does not rewrite: the dyno's target is the logged one (one string, not two)
+    ctx.upstreamPath = !hasQuery ? match.path : match.path === url ? logPath : `${match.path}?${query}`;
 
     if (app.filters.length === 0) {
       ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, null);
@@ -127,7 +139,10 @@ export class RequestFront {
       return;
     }
     ctx.held = true; // the filters may answer after this turn: never reused for another request
-    runFilters(app.filters, method, match.path, query, headers, remote, ctx, (verdict, req, strip) => {
+    // nor may what they and the callback read be the arrays the next request refills: copies
+    const ownHeaders = headers.slice();
+    const ownFacts: ClientHeaderFacts = { ...facts };
+    runFilters(app.filters, method, match.path, query, ownHeaders, remote, ctx, (verdict, req, strip) => {
       ctx.responseExtra = req.responseHeaders.length > 0 ? req.responseHeaders : null;
       ctx.ownsCors = req.ownsCors;
       // a key hidden from the dyno is not written to the log either
@@ -139,7 +154,7 @@ export class RequestFront {
       const hidden = req.hiddenHeaders;
       const drop = hidden === undefined ? strip : new Set([...(strip ?? []), ...hidden]);
       if (req.upstreamQuery !== undefined) ctx.upstreamPath = req.upstreamQuery === '' ? match.path : `${match.path}?${req.upstreamQuery}`;
-      ctx.upstreamHeaders = buildUpstreamHeaders(headers, facts, listener, url, fwd, requestId, req.upstreamHeaders.length > 0 ? req.upstreamHeaders : null, drop);
+      ctx.upstreamHeaders = buildUpstreamHeaders(ownHeaders, ownFacts, listener, url, fwd, requestId, req.upstreamHeaders.length > 0 ? req.upstreamHeaders : null, drop);
       ctx.proceed();
     });
   }
