@@ -45,7 +45,9 @@ function requestStart(): string {
 export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHeaderFacts, listener: ListenerInfo,
   originalPath: string, fwd: string, requestId: string, extra: readonly [string, string][] | null,
   strip: ReadonlySet<string> | null = null): string[] {
-  const out: string[] = [];
+  // one array of its final size: no regrowth (a push per header made two or three backing stores)
+  const out: string[] = new Array<string>(headers.length + 16 + (extra === null ? 0 : extra.length * 2));
+  let n = 0;
   const c = facts.connection;
   // `keep-alive` or `close` alone (what clients send) names no header: no split for it
   const named = c === '' || PLAIN_CONNECTION.test(c) ? null : connectionNamed(c);
@@ -58,18 +60,32 @@ export function buildUpstreamHeaders(headers: readonly string[], facts: ClientHe
       if (contentLength) continue;
       contentLength = true;
     }
-    out.push(k, recode ? asWireValue(headers[i + 1]) : headers[i + 1]);
+    out[n++] = k;
+    out[n++] = recode ? asWireValue(headers[i + 1]) : headers[i + 1];
   }
-  out.push(
-    'x-forwarded-for', recode ? asWireValue(fwd) : fwd,
-    'x-forwarded-proto', listener.protocol,
-    'x-forwarded-port', listener.port,
-    'x-forwarded-host', facts.host,
-    'x-forwarded-path', originalPath,
-    'x-request-id', requestId,
-    'x-request-start', requestStart(),
-    'via', facts.via ? `${recode ? asWireValue(facts.via) : facts.via}, ${VIA}` : VIA,
-  );
-  if (extra !== null) for (const [k, v] of extra) out.push(k, v);
+  out[n++] = 'x-forwarded-for';
+  out[n++] = recode ? asWireValue(fwd) : fwd;
+  out[n++] = 'x-forwarded-proto';
+  out[n++] = listener.protocol;
+  out[n++] = 'x-forwarded-port';
+  out[n++] = listener.port;
+  out[n++] = 'x-forwarded-host';
+  out[n++] = facts.host;
+  out[n++] = 'x-forwarded-path';
+  out[n++] = originalPath;
+  out[n++] = 'x-request-id';
+  out[n++] = requestId;
+  out[n++] = 'x-request-start';
+  out[n++] = requestStart();
+  out[n++] = 'via';
+  out[n++] = facts.via ? `${recode ? asWireValue(facts.via) : facts.via}, ${VIA}` : VIA;
+  if (extra !== null) {
+    for (let i = 0; i < extra.length; i++) {
+      out[n++] = extra[i][0];
+      out[n++] = extra[i][1];
+    }
+  }
+  // the dropped headers' room (the array is trimmed in place)
+  if (n !== out.length) out.length = n;
   return out;
 }

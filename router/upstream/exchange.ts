@@ -12,6 +12,7 @@ import type { InFlight } from './in-flight.js';
 import { ROUTER_CODES, type LogCode } from '../access-log/access-line.js';
 import { LingeringClose } from '../front/lingering-close.js';
 import type { BodyRead } from '../filters/filter.js';
+import type { UpstreamDispatchOptions } from './h1/dispatch-contract.js';
 
 /** What an exchange needs from the worker that runs it. */
 export interface ExchangeHost extends ContextHost {
@@ -56,6 +57,15 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
   /** the chunk onData hands to the corked write (writeChunkCorked), and what the write said */
   private chunk: Buffer | null = null;
   private chunkOk = true;
+  /**
+   * the upstream client's request object for this exchange (UpstreamHandler.upstreamSlot): kept
+   * across its attempts and its uses from the pool, never touched here
+   */
+  upstreamSlot: unknown = null;
+  /** the dispatch options, one object per exchange: each attempt sets every field (one dispatch at a time) */
+  private readonly dispatchOptions: UpstreamDispatchOptions = {
+    path: '', method: '', headers: null, body: null, headersTimeout: 0, bodyTimeout: 0,
+  };
 
   constructor(res: HttpResponse, host: ExchangeHost, table: RouteTable, method: string, logPath: string,
     hostHeader: string, requestId: string, fwd: string, protocol: string, start: number) {
@@ -137,15 +147,15 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     this.abortUpstream = null;
     this.upstreamDone = false;
     const t = this.table.timeouts;
+    const o = this.dispatchOptions;
+    o.path = this.upstreamPath;
+    o.method = this.method;
+    o.headers = this.upstreamHeaders;
+    o.body = this.body ? this.body.stream() : null;
+    o.headersTimeout = t.firstByteMs;
+    o.bodyTimeout = t.idleMs;
     try {
-      dyno.pool.dispatch({
-        path: this.upstreamPath,
-        method: this.method,
-        headers: this.upstreamHeaders,
-        body: this.body ? this.body.stream() : null,
-        headersTimeout: t.firstByteMs,
-        bodyTimeout: t.idleMs,
-      }, this);
+      dyno.pool.dispatch(o, this);
     } catch (err) {
       this.onError(err as Error);
     }
@@ -168,7 +178,8 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
     this.status = statusCode;
     this.rawHeaders = rawHeaders;
     this.statusText = statusText;
-    this.res.onWritable(this.onWritable);
+    // onWritable is registered only when a write leaves something behind (writeChunk): uWS calls
+    // it once the socket drained, never before the turn that registered it ends
     return true;
   }
 
@@ -224,9 +235,11 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
         this.pending = chunk;
         this.pendingFrom = from;
         this.chunkOk = false;
+        res.onWritable(this.onWritable);
       }
-    } else {
-      this.chunkOk = res.write(chunk);
+    } else if (!res.write(chunk)) {
+      this.chunkOk = false;
+      res.onWritable(this.onWritable);
     }
   }
 
@@ -437,6 +450,9 @@ export class Exchange extends RequestContext implements Dispatcher.DispatchHandl
       this.pending = null;
       this.abortUpstream = null;
       this.resumeUpstream = null;
+      const o = this.dispatchOptions;
+      o.headers = null;
+      o.body = null;
       POOL.push(this);
     }
   }

@@ -66,8 +66,11 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private state = CONNECTING;
-  /** the request this connection was opened for (a stale-connection retry), if any */
-  dedicated: UpstreamRequest | null;
+  /** opened for one request (a stale-connection retry), not for the pool's queue */
+  readonly forRetry: boolean;
+  /** that request, and its ticket then (the object may be serving a later dispatch since: see UpstreamRequest) */
+  private dedicated: UpstreamRequest | null;
+  private dedicatedTicket = 0;
   private req: UpstreamRequest | null = null;
   /** responses completed on this connection */
   private served = 0;
@@ -84,6 +87,7 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   private paused = false;
   private pendingBuf: Buffer | null = null;
   private pendingPos = 0;
+  private pendingEnd = 0;
   private feeding = false;
   /** resume() was called during the handler call in progress */
   private resumeAsked = false;
@@ -97,7 +101,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   constructor(owner: ConnectionOwner, settings: ConnectionSettings, dedicated: UpstreamRequest | null) {
     this.owner = owner;
     this.settings = settings;
+    this.forRetry = dedicated !== null;
     this.dedicated = dedicated;
+    if (dedicated !== null) this.dedicatedTicket = dedicated.ticket;
     this.keepAliveMs = settings.keepAliveTimeout;
     this.parser = new ResponseParser(this, settings.maxHeaderSize);
     this.socket = connect({
@@ -115,6 +121,19 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     this.socket.on('drain', this.onDrain);
     coarseClock.watch(this); // first: keeps the clock that deadlines are set from current
     if (settings.connectTimeout > 0) this.setDeadline(CONNECT_DEADLINE, settings.connectTimeout);
+  }
+
+  /** The retry this connection was opened for, handed over once; null when it is no longer that request. */
+  takeDedicated(): UpstreamRequest | null {
+    const req = this.dedicated;
+    this.dedicated = null;
+    return req !== null && req.ticket === this.dedicatedTicket ? req : null;
+  }
+
+  /** The retry this connection was opened for while it still waits for it, else null. */
+  waitingRequest(): UpstreamRequest | null {
+    const req = this.dedicated;
+    return req !== null && req.ticket === this.dedicatedTicket && req.state !== FINISHED ? req : null;
   }
 
   get closed(): boolean {
@@ -192,16 +211,21 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     if (!this.reading) this.startReading();
     if (!req.connectCalled) {
       req.connectCalled = true;
+      const ticket = req.ticket;
       try {
         req.handler.onConnect?.(req.abort);
       } catch (err) {
-        if (this.req === req) this.releaseUnwritten(req, err as Error);
+        if (this.req === req && req.ticket === ticket) this.releaseUnwritten(req, err as Error);
         return;
       }
-      if (this.req !== req) return; // aborted from onConnect: released before anything was written
+      // aborted from onConnect: released before anything was written (and its object maybe dispatched again)
+      if (this.req !== req || req.ticket !== ticket) return;
     }
     req.written = true;
-    this.socket.write(req.head.text, 'latin1');
+    const socket = this.socket;
+    socket.write(req.head);
+    // not all of it went to the kernel at once: the socket holds the store until it has
+    if (socket.writableLength !== 0) req.headLent = true;
     this.setDeadline(HEADERS_DEADLINE, req.headersTimeout);
     if (req.body !== null) this.attachBody(req);
     else this.bodyDone = true;
@@ -256,9 +280,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const req = this.req;
     if (req === null || this.body === null) return;
     let ok: boolean;
-    if (req.head.framing === LENGTH_BODY) {
+    if (req.framing === LENGTH_BODY) {
       this.bodySent += chunk.length;
-      if (this.bodySent > req.head.contentLength) {
+      if (this.bodySent > req.contentLength) {
         this.failRequest(new RequestContentLengthMismatchError());
         return;
       }
@@ -292,9 +316,9 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const req = this.req;
     if (req === null || this.body === null) return;
     this.detachBody();
-    if (req.head.framing === CHUNKED_BODY) {
+    if (req.framing === CHUNKED_BODY) {
       this.socket.write('0\r\n\r\n', 'latin1');
-    } else if (this.bodySent !== req.head.contentLength) {
+    } else if (this.bodySent !== req.contentLength) {
       this.failRequest(new RequestContentLengthMismatchError());
       return;
     }
@@ -328,17 +352,17 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
       this.destroy();
       return false;
     }
-    const ok = this.feed(req, n === buf.length ? buf : buf.subarray(0, n), 0);
+    const ok = this.feed(req, buf, 0, n);
     if (!ok) this.reading = false;
     return ok;
   };
 
-  /** Parses `chunk` from `pos` for `req`. Returns whether the socket should go on being read. */
-  private feed(req: UpstreamRequest, chunk: Buffer, pos: number): boolean {
+  /** Parses `chunk` from `pos` to `end` for `req`. Returns whether the socket should go on being read. */
+  private feed(req: UpstreamRequest, chunk: Buffer, pos: number, end: number): boolean {
     let at: number;
     this.feeding = true;
     try {
-      at = this.parser.execute(chunk, pos);
+      at = this.parser.execute(chunk, pos, end);
     } catch (err) {
       this.feeding = false;
       if (this.req === req) this.failRequest(err as Error);
@@ -347,12 +371,13 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     this.feeding = false;
     if (this.req !== req) return false; // aborted from a handler callback
     if (this.parser.state === DONE) {
-      this.complete(req, at < chunk.length);
+      this.complete(req, at < end);
       return this.state !== CLOSED;
     }
     if (this.paused) {
-      this.pendingBuf = at < chunk.length ? chunk : null;
+      this.pendingBuf = at < end ? chunk : null;
       this.pendingPos = at;
+      this.pendingEnd = end;
       // a stalled client is not an idle dyno
       if (this.deadlineKind === BODY_DEADLINE) this.setDeadline(NO_DEADLINE, 0);
       return false;
@@ -392,7 +417,7 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
     const buf = this.pendingBuf;
     this.pendingBuf = null;
     // even with nothing left to parse, the parser may owe the completion (paused on the last byte)
-    const ok = this.feed(req, buf ?? EMPTY, buf === null ? 0 : this.pendingPos);
+    const ok = buf === null ? this.feed(req, EMPTY, 0, 0) : this.feed(req, buf, this.pendingPos, this.pendingEnd);
     if (ok && this.req === req && !this.reading) {
       this.startReading();
     }
@@ -484,9 +509,8 @@ export class Connection implements ResponseSink, Ticking, RequestCarrier {
   /** The pool is destroyed: the request on this connection (or waiting for it) fails with `err`. */
   destroyWith(err: Error): void {
     const req = this.req;
-    const dedicated = this.dedicated;
+    const dedicated = this.takeDedicated();
     this.req = null;
-    this.dedicated = null;
     this.destroy();
     if (req !== null) {
       req.fail(err);

@@ -30,6 +30,14 @@ export interface UpstreamHandler {
   onComplete?(trailers: string[] | null): void;
   /** the request failed; called at most once, and never after onComplete */
   onError?(err: Error): void;
+  /**
+   * Offered by a handler that dispatches one request at a time, again and again (the router's
+   * pooled exchanges): the lean client keeps its request object here and uses it again for the
+   * handler's next dispatch once the previous one is over, so that nothing is allocated per
+   * request. The `abort` and `resume` the handler was given then act on its newer request. Never
+   * read or written by the handler itself.
+   */
+  upstreamSlot?: unknown;
 }
 
 /** A keep-alive pool of connections to one dyno. */

@@ -23,6 +23,19 @@ export function parseAddress(address: string): { host: string; port: number; hos
   return { host, port, hostHeader: address };
 }
 
+/**
+ * The request object for a dispatch of `handler`: the one in its slot when the handler offers one
+ * and its last request is over (see UpstreamHandler.upstreamSlot), else a new one (kept in the
+ * slot when the slot is empty).
+ */
+function requestFor(owner: H1Pool, handler: UpstreamHandler): UpstreamRequest {
+  const slot = handler.upstreamSlot;
+  if (slot instanceof UpstreamRequest && slot.state === FINISHED) return slot;
+  const req = new UpstreamRequest(owner, handler);
+  if (slot === null) handler.upstreamSlot = req;
+  return req;
+}
+
 function orDefault(v: number | null | undefined, d: number): number {
   return v === null || v === undefined ? d : v;
 }
@@ -73,14 +86,17 @@ export class H1Pool implements UpstreamPool, ConnectionOwner, RequestOwner {
   }
 
   dispatch(options: UpstreamDispatchOptions, handler: UpstreamHandler): boolean {
-    let req: UpstreamRequest;
+    let req: UpstreamRequest | null = null;
     try {
       if (this.closing) throw this.destroyed ? new ClientDestroyedError() : new ClientClosedError();
       const body = options.body ?? null;
-      const head = buildRequestHead(options.method, options.path, options.headers, body !== null, this.hostHeader);
-      req = new UpstreamRequest(this, handler, options.method, head, body,
+      req = requestFor(this, handler);
+      req.start(this, handler, options.method, body,
         orDefault(options.headersTimeout, DEFAULT_HEADERS_TIMEOUT), orDefault(options.bodyTimeout, DEFAULT_BODY_TIMEOUT));
+      buildRequestHead(req, options.method, options.path, options.headers, body !== null, this.hostHeader);
     } catch (err) {
+      // never sent: over at once (a handler's slot object is free for its next dispatch)
+      if (req !== null) req.state = FINISHED;
       // as undici's Dispatcher: a refused dispatch is reported to the handler, synchronously
       handler.onError?.(err as Error);
       return false;
@@ -122,10 +138,9 @@ export class H1Pool implements UpstreamPool, ConnectionOwner, RequestOwner {
   }
 
   onConnected(conn: Connection): void {
-    const dedicated = conn.dedicated;
-    if (dedicated !== null) {
-      conn.dedicated = null;
-      if (dedicated.state === PENDING && !this.destroyed) {
+    if (conn.forRetry) {
+      const dedicated = conn.takeDedicated();
+      if (dedicated !== null && dedicated.state === PENDING && !this.destroyed) {
         this.active++;
         conn.assign(dedicated);
         return;
@@ -138,10 +153,8 @@ export class H1Pool implements UpstreamPool, ConnectionOwner, RequestOwner {
 
   onConnectFailed(conn: Connection, err: Error): void {
     this.all.delete(conn);
-    const dedicated = conn.dedicated;
-    if (dedicated !== null) {
-      conn.dedicated = null;
-      dedicated.fail(err);
+    if (conn.forRetry) {
+      conn.takeDedicated()?.fail(err);
     } else {
       this.connecting--;
       // one failed connect fails one waiting request (each had its own connect)
@@ -234,7 +247,7 @@ export class H1Pool implements UpstreamPool, ConnectionOwner, RequestOwner {
   /** Closing and nothing left: every connection goes, the close promises resolve. */
   private checkClosed(): void {
     if (!this.closing || this.active > 0 || this.queued > 0) return;
-    for (const c of [...this.all]) if (c.dedicated === null || c.dedicated.state === FINISHED) c.destroy();
+    for (const c of [...this.all]) if (c.waitingRequest() === null) c.destroy();
     if (this.all.size > 0) return;
     const waiters = this.closeWaiters;
     this.closeWaiters = [];

@@ -16,6 +16,8 @@ let dyno: Dyno;
 let lateWrites = 0;
 
 const STREAM_TOTAL = 256 * 1024;
+/** ids of /stale-once requests the dyno has already dropped once */
+const staleSeen = new Set<string>();
 
 t.before(async () => {
   dyno = await startDyno((req, res) => {
@@ -45,6 +47,29 @@ t.before(async () => {
         res.writeHead(200, { 'content-type': 'text/plain', 'x-for': id });
         res.end(`late answer for ${id}\n`);
       }, 400);
+      return;
+    }
+    if (url.startsWith('/drop')) {
+      // the connection closed without a byte of response (H13), every time
+      req.socket.destroy();
+      return;
+    }
+    if (url.startsWith('/cut')) {
+      // a head and part of the body, then the connection closed (the client's connection is cut)
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100000', 'x-for': id });
+      res.write(`cut for ${id} `.repeat(100));
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
+    if (url.startsWith('/stale-once')) {
+      // the first time an id is seen the connection closes without an answer: the router sends it again
+      if (!staleSeen.has(id)) {
+        staleSeen.add(id);
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-for': id });
+      res.end(`stale-once for ${id}\n`);
       return;
     }
     if (url.startsWith('/pieces')) {
@@ -135,4 +160,29 @@ t.test('clients gone mid-response, then new requests on the same worker get thei
   await until(() => lateWrites > 0, 20_000, 'the dyno to write after its clients were gone');
   await freshRequests(tt, 99, 24);
   tt.equal(router.lines.filter((l) => / status=200 /.test(l) && /request_id=gone-/.test(l)).length, 0, 'no abandoned request is logged as a success');
+});
+
+t.test('upstream failures and retries between requests: the requests after them get their own responses', async (tt) => {
+  for (let round = 0; round < 4; round++) {
+    const failures = await Promise.all([
+      request(router.url(`/drop/${round}`), { headers: { host: 'reuse.example.io', 'x-request-id': `drop-${round}` } })
+        .then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
+      request(router.url(`/cut/${round}`), { headers: { host: 'reuse.example.io', 'x-request-id': `cut-${round}` } })
+        .then(async (r) => ({ status: r.statusCode, body: await r.body.text().catch(() => 'cut') }))
+        .catch(() => ({ status: 0, body: 'cut' })),
+      request(router.url(`/stale-once/${round}`), { headers: { host: 'reuse.example.io', 'x-request-id': `stale-${round}` } })
+        .then(async (r) => ({ status: r.statusCode, body: await r.body.text(), xfor: r.headers['x-for'] })),
+      abandon(`/late/f${round}`, `gone-early-f${round}`, 0).then(() => null),
+    ]);
+    tt.equal(failures[0].status, 503, `round ${round}: the dropped request is a 503`);
+    tt.equal(failures[1].body, 'cut', `round ${round}: the cut response never completes`);
+    tt.same(failures[2], { status: 200, body: `stale-once for stale-${round}\n`, xfor: `stale-${round}` }, `round ${round}: the request sent again is answered with its own response`);
+    await freshRequests(tt, 100 + round, 24);
+  }
+  for (const [id, code] of [['drop-0', 'H13'], ['cut-3', 'H13']]) {
+    const line = await router.waitForLine((l) => l.includes(`request_id=${id} `), 20_000);
+    tt.match(line, new RegExp(`code=${code} `), `${id} is logged with ${code}`);
+  }
+  const stale = await router.waitForLine((l) => l.includes('request_id=stale-2 '), 20_000);
+  tt.match(stale, / status=200 /, 'the request sent again is logged as a success');
 });
