@@ -2,21 +2,16 @@ import type { LogRecord, LogSource } from '../shared/log-record.js';
 import type { DrainSet } from './drains/types.js';
 import { AppRings } from './buffer/app-rings.js';
 import { TailHub } from './tail/tail-hub.js';
-import { formatTailLine, PLATFORM_TAGS } from './tail/format-line.js';
+import { formatTailLine } from './tail/format-line.js';
+import { tailLineBytes, writeTailLine } from './tail/frame-line.js';
 import { splitMessage } from './ingest/split-message.js';
 import { INGEST_NAMES, type IngestName } from './ingest/bad-input.js';
 import { DEFAULT_APP_IDLE_MS } from './config/schema.js';
 import type { CanonicalFrame } from './ingest/canonical-frame.js';
-import { copyBytes } from './buffer/copy-bytes.js';
 
 const SOURCES: readonly LogSource[] = ['app', 'router', 'build', 'platform'];
 const SOURCE_INDEX: Record<LogSource, number> = { app: 0, router: 1, build: 2, platform: 3 };
 const INGEST_INDEX: Record<IngestName | 'internal', number> = { msgpack: 0, syslog_tcp: 1, syslog_udp: 2, http: 3, internal: 4 };
-/** the tail tag of platform lines (format-line.ts), as bytes */
-const PLATFORM_TAG_BYTES: Record<Exclude<LogSource, 'app'>, Buffer> = {
-  router: Buffer.from(PLATFORM_TAGS.router), build: Buffer.from(PLATFORM_TAGS.build), platform: Buffer.from(PLATFORM_TAGS.platform),
-};
-const APP_TAG_OPEN = Buffer.from('app[');
 /** a live tail's line built from a canonical frame: at most 24 + 255 + 134 + 10,000 bytes and separators */
 let lineScratch = Buffer.allocUnsafeSlow(16 * 1024);
 
@@ -24,27 +19,6 @@ let lineScratch = Buffer.allocUnsafeSlow(16 * 1024);
 /** digits of the octet count `n` as the drains write it (no leading zeros) */
 function octetCountDigits(n: number): number {
   return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
-}
-
-/** Writes the tail line of canonical frame `f` (in `buf`) into `out` at `at`; returns the offset after it. */
-function writeTailLine(f: CanonicalFrame, buf: Buffer, out: Buffer, at: number): number {
-  let n = copyBytes(buf, f.tsStart, f.tsStart + 24, out, at);
-  out[n++] = 0x20;
-  n = copyBytes(buf, f.hostStart, f.hostEnd, out, n); // the app name (printable ASCII)
-  out[n++] = 0x20;
-  if (f.source === 'app') {
-    n = copyBytes(APP_TAG_OPEN, 0, 4, out, n);
-    n = copyBytes(buf, f.procStart, f.procEnd, out, n);
-    out[n++] = 0x5d;
-  } else {
-    const tag = PLATFORM_TAG_BYTES[f.source];
-    n = copyBytes(tag, 0, tag.length, out, n);
-  }
-  out[n++] = 0x3a;
-  out[n++] = 0x20;
-  n = copyBytes(buf, f.msgStart, f.end, out, n);
-  out[n++] = 0x0a;
-  return n;
 }
 
 export interface ShuttleCoreOptions {
@@ -116,8 +90,7 @@ export class ShuttleCore {
     const app = f.app;
     if (this.tails.hasTails(app)) {
       // `<ISO time> <app> <tag>: <message>` and LF, as formatTailLine writes it
-      const tag = f.source === 'app' ? 5 + (f.procEnd - f.procStart) : PLATFORM_TAG_BYTES[f.source].length;
-      const n = 24 + 1 + (f.hostEnd - f.hostStart) + 1 + tag + 2 + (f.end - f.msgStart) + 1;
+      const n = tailLineBytes(f);
       if (n > lineScratch.length) lineScratch = Buffer.allocUnsafeSlow(n * 2);
       writeTailLine(f, buf, lineScratch, 0);
       this.tails.publish(app, lineScratch.toString('utf8', 0, n), Date.now());

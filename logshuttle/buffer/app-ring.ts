@@ -25,6 +25,8 @@ const FIRST_SLOTS = 4;
 
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 const EMPTY = Buffer.alloc(0);
+/** a lone frame's `LEN SP` (pushFrame) */
+const lenHead = Buffer.allocUnsafeSlow(16);
 const SP = 0x20;
 
 /** where a held line starts in the store: its index entry is the offset, or `~offset` (negative) for a frame */
@@ -44,7 +46,7 @@ function countDigits(n: number): number {
  * within ~1.06x of the bytes held plus 4 bytes of index per line.
  *
  * A line is held in one of two forms, told apart by its index entry: a tail line (opaque bytes,
- * the formatted tail line with its LF: `push`, `pushBytes`, `beginLine`), or a canonical syslog
+ * the formatted tail line with its LF: `push`, `pushBytes`), or a canonical syslog
  * frame `LEN SP MSG` as received (`pushFrames`, `pushFrame`; index entry `~offset`), whose tail
  * line is written only when it is read (tail/frame-line.ts). A run of frames of the app, back
  * to back in a received chunk, goes in with one copy and no formatting. Readers (`newest`,
@@ -102,25 +104,17 @@ export class AppRing {
   /** Appends bytes `src[from, to)` as one line. */
   pushBytes(src: Buffer, from: number, to: number): void {
     const n = to - from;
-    const at = this.beginLine(n);
-    const store = this.store;
-    const room = store.length - at;
-    if (n <= room) {
-      copyBytes(src, from, to, store, at);
-    } else {
-      copyBytes(src, from, from + room, store, at);
-      copyBytes(src, from + room, to, store, 0);
-    }
+    this.copyIn(src, from, to, this.beginLine(n));
     this.endLine(n);
   }
 
   /**
    * Makes room for a line of `n` bytes (the oldest goes when the ring holds `capacity` lines)
-   * and returns the offset in `writeStore` where it starts. The caller writes the line there,
-   * going on at offset 0 past the store's end (`writeWrapped` does it from a copy), then calls
+   * and returns the offset in the store where it starts. The caller writes the line there,
+   * going on at offset 0 past the store's end (`copyIn`), then calls
    * `endLine(n)`; nothing else may touch the ring in between.
    */
-  beginLine(n: number, frame = false): number {
+  private beginLine(n: number, frame = false): number {
     if (this.count === this.capacity) this.dropOldest();
     else if (this.count === this.starts.length) this.growIndex();
     this.roomFor(n);
@@ -155,27 +149,11 @@ export class AppRing {
   pushFrame(src: Buffer, from: number, to: number): void {
     const len = to - from;
     const digits = countDigits(len);
+    let d = digits;
+    lenHead[d] = SP;
+    for (let v = len; d > 0; v = Math.floor(v / 10)) lenHead[--d] = 0x30 + (v % 10);
     const n = digits + 1 + len;
-    const at = this.beginLine(n, true);
-    const store = this.store;
-    if (at + digits + 1 <= store.length) {
-      let d = at + digits;
-      store[d] = SP;
-      for (let v = len; d > at; v = Math.floor(v / 10)) store[--d] = 0x30 + (v % 10);
-      const room = store.length - at - digits - 1;
-      if (len <= room) {
-        copyBytes(src, from, to, store, at + digits + 1);
-      } else {
-        copyBytes(src, from, from + room, store, at + digits + 1);
-        copyBytes(src, from + room, to, store, 0);
-      }
-    } else {
-      // the line wraps within its octet count: written whole here first
-      if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(n * 2);
-      scratch.write(`${len} `, 0, 'latin1');
-      copyBytes(src, from, to, scratch, digits + 1);
-      this.writeWrapped(scratch, n, at);
-    }
+    this.copyIn(src, from, to, this.copyIn(lenHead, 0, digits + 1, this.beginLine(n, true)));
     this.endLine(n);
   }
 
@@ -197,15 +175,8 @@ export class AppRing {
     this.roomFor(total);
     let at = this.byteTail;
     if (this.count === 0) at = this.byteHead = 0;
-    const store = this.store;
-    const size = store.length;
-    const room = size - at;
-    if (total <= room) {
-      copyBytes(src, from, to, store, at);
-    } else {
-      copyBytes(src, from, from + room, store, at);
-      copyBytes(src, from + room, to, store, 0);
-    }
+    this.copyIn(src, from, to, at);
+    const size = this.store.length;
     const starts = this.starts;
     const slots = starts.length;
     let slot = this.first + this.count;
@@ -238,25 +209,22 @@ export class AppRing {
     return p + 1 + len;
   }
 
-  /** the store a line begun by `beginLine` is written into */
-  get writeStore(): Buffer {
-    return this.store;
-  }
-
-  /** Writes `src[0, n)` as the line begun at `at`, wrapping past the store's end. */
-  writeWrapped(src: Buffer, n: number, at: number): void {
+  /** Copies `src[from, to)` into the store at `at`, going on at 0 past its end; returns the offset after it. */
+  private copyIn(src: Buffer, from: number, to: number, at: number): number {
     const store = this.store;
     const room = store.length - at;
-    if (n <= room) {
-      copyBytes(src, 0, n, store, at);
-    } else {
-      copyBytes(src, 0, room, store, at);
-      copyBytes(src, room, n, store, 0);
+    const n = to - from;
+    if (n < room) {
+      copyBytes(src, from, to, store, at);
+      return at + n;
     }
+    copyBytes(src, from, from + room, store, at);
+    copyBytes(src, from + room, to, store, 0);
+    return n - room;
   }
 
   /** The line begun by `beginLine(n)` is written. */
-  endLine(n: number): void {
+  private endLine(n: number): void {
     const size = this.store.length;
     let at = this.byteTail;
     if (this.count === 0) at = this.byteHead;

@@ -34,9 +34,6 @@ export class AppRings {
   /** rings dropped, by reason; and the lines they held */
   readonly evictedApps: Record<EvictReason, number> = { idle: 0, max_apps: 0, max_bytes: 0 };
   evictedLines = 0;
-  /** where the line begun by `beginLine` starts in its ring's `writeStore` */
-  lineAt = 0;
-  private beforeLine = 0;
 
   constructor(options: AppRingsOptions) {
     this.history = options.history;
@@ -77,23 +74,6 @@ export class AppRings {
     const before = ring.bytesAllocated;
     ring.pushFrame(src, from, to);
     this.settle(ring, before);
-  }
-
-  /**
-   * The same, written in place: makes room for a line of `n` bytes in the app's ring and returns
-   * the ring, the line to be written at `ring.writeStore[at]` (AppRing.beginLine, `at` in
-   * `lineAt`), then `endLine(ring, n)`.
-   */
-  beginLine(app: string, n: number, now: number): AppRing {
-    const ring = this.ringFor(app, now);
-    this.beforeLine = ring.bytesAllocated;
-    this.lineAt = ring.beginLine(n);
-    return ring;
-  }
-
-  endLine(ring: AppRing, n: number): void {
-    ring.endLine(n);
-    this.settle(ring, this.beforeLine);
   }
 
   /** The app's ring, made the most recently written (created, and counted, on the app's first line). */
