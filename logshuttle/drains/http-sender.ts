@@ -1,6 +1,5 @@
-import type { Duplex } from 'node:stream';
 import v8 from 'node:v8';
-import { buildConnector, Client } from 'undici';
+import { Client } from 'undici';
 import { backoffDelay } from './backoff.js';
 import type { DrainContext, DrainSender } from './drain-context.js';
 import type { FrameBatch } from './frame-queue.js';
@@ -22,8 +21,6 @@ v8.setFlagsFromString('--liftoff-only');
 interface Post {
   batch: FrameBatch;
   body: Buffer;
-  /** the drain's pooled buffer `body` is a view of (null: the body is a chunk of the queue's block) */
-  buf: Buffer | null;
   /** the request headers, built once (the drain's own, then Logplex-Msg-Count and Logplex-Frame-Id) */
   headers: string[];
   frameId: string;
@@ -34,14 +31,7 @@ interface Post {
   failed: boolean;
   /** when a failed batch may go again (epoch ms): its failure time plus the backoff */
   retryAt: number;
-  /** writes of `body` handed to a socket and not completed yet */
-  writes: number;
-  /** delivered or refused for good: no attempt will read `body` again */
-  finished: boolean;
 }
-
-/** pooled body buffers are sized in steps of this (so that batches of about one size share them) */
-const POOL_STEP = 64 * 1024;
 
 /**
  * https:// and http:// drains (logplex HTTPS drain protocol): batches of octet-counted RFC5424
@@ -54,11 +44,7 @@ const POOL_STEP = 64 * 1024;
  *
  * Up to `httpInFlight` batches are in flight at once, pipelined in queue order on one keep-alive
  * connection (HTTP/1.1 pipelining: the receiver gets them in order and answers in order). The
- * queue's chunks are copied once into the body, one of the drain's pooled buffers (at most
- * `httpInFlight` + 1, let go when the drain is idle), and the chunks are let go at once; nothing
- * is re-encoded. A pooled buffer is reused only once its batch is finished (delivered or refused
- * for good) AND every socket write of it has completed (the sockets are wrapped to know), so a
- * batch in flight or waiting for its retry keeps its bytes. Order on failure:
+ * queue's chunks are concatenated once into the body; nothing is re-encoded. Order on failure:
  * once a batch is not accepted, no newer batch is taken from the queue; the batches still in
  * flight finish (those the receiver accepts are delivered, those it refuses join the retry),
  * then the batches not accepted are retried one at a time, oldest first, each until the receiver
@@ -79,10 +65,6 @@ export class HttpSender implements DrainSender {
   private lastWarnAt = 0;
   /** the drain's own headers, as name, value pairs */
   private readonly baseHeaders: string[];
-  /** free body buffers */
-  private readonly pool: Buffer[] = [];
-  /** posts by body, for the socket write wrapper */
-  private readonly byBody = new WeakMap<Buffer, Post>();
 
   constructor(private readonly ctx: DrainContext) {
     const { target, token } = ctx;
@@ -125,78 +107,21 @@ export class HttpSender implements DrainSender {
     if (!this.client) {
       const { target, tuning } = this.ctx;
       const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-      // undici's own connector, with each socket it makes wrapped (see watchWrites)
-      const connector = buildConnector({
-        timeout: tuning.connectTimeoutMs,
-        ...(target.scheme === 'https' ? {
+      this.client = new Client(`${target.scheme}://${host}:${target.port}`, {
+        headersTimeout: tuning.httpTimeoutMs,
+        bodyTimeout: tuning.httpTimeoutMs,
+        connectTimeout: tuning.connectTimeoutMs,
+        keepAliveTimeout: 30_000,
+        pipelining: this.inFlightLimit(),
+        connect: target.scheme === 'https' ? {
           ...(target.hostIsIp ? {} : { servername: target.host }),
           minVersion: 'TLSv1.2',
           rejectUnauthorized: true,
           ...(tuning.tls.ca !== undefined ? { ca: tuning.tls.ca } : {}),
-        } : {}),
-      });
-      this.client = new Client(`${target.scheme}://${host}:${target.port}`, {
-        headersTimeout: tuning.httpTimeoutMs,
-        bodyTimeout: tuning.httpTimeoutMs,
-        keepAliveTimeout: 30_000,
-        pipelining: this.inFlightLimit(),
-        connect: (opts, callback) => connector(opts, (err, socket) => {
-          if (socket) this.watchWrites(socket);
-          if (err) callback(err, null);
-          else callback(null, socket!);
-        }),
+        } : undefined,
       });
     }
     return this.client;
-  }
-
-  /**
-   * Wraps `socket.write` so that a write of a batch body carries a callback: the body's pooled
-   * buffer goes back to the pool only once every write of it has completed (the socket no
-   * longer reads it) and the batch is finished. Other writes pass through untouched.
-   */
-  private watchWrites(socket: Duplex): void {
-    const write = socket.write;
-    const byBody = this.byBody;
-    const written = (post: Post): void => {
-      post.writes--;
-      this.release(post);
-    };
-    socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]): boolean {
-      const post = typeof chunk === 'object' && chunk !== null ? byBody.get(chunk as Buffer) : undefined;
-      if (post === undefined) return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
-      post.writes++;
-      let done = false;
-      const last = rest.length > 0 ? rest[rest.length - 1] : undefined;
-      const cb = (err?: Error | null): void => {
-        if (!done) {
-          done = true;
-          written(post);
-        }
-        if (typeof last === 'function') (last as (e?: Error | null) => void)(err);
-      };
-      const args = typeof last === 'function' ? [...rest.slice(0, -1), cb] : [...rest, cb];
-      return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...args]);
-    } as typeof socket.write;
-  }
-
-  /** A buffer of at least `bytes` bytes from the pool (a new one when none fits). */
-  private takeBuffer(bytes: number): Buffer {
-    while (this.pool.length > 0) {
-      const b = this.pool.pop()!;
-      if (b.length >= bytes) return b;
-    }
-    return Buffer.allocUnsafeSlow(Math.ceil(bytes / POOL_STEP) * POOL_STEP);
-  }
-
-  /** The post's buffer back to the pool once the batch is finished and no socket reads it. */
-  private release(post: Post): void {
-    if (!post.finished || post.writes > 0 || post.buf === null) return;
-    const b = post.buf;
-    post.buf = null;
-    this.byBody.delete(post.body);
-    // an idle drain keeps no buffer
-    if (!this.closing && this.pool.length <= this.inFlightLimit() && !this.idle()) this.pool.push(b);
   }
 
   /** Sends what may go now: the retry of the oldest failed batch, or new batches up to the in-flight limit. */
@@ -237,22 +162,7 @@ export class HttpSender implements DrainSender {
       }
       const batch = queue.take(tuning.httpBatchLines, tuning.httpBatchBytes);
       if (!batch) return;
-      const frames = batch.frames;
-      let body: Buffer;
-      let buf: Buffer | null = null;
-      if (frames.length === 1) {
-        body = frames[0];
-      } else {
-        // the chunks, copied once into a pooled buffer
-        buf = this.takeBuffer(batch.bytes);
-        let at = 0;
-        for (let i = 0; i < frames.length; i++) {
-          const f = frames[i];
-          buf.set(f, at);
-          at += f.length;
-        }
-        body = buf.subarray(0, at);
-      }
+      const body = batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, batch.bytes);
       // a retry resends the body: the queue's chunks are let go now, so they die young instead
       // of surviving garbage collections for as long as the batch is in flight
       batch.frames = [];
@@ -260,17 +170,13 @@ export class HttpSender implements DrainSender {
       const post: Post = {
         batch,
         body,
-        buf,
         headers: [...this.baseHeaders, 'logplex-msg-count', String(batch.lines + (batch.l10 ? 1 : 0)), 'logplex-frame-id', frameId],
         frameId,
         attempts: 0,
         sending: false,
         failed: false,
         retryAt: 0,
-        writes: 0,
-        finished: false,
       };
-      if (buf !== null) this.byBody.set(body, post);
       this.posts.push(post);
       this.attempt(post);
     }
@@ -366,8 +272,5 @@ export class HttpSender implements DrainSender {
     const i = this.posts.indexOf(post);
     if (i >= 0) this.posts.splice(i, 1);
     this.ctx.queue.done(post.batch);
-    post.finished = true;
-    this.release(post);
-    if (this.idle()) this.pool.length = 0;
   }
 }

@@ -1,8 +1,8 @@
 /**
- * HTTPS drain batch bodies live in a per-drain pool of reused buffers. A buffer must not be
- * reused while its batch is in flight or waiting for its retry: here batches are refused (503)
- * while newer batches are being built behind them (several in flight), and every retry must
- * carry exactly the bytes of its first attempt, every line arriving once.
+ * A refused HTTPS drain batch keeps its bytes while newer batches are built and sent behind it:
+ * here batches are refused (503) while newer batches are being built behind them (several in
+ * flight), and every retry must carry exactly the bytes of its first attempt, every line
+ * arriving once. (Guards any reuse of body memory across batches.)
  */
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
