@@ -63,10 +63,6 @@ const LINE_SLOTS = 32;
 const LINE_BYTES = 256;
 const LINE_MISSES = 8;
 const HTTP_SLASH = bytes('HTTP/');
-/** heads up to this size are kept (a copy) to be recognised whole in the next response of the connection */
-const HEAD_CACHE_BYTES = 2048;
-/** heads in a row that differ from the kept one before the connection stops keeping them */
-const HEAD_CACHE_MISSES = 8;
 
 /** Buffer#latin1Slice (untyped in @types/node): a string of bytes without toString's argument handling */
 function latin1(b: Buffer, from: number, to: number): string {
@@ -205,79 +201,8 @@ export class ResponseParser {
     }
   }
 
-  // the last final head, whole (see scanHead), and what it parsed to
-  private cachedHead: Buffer | null = null;
-  private cachedForHead = false;
-  private cachedState = HEAD;
-  private cachedRemaining = 0;
-  private cachedKeepAlive = true;
-  private cachedStatusText = '';
-  private cachedStatus = 0;
-  private cachedHintMs = -1;
-  private headMisses = 0;
-  /** the dyno's heads keep changing: none is kept any more on this connection */
-  private headCacheOff = false;
-
-  /**
-   * A dyno mostly sends the same head again and again on a connection (its Date changes once a
-   * second): the head that starts at `start` equal byte for byte to the last final head parsed
-   * (kept whole, for the same kind of request) is that head again, with the same facts and the
-   * same header views (which point into the kept copy or the line copies, never into the input):
-   * no scan, no parse. The raw header array is the same array, untouched since that parse
-   * (an interim head or an error drops the kept head).
-   */
-  private sameHeadAgain(buf: Buffer, start: number, end: number): boolean {
-    const c = this.cachedHead!;
-    const n = c.length;
-    let k = 0;
-    if (end - start >= n && this.cachedForHead === this.headRequest) {
-      while (k < n && buf[start + k] === c[k]) k++;
-    }
-    if (k !== n) {
-      if (++this.headMisses >= HEAD_CACHE_MISSES) {
-        this.headCacheOff = true;
-        this.cachedHead = null;
-      }
-      return false;
-    }
-    this.headMisses = 0;
-    this.statusCode = this.cachedStatus;
-    this.statusText = this.cachedStatusText;
-    this.rawHeaders = this.raw;
-    this.keepAliveHintMs = this.cachedHintMs;
-    this.state = this.cachedState;
-    this.remaining = this.cachedRemaining;
-    this.sizeDigits = 0;
-    this.lineBytes = 0;
-    this.keepAlive = this.cachedKeepAlive;
-    return true;
-  }
-
-  /** Parses `head` (a complete head) and keeps it whole for sameHeadAgain when it is a final one. */
-  private parseAndKeep(head: Buffer): void {
-    this.cachedHead = null; // the raw array changes now
-    if (this.headCacheOff || head.length > HEAD_CACHE_BYTES) {
-      this.parseHead(head);
-      return;
-    }
-    // parsed from the copy: every view it makes stays valid for as long as the copy is kept
-    const copy = Buffer.allocUnsafe(head.length);
-    head.copy(copy);
-    this.parseHead(copy);
-    if (this.state === HEAD) return; // an interim response
-    this.cachedHead = copy;
-    this.cachedForHead = this.headRequest;
-    this.cachedState = this.state;
-    this.cachedRemaining = this.remaining;
-    this.cachedKeepAlive = this.keepAlive;
-    this.cachedStatus = this.statusCode;
-    this.cachedStatusText = this.statusText;
-    this.cachedHintMs = this.keepAliveHintMs;
-  }
-
   /** Finds the end of the head (CRLF CRLF), then parses it. Returns the index after what it read. */
   private scanHead(buf: Buffer, start: number, end: number): number {
-    if (this.headBytes === 0 && this.cachedHead !== null && this.sameHeadAgain(buf, start, end)) return start + this.cachedHead.length;
     // a response starts with `HTTP/`: garbage is refused at its first byte, not after a timeout
     for (let k = this.headBytes, j = start; k < 5 && j < end; k++, j++) {
       if (buf[j] !== HTTP_SLASH[k]) fail('HPE_INVALID_CONSTANT', 'Expected HTTP/');
@@ -320,7 +245,7 @@ export class ResponseParser {
     this.headBytes = 0;
     this.lineLen = 0;
     this.prevCR = false;
-    this.parseAndKeep(head);
+    this.parseHead(head);
     return i + 1;
   }
 

@@ -1,5 +1,5 @@
-// One parser serves every response of a keep-alive connection, and recognises a head equal to the
-// last one without parsing it again. Whatever came before on the connection (the same head, a
+// One parser serves every response of a keep-alive connection, reusing the header lines it
+// remembers from earlier heads. Whatever came before on the connection (the same head, a
 // head differing by one byte, an interim response, a HEAD request, an error, a head cut across
 // reads), each response must parse exactly as a fresh parser parses it.
 import t from 'tap';
