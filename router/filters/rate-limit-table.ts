@@ -17,10 +17,14 @@
  * when TAT - now <= (limit - 1) * T, and then TAT = max(TAT, now) + T. A bucket is full (idle,
  * refilled) when TAT <= now: such a slot is as good as empty, and a new key takes it first;
  * only when none of the group's slots is empty or full is the bucket closest to full evicted
- * (it loses the tokens it had spent). Memory is therefore fixed: BUCKETS per router process.
+ * (it loses the tokens it had spent). "Closest to full" is the smallest share of its own limit
+ * spent, (TAT - now) / (limit * T), kept per slot as the bucket's span (limit * T): a bucket of
+ * a long window with one token spent goes before a spent bucket of a short window, whose TAT is
+ * nearer in time but whose client is the one being limited. Memory is therefore fixed: BUCKETS
+ * per router process.
  */
 
-/** buckets per router process (the cap on memory: ~1.1 MB of shared memory) */
+/** buckets per router process (the cap on memory: ~1.6 MB of shared memory) */
 export const BUCKETS = 65_536;
 /** slots a key may occupy (its group): probing stays within one cache-friendly group */
 export const GROUP_SIZE = 8;
@@ -35,7 +39,8 @@ export interface RateLimitMemory {
   readonly seed: number;
 }
 
-const TABLE_BYTES = GROUPS * 4 + BUCKETS * 8 + BUCKETS * 8;
+/** per group a lock; per slot a fingerprint (2 words), a TAT and a span (Float64 each) */
+const TABLE_BYTES = GROUPS * 4 + BUCKETS * 8 + BUCKETS * 8 + BUCKETS * 8;
 
 /** Creates a process's bucket table (main thread, once). */
 export function createRateLimitMemory(seed = (Math.random() * 0x100000000) >>> 0): RateLimitMemory {
@@ -75,6 +80,8 @@ export class RateLimitTable {
   /** two words per slot: the key's fingerprint (0, 0 = empty) */
   private readonly keys: Uint32Array;
   private readonly tats: Float64Array;
+  /** per slot: limit * interval of the bucket's last charge (µs from empty to full) */
+  private readonly spans: Float64Array;
   private readonly shareWord: Int32Array;
   readonly seed: number;
 
@@ -82,6 +89,7 @@ export class RateLimitTable {
     this.locks = new Int32Array(memory.sab, 0, GROUPS);
     this.keys = new Uint32Array(memory.sab, GROUPS * 4, BUCKETS * 2);
     this.tats = new Float64Array(memory.sab, GROUPS * 4 + BUCKETS * 8, BUCKETS);
+    this.spans = new Float64Array(memory.sab, GROUPS * 4 + BUCKETS * 16, BUCKETS);
     this.shareWord = new Int32Array(memory.sab, TABLE_BYTES, 1);
     this.seed = memory.seed;
   }
@@ -105,9 +113,10 @@ export class RateLimitTable {
       let slot = -1;
       let free = -1;
       let closest = -1;
-      let closestTat = Infinity;
+      let closestSpent = Infinity;
       const keys = this.keys;
       const tats = this.tats;
+      const spans = this.spans;
       for (let s = base; s < base + GROUP_SIZE; s++) {
         const kh = keys[s * 2];
         const kl = keys[s * 2 + 1];
@@ -117,8 +126,10 @@ export class RateLimitTable {
         }
         const tat = tats[s];
         if (free === -1 && ((kh === 0 && kl === 0) || tat <= now)) free = s;
-        if (tat < closestTat) {
-          closestTat = tat;
+        // the share of its limit the bucket has spent (a span of 0 cannot be in use: TAT <= now)
+        const spent = (tat - now) / spans[s];
+        if (spent < closestSpent) {
+          closestSpent = spent;
           closest = s;
         }
       }
@@ -128,6 +139,7 @@ export class RateLimitTable {
         keys[slot * 2 + 1] = lo;
         tats[slot] = now;
       }
+      spans[slot] = limit * intervalUs;
       const tat = Math.max(tats[slot], now);
       const burst = (limit - 1) * intervalUs;
       if (tat - now <= burst) {

@@ -65,6 +65,31 @@ t.test('fixed memory: a full (idle) bucket is taken first, else the one closest 
   for (const k of [c, d, e, f, g, h]) t.equal(charge(table, k, 3, 100 * T, later).remaining, 1, `${k} still has its count`);
 });
 
+t.test('eviction weighs each bucket by its own limit: a long window with one token spent goes before a short spent one', async (t) => {
+  const table = new RateLimitTable(createRateLimitMemory(11));
+  const T = 1_000_000;
+  const now = 2_000_000_000;
+  const groups = BUCKETS / GROUP_SIZE;
+  const fp = [0, 0];
+  const same: string[] = [];
+  let target = -1;
+  for (let i = 0; same.length < GROUP_SIZE + 1; i++) {
+    fingerprint(`w${i}`, table.seed, fp);
+    const g = fp[0] % groups;
+    if (target === -1) target = g;
+    if (g === target) same.push(`w${i}`);
+  }
+  const [long, ...rest] = same;
+  const newcomer = rest.pop()!;
+  // long: 5 per hour (one token each 720 s), one spent: full again in 720 s, 1/5 of its limit spent;
+  // the others: 5 per 5 s, all spent: full again in 5 s (nearer in time), all of their limit spent
+  charge(table, long, 5, 720 * T, now);
+  for (const k of rest) for (let n = 0; n < 5; n++) charge(table, k, 5, T, now);
+  t.equal(charge(table, newcomer, 5, T, now).remaining, 4, 'the newcomer got a fresh bucket');
+  for (const k of rest) t.equal(charge(table, k, 5, T, now).allowed, false, `${k} is still limited: its spent bucket was kept`);
+  t.equal(charge(table, long, 5, 720 * T, now).remaining, 4, 'the long-window bucket, least of its limit spent, was the one evicted');
+});
+
 t.test('exact across real threads: two threads charging one bucket concurrently', async (t) => {
   const memory = createRateLimitMemory(3);
   assertDistFresh();
