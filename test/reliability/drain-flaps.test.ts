@@ -22,7 +22,7 @@ async function scenario(t: Test, mode: FlapMode): Promise<void> {
   await receiver.listen();
   t.teardown(() => receiver.close());
   const app = `flap-${mode}`;
-  const shuttle = await startShuttle(t, { history: 100000, drainBuffer: DRAIN_BUFFER, drains: { [app]: [`syslog://127.0.0.1:${receiver.port}`] } });
+  const shuttle = await startShuttle(t, { history: 100000, drainBuffer: DRAIN_BUFFER, drains: { [app]: [`syslog://${receiver.host}:${receiver.port}`] } });
   const tail = openTail(`${shuttle.base}/apps/${app}/logs?lines=0&tail=true`);
   t.teardown(() => tail.close());
 
@@ -30,13 +30,23 @@ async function scenario(t: Test, mode: FlapMode): Promise<void> {
   t.teardown(() => ingest.destroy());
   await new Promise<void>((r) => ingest.once('connect', () => r()));
 
-  receiver.startFlapping(mode, UP_MS, DOWN_MS);
+  // a down period lasts until the drain's queue has overflowed at least once (on a slow machine
+  // DOWN_MS of lines may not fill it), so that a loss to report is certain
+  const overflowed = async (): Promise<boolean> => {
+    const r = await httpRequest(`${shuttle.base}/metrics`);
+    return /edgeplane_shuttle_drain_dropped_total\{[^}]*reason="overflow"\} [1-9]/.test(r.body);
+  };
+  receiver.startFlapping(mode, UP_MS, DOWN_MS, overflowed);
   let sent = 0;
   let probes = 0;
   const badProbes: string[] = [];
+  // SECONDS of lines, and as long as it takes for the flaps those seconds would give (timers run
+  // late on a loaded machine); the hang deadline only bounds a stuck receiver
+  const minFlaps = Math.floor(SECONDS * 1000 / (UP_MS + DOWN_MS)) - 1;
   const end = Date.now() + SECONDS * 1000;
+  const hang = end + 120_000;
   let nextProbe = Date.now() + 500;
-  while (Date.now() < end) {
+  while ((Date.now() < end || receiver.flaps < minFlaps) && Date.now() < hang) {
     const batch: Uint8Array[] = [];
     for (let i = 0; i < LINES_PER_TICK; i++) {
       batch.push(encode({ app, source: 'app', process: 'web.1', stream: 'stdout', time: Date.now(), message: `seq=${sent++} ${'x'.repeat(80)}` }));
@@ -87,7 +97,7 @@ async function scenario(t: Test, mode: FlapMode): Promise<void> {
   const tailSeqs = (tail.text().match(/seq=\d+ /g) ?? []).length;
   const tailDropped = l11Total(tail.text());
 
-  t.ok(receiver.flaps >= Math.floor(SECONDS * 1000 / (UP_MS + DOWN_MS)) - 1, `the receiver flapped (${receiver.flaps} times)`);
+  t.ok(receiver.flaps >= minFlaps, `the receiver flapped (${receiver.flaps} times)`);
   t.ok(c.l10 > 0, `lines were dropped while it was down, and reported (${c.l10})`);
   if (mode === 'graceful') {
     t.equal(c.unique + c.l10, sent, `delivered (${c.unique}) + reported dropped (${c.l10}) = sent (${sent})`);

@@ -262,15 +262,25 @@ export function hashDyno(name: string): Promise<Dyno> {
 let deadCount = 0;
 
 /**
- * An address on loopback where nothing listens (connection refused), on an address of this
- * process's own in 127.0.0.0/8 (127.128-255.x.y, from the pid and a counter): its port was free
- * when picked, and no other process binds that address, so it cannot be taken over before the
- * test uses it, as a port released on 127.0.0.1 could be. A test may start a listener there
- * later on purpose (a dyno that comes back: `startDyno(handler, port, host)`).
+ * A loopback address of this process's own in 127.0.0.0/8 (127.128-255.x.y, from the pid and a
+ * counter), a new one per call: no other process binds it, so a listener that stops and starts
+ * again there on the same port (a receiver that flaps, a dyno that comes back) cannot find its
+ * port taken, as it could on 127.0.0.1.
+ */
+export function privateLoopbackHost(): string {
+  deadCount++;
+  return `127.${((process.pid >> 8) & 127) | 128}.${process.pid & 255}.${deadCount & 255 || 1}`;
+}
+
+/**
+ * An address on loopback where nothing listens (connection refused), on a private loopback
+ * address (privateLoopbackHost): its port was free when picked, and no other process binds that
+ * address, so it cannot be taken over before the test uses it, as a port released on 127.0.0.1
+ * could be. A test may start a listener there later on purpose (a dyno that comes back:
+ * `startDyno(handler, port, host)`).
  */
 export async function deadAddress(): Promise<string> {
-  deadCount++;
-  const host = `127.${((process.pid >> 8) & 127) | 128}.${process.pid & 255}.${deadCount & 255 || 1}`;
+  const host = privateLoopbackHost();
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, host, r));
   const port = (s.address() as AddressInfo).port;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { privateLoopbackHost } from '../../support/router-harness.js';
 
 /**
  * How the receiver goes down: `graceful` sends FIN and keeps reading what the sender had already
@@ -8,9 +9,11 @@ import net from 'node:net';
 export type FlapMode = 'graceful' | 'abrupt';
 
 /**
- * A syslog-over-TCP receiver (octet-counted frames, RFC 6587 §3.4.1) on a fixed loopback port
- * that can flap: up for `upMs`, then it stops listening and closes its connections, then it
- * listens again on the same port `downMs` later.
+ * A syslog-over-TCP receiver (octet-counted frames, RFC 6587 §3.4.1) on a fixed port of a
+ * loopback address of this process's own (privateLoopbackHost: nothing else can take the port
+ * while it is down) that can flap: up for `upMs`, then it stops listening and closes its
+ * connections, then it listens again on the same address `downMs` later (or once `holdDown`
+ * says so).
  */
 export class FlappingReceiver {
   /** every complete message received, in order, as UTF-8 */
@@ -20,6 +23,7 @@ export class FlappingReceiver {
   /** bytes of incomplete frames left when a connection closed */
   truncatedBytes = 0;
   port = 0;
+  readonly host = privateLoopbackHost();
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private flapping: Promise<void> | null = null;
@@ -29,7 +33,7 @@ export class FlappingReceiver {
     const server = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      server.listen(this.port, this.host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -83,8 +87,11 @@ export class FlappingReceiver {
     }
   }
 
-  /** Flaps until stopFlapping(): up `upMs`, down `downMs`, again and again. */
-  startFlapping(mode: FlapMode, upMs: number, downMs: number): void {
+  /**
+   * Flaps until stopFlapping(): up `upMs`, down `downMs`, again and again; with `holdDown`, each
+   * down period lasts at least `downMs` and until it resolves true (asked every 50 ms).
+   */
+  startFlapping(mode: FlapMode, upMs: number, downMs: number, holdDown?: () => Promise<boolean>): void {
     this.stopFlag = false;
     this.flapping = (async () => {
       while (!this.stopFlag) {
@@ -93,6 +100,9 @@ export class FlappingReceiver {
         await this.down(mode);
         this.flaps++;
         await new Promise((r) => setTimeout(r, downMs));
+        while (holdDown !== undefined && !this.stopFlag && !(await holdDown().catch(() => false))) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
         await this.listen();
       }
     })();
