@@ -1,11 +1,15 @@
 import t from 'tap';
 import { request } from 'undici';
-import { baseConfig, echoDyno, startRouter, writeConfig, until } from '../support/router-harness.js';
+import { baseConfig, echoDyno, privateLoopbackHost, startRouter, writeConfig, until } from '../support/router-harness.js';
 import { startShuttle } from '../logshuttle/helpers/shuttle-process.js';
 import { openTail } from '../logshuttle/helpers/http-client.js';
+import { connectionsTo } from '../reliability/support/proc-sample.js';
 
+// the shuttle comes back on its ingest port: on a loopback address of this test's own, where no
+// other process can take the port while it is down
+const INGEST_HOST = privateLoopbackHost();
 const ALL = (ingest: number) => ({
-  ingest: { host: '127.0.0.1', port: ingest },
+  ingest: { host: INGEST_HOST, port: ingest },
   http: { host: '127.0.0.1', port: 0 },
 });
 
@@ -21,7 +25,7 @@ t.test('router lines reach the shuttle; a dead shuttle never fails traffic; the 
   let shuttle = await startShuttle(t, { listen: ALL(0) });
   const ingest = shuttle.ports.ingest!;
   const router = await startRouter(writeConfig(baseConfig({
-    logshuttle: `tcp://127.0.0.1:${ingest}`,
+    logshuttle: `tcp://${INGEST_HOST}:${ingest}`,
     apps: { 'api-prod': { dynos: [dyno.address] } },
   })), [], { ROUTER_SHIP_BUFFER: '50' });
   t.teardown(() => router.stop());
@@ -38,7 +42,9 @@ t.test('router lines reach the shuttle; a dead shuttle never fails traffic; the 
 
   // the shuttle dies: traffic goes on, lines wait in the bounded queue (50), the rest are counted
   await shuttle.stop('SIGKILL');
-  await new Promise((r) => setTimeout(r, 1000));
+  // the router has closed its connection to the dead shuttle: from here on, lines queue (none is
+  // written into a dying socket)
+  await until(() => connectionsTo(ingest) === 0, 20000, 'the router noticed the dead shuttle');
   let ok = 0;
   for (let i = 0; i < 80; i++) if ((await get(router.url(`/down/${i}`), 'api-prod.example.io', `rid-down-${i}`)) === 200) ok++;
   t.equal(ok, 80, 'every request served while the shuttle is down');
@@ -60,7 +66,7 @@ t.test('--log-stdout writes the lines to stdout as well', async (t) => {
   t.teardown(() => dyno.close());
   const shuttle = await startShuttle(t, { listen: ALL(0) });
   const router = await startRouter(writeConfig(baseConfig({
-    logshuttle: `tcp://127.0.0.1:${shuttle.ports.ingest}`,
+    logshuttle: `tcp://${INGEST_HOST}:${shuttle.ports.ingest}`,
     apps: { 'api-prod': { dynos: [dyno.address] } },
   })), ['--log-stdout']);
   t.teardown(() => router.stop());

@@ -1,7 +1,7 @@
 // Faults under load: the log shuttle SIGKILLed and restarted on the same ports while the router
 // serves a steady load and ships every access line to it.
 import t from 'tap';
-import { baseConfig, releasedPort, echoDyno, until, writeConfig } from '../support/router-harness.js';
+import { baseConfig, deadAddress, echoDyno, until, writeConfig } from '../support/router-harness.js';
 import { startRouterProcess } from './support/router-process.js';
 import { startShuttle } from '../logshuttle/helpers/shuttle-process.js';
 import { openTail } from '../logshuttle/helpers/http-client.js';
@@ -23,16 +23,19 @@ function idsIn(text: string): Set<string> {
 t.test('shuttle killed and restarted under load: no request fails, the router reconnects, every line is delivered or reported', async (t) => {
   const dyno = await echoDyno('web');
   t.teardown(() => dyno.close());
-  const listen = (ingest: number, http: number) => ({ ingest: { host: '127.0.0.1', port: ingest }, http: { host: '127.0.0.1', port: http } });
   // fixed ports from the start, as in production: uWS sets SO_REUSEPORT only on a fixed port, and
   // without it the restarted shuttle cannot bind its HTTP port while the old tail connections
-  // linger in TIME_WAIT
-  const ingestPort = await releasedPort();
-  const httpPort = await releasedPort();
+  // linger in TIME_WAIT; on loopback addresses of this test's own, so that no other process can
+  // take them while the shuttle is down
+  const [ingestHost, ingestPortText] = (await deadAddress()).split(':');
+  const [httpHost, httpPortText] = (await deadAddress()).split(':');
+  const ingestPort = Number(ingestPortText);
+  const httpPort = Number(httpPortText);
+  const listen = (ingest: number, http: number) => ({ ingest: { host: ingestHost, port: ingest }, http: { host: httpHost, port: http } });
   const first = await startShuttle(t, { listen: listen(ingestPort, httpPort), history: 100000 });
   const router = await startRouterProcess(t, writeConfig(baseConfig({
     workers: 2,
-    logshuttle: `tcp://127.0.0.1:${ingestPort}`,
+    logshuttle: `tcp://${ingestHost}:${ingestPort}`,
     apps: { api: { dynos: [dyno.address] } },
   })), { ROUTER_SHIP_BUFFER: String(SHIP_BUFFER) });
   const origin = `http://127.0.0.1:${router.ports.http}`;

@@ -78,5 +78,8 @@ export async function startShuttle(t: Teardown, extra: Record<string, unknown> =
   const want = Object.keys((doc.listen ?? {}) as object).length;
   await waitFor(() => exited || log.some((l) => l.includes('log shuttle ready')) && Object.keys(ports).length >= want, 'shuttle ready', 90_000);
   if (exited) throw new Error(`shuttle exited: ${log.join('\n')}`);
-  return { proc, ports, log, base: `http://127.0.0.1:${ports.http}`, stop };
+  // the HTTP listener's own loopback address when the test gave one (a private one: privateLoopbackHost)
+  const httpHost = (doc.listen as { http?: { host?: string } }).http?.host;
+  const host = httpHost !== undefined && httpHost.startsWith('127.') ? httpHost : '127.0.0.1';
+  return { proc, ports, log, base: `http://${host}:${ports.http}`, stop };
 }
