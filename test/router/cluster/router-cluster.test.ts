@@ -38,6 +38,18 @@ t.test('a failing canary is aborted by all three routers on the summed counts', 
   const file = fleetConfig(nats, 'CL_FAIL', { apps: canaryApps(prod, broken, { minRequests: 30 }) });
   const routers = await startFleet(t, file, 3);
   await untilAll(routers, (c) => c.scope === 'cluster' && c.routers === 3 && c.state === 'active', 30000, 'every router hears the other two');
+  // warm-up: every router has sent 2 requests to the canary, and every router has heard the
+  // others' counts, before the load; so whichever router decides (on its 500 ms tick), its sum
+  // holds at least 4 requests of the other two, more than the in-flight requests (3) its own
+  // count can still gain after the decision
+  for (const r of routers) {
+    for (let i = 0; (await canaries(r))[0].local.canary.requests < 2; i++) {
+      const res = await request(r.url(`/warm/${i}`), { headers: { host: 'api-prod.example.io' } });
+      await res.body.dump();
+    }
+  }
+  const warmed = (await Promise.all(routers.map(canaries))).reduce((n, cs) => n + cs[0].local.canary.requests, 0);
+  await untilAll(routers, (c) => c.counts.canary.requests >= warmed, 30000, 'every router has the others\' warm-up counts');
 
   let aborted = false;
   const load = spread(routers, 'api-prod.example.io', 3000, 3, () => aborted);
@@ -55,7 +67,13 @@ t.test('a failing canary is aborted by all three routers on the summed counts', 
   const times = routers.map((r) => Math.min(...ABORTED_MSGS.flatMap((m) => logs(r, m).map((l) => l.time))));
   const spreadMs = Math.max(...times) - Math.min(...times);
   t.comment(`abort spread across the three routers: ${spreadMs} ms`);
-  t.ok(spreadMs <= 2000, `every router aborted within 2 s of the first decision (${spreadMs} ms)`);
+  // how the others learned it: the decider's message, or its abort in the counts it publishes
+  // each tick (both within 2 s of the decision on a machine that is not stalled; the KV lookup
+  // is for routers that start or reconnect later, and is not how a running fleet hears it)
+  const obeyed = routers.map((r) => logs(r, 'canary aborted by another router'));
+  const vias = obeyed.flat().map((l) => l.via);
+  t.ok(routers.every((_r, i) => decided[i].length > 0 || obeyed[i].length > 0) && vias.every((v) => v === 'message' || v === 'counts'),
+    `every router decided, or obeyed by the decider's message or counts (${vias.join(', ') || 'all decided'})`);
 
   // the decider's abort line carries the cluster's sum, more than its own share of the requests
   const decider = deciders[0];
