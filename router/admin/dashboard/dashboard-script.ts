@@ -218,6 +218,8 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function render() {
     var doc = state.doc;
     if (!doc) return;
+    // the newest second the page shows (epoch ms; none before the first): for tests and page scrapers
+    document.body.dataset.second = doc.second ? String(doc.second) : '';
     $('revision').textContent = String(doc.config.revision);
     $('version').textContent = doc.config.version;
     $('workers').textContent = doc.workers.answering + '/' + doc.workers.configured;
