@@ -52,7 +52,8 @@ t.test('renewed twice under load: no failed request, no restart', async (t) => {
       }
     }
   };
-  const clients = Array.from({ length: 4 }, () => client());
+  const CLIENTS = 4;
+  const clients = Array.from({ length: CLIENTS }, () => client());
   try {
     await until(() => serials.size >= 3, 120000, 'clients to see two renewed certificates');
   } finally {
@@ -60,10 +61,13 @@ t.test('renewed twice under load: no failed request, no restart', async (t) => {
     await Promise.all(clients);
   }
   t.same(failures, [], `no failed request out of ${requests}`);
-  t.ok(resets <= 5, `connections reset before their handshake at a listener swap: ${resets}`);
   t.ok(serials.size >= 3);
   const text = await metrics(router.ports.admin);
-  t.ok(metric(text, 'edgeplane_router_acme_orders_total{result="renewed"}') >= 2, 'renewals counted');
+  const renewed = metric(text, 'edgeplane_router_acme_orders_total{result="renewed"}');
+  t.ok(renewed >= 2, 'renewals counted');
+  // each client has one connection at a time: a swap can catch at most one of each in a retired
+  // listener's accept queue (how many it does catch depends on the accept latency, not the code)
+  t.ok(resets <= renewed * CLIENTS, `connections reset before their handshake at a listener swap: ${resets} (at most ${CLIENTS} per renewal)`);
   t.equal(metric(text, 'edgeplane_router_worker_restarts_total'), 0, 'no worker restarted');
   t.ok(logged(router.errLines, 'acme: order started').some((l) => l.reason === 'renewal'), 'logged as renewals');
   t.equal(router.proc.exitCode, null, 'the router kept running');

@@ -17,7 +17,7 @@ t.before(async () => {
   let n = 0;
   // every 4th canary answer is a 500: errors to count, far too few to matter before minRequests
   canaryDyno = await startDyno((_q, s) => {
-    if (++n % 4 === 0) s.statusCode = 500;
+    if (n++ % 4 === 0) s.statusCode = 500; // the first canary answer is an error, then every 4th
     s.end('canary');
   });
   router = await startRouter(writeConfig(baseConfig({
@@ -53,8 +53,8 @@ t.test('the counts of a crashed worker stay on the board, and its replacement ad
   await until(async () => {
     await send(40);
     const m = await scrape(router.ports.admin);
-    return perWorker(m, 0) > 0 && perWorker(m, 1) > 0;
-  }, 60000, 'requests through both workers');
+    return perWorker(m, 0) > 0 && perWorker(m, 1) > 0 && (await counts()).canary.requests > 0;
+  }, 60000, 'requests through both workers, one of them to the canary');
   const before = await scrape(router.ports.admin);
   const served0 = perWorker(before, 0);
   t.ok(served0 > 0, `worker 0 served ${served0} requests before the crash`);
