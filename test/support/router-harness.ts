@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertDistFresh } from './dist-fresh.js';
+import { privateLoopbackHost } from './loopback-host.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ROUTER_MAIN = join(ROOT, 'dist/router/main.js');
@@ -259,18 +260,7 @@ export function hashDyno(name: string): Promise<Dyno> {
   });
 }
 
-let deadCount = 0;
-
-/**
- * A loopback address of this process's own in 127.0.0.0/8 (127.128-255.x.y, from the pid and a
- * counter), a new one per call: no other process binds it, so a listener that stops and starts
- * again there on the same port (a receiver that flaps, a dyno that comes back) cannot find its
- * port taken, as it could on 127.0.0.1.
- */
-export function privateLoopbackHost(): string {
-  deadCount++;
-  return `127.${((process.pid >> 8) & 127) | 128}.${process.pid & 255}.${deadCount & 255 || 1}`;
-}
+export { privateLoopbackHost };
 
 /**
  * An address on loopback where nothing listens (connection refused), on a private loopback

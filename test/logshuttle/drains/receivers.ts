@@ -64,7 +64,7 @@ export interface StreamReceiver {
 }
 
 /** A syslog receiver over TCP (or TLS when `tlsOptions` given) that parses octet counting. */
-export async function startStreamReceiver(opts: { tls?: tls.TlsOptions; port?: number; stall?: boolean } = {}): Promise<StreamReceiver> {
+export async function startStreamReceiver(opts: { tls?: tls.TlsOptions; port?: number; host?: string; stall?: boolean } = {}): Promise<StreamReceiver> {
   let stalled = opts.stall === true;
   const r: StreamReceiver = {
     port: 0, messages: [], raw: [], errors: [], connections: 0, sockets: new Set(), close: async () => {},
@@ -99,7 +99,7 @@ export async function startStreamReceiver(opts: { tls?: tls.TlsOptions; port?: n
   if (opts.tls) server.on('tlsClientError', (err) => r.errors.push(`tlsClientError: ${err.message}`));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   r.port = (server.address() as net.AddressInfo).port;
   r.close = () => new Promise<void>((resolve) => {

@@ -1,14 +1,6 @@
-import net from 'node:net';
 import t from 'tap';
 import { line, makeManager, parseSyslog, startStreamReceiver, waitFor } from './receivers.js';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { deadAddress } from '../../support/router-harness.js';
 
 t.test('syslog TCP drain: RFC5424 fields, octet counting, multi-byte UTF-8', async (t) => {
   const rx = await startStreamReceiver();
@@ -58,18 +50,21 @@ t.test('syslog TCP drain: RFC5424 fields, octet counting, multi-byte UTF-8', asy
 });
 
 t.test('dead drain then revived: the first line is L10 with the exact count', async (t) => {
-  const port = await freePort();
+  // refused until the receiver starts there; a loopback address of this test's own: no other
+  // process can take the port meanwhile
+  const [host, portText] = (await deadAddress()).split(':');
+  const port = Number(portText);
   const h = makeManager({ drainBuffer: 100 });
   let rx: Awaited<ReturnType<typeof startStreamReceiver>> | null = null;
   t.teardown(async () => {
     await h.manager.close(0);
     await rx?.close();
   });
-  h.manager.add('app-a', `syslog+tcp://127.0.0.1:${port}`);
+  h.manager.add('app-a', `syslog+tcp://${host}:${port}`);
   const before = Date.now();
   for (let i = 0; i < 250; i++) h.manager.deliver(line('app-a', `line ${i}`));
   await waitFor(() => h.logs.some((l) => l.msg === 'drain unreachable'), 'a failed connection attempt');
-  rx = await startStreamReceiver({ port });
+  rx = await startStreamReceiver({ host, port });
   await waitFor(() => rx!.messages.length >= 101, '101 messages');
   const first = parseSyslog(rx.messages[0]);
   const m = /^Error L10 \(output buffer overflow\): (\d+) messages dropped since (\S+)$/.exec(first.msg);

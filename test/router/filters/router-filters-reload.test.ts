@@ -2,6 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { ISSUER, makeKey, mint } from './support/tokens.js';
 import { EchoDyno, RouterProcess, freePort, send } from './support/router-process.js';
 import { until } from './support/filter-request.js';
 import { assertDistFresh } from '../../support/dist-fresh.js';
+import { deadAddress } from '../../support/router-harness.js';
 
 // Config reloads through the admin listener (PUT /config): the filters follow the new config,
 // the JWKS and verified-token caches survive it, and bad filter definitions are refused by field.
@@ -90,10 +92,12 @@ t.test('a config file with a bad filter definition: exit 2, the field named, not
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-filters-bad-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'router.json');
-  const port = await freePort();
+  // a loopback address of this test's own: nothing else can listen there when it checks that nothing does
+  const [host, portText] = (await deadAddress()).split(':');
+  const port = Number(portText);
   writeFileSync(file, JSON.stringify({
     domain: 'localtest', workers: 1,
-    listen: { http: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: await freePort() } },
+    listen: { http: { host, port }, admin: { host: '127.0.0.1', port: await freePort() } },
     apps: { api: { dynos: ['127.0.0.1:1'], filters: [{ filter: 'auth' }] } },
     filters: { auth: { type: 'jwt', jwks_uri: 'ftp://idp.example.com/jwks', issuer: ISSUER, claims_headers: { sub: 'Host' } } },
   }));
@@ -107,5 +111,10 @@ t.test('a config file with a bad filter definition: exit 2, the field named, not
   t.equal(code, 2, 'exit code 2');
   t.match(out, /filters\.auth\.jwks_uri: /, 'names the jwks_uri');
   t.match(out, /filters\.auth\.claims_headers\.sub: /, 'names the reserved claim header');
-  await t.rejects(send(port, 'api.localtest', '/'), 'nothing listens');
+  const refused = await new Promise<string>((r) => {
+    const c = connect(port, host);
+    c.once('connect', () => { c.destroy(); r('connected'); });
+    c.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
+  });
+  t.equal(refused, 'ECONNREFUSED', 'nothing listens');
 });
