@@ -6,6 +6,12 @@ import type { BodyRead, Filter, FilterRequest, FilterVerdict } from './filter.js
  */
 export interface ChainSource {
   readBody(cap: number): BodyRead | Promise<BodyRead>;
+  /**
+   * The chain waits on a filter's promise: what it was given may be read after this turn. Returns
+   * the request headers to read from then on (a copy, when the caller reuses its array for the
+   * next request). Not called for a chain that ends in the turn it started (every filter synchronous).
+   */
+  goingAsync?(): readonly string[];
 }
 
 /**
@@ -39,8 +45,14 @@ export class ChainRequest implements FilterRequest {
   hiddenHeaders?: string[];
   upstreamQuery?: string;
 
-  constructor(readonly method: string, readonly path: string, readonly query: string, private readonly headers: readonly string[],
+  constructor(readonly method: string, readonly path: string, readonly query: string, private headers: readonly string[],
     readonly peer: string, private readonly source: ChainSource) {}
+
+  /** The chain waits on a promise: the headers from then on are the source's (ChainSource.goingAsync). */
+  wait(): void {
+    const own = this.source.goingAsync?.();
+    if (own !== undefined) this.headers = own;
+  }
 
   header(name: string): string {
     const h = this.headers;
@@ -70,6 +82,8 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
   headers: readonly string[], peer: string, source: ChainSource, done: ChainDone): void {
   const req = new ChainRequest(method, path, query, headers, peer, source);
   const strip = ownedRequestHeaders(filters);
+  // a filter answered with a promise: from there on the chain outlives the turn it started in
+  let waited = false;
   const step = (i: number): void => {
     for (; i < filters.length; i++) {
       let v: ReturnType<Filter['apply']>;
@@ -80,6 +94,10 @@ export function runFilters(filters: readonly Filter[], method: string, path: str
         return;
       }
       if (v instanceof Promise) {
+        if (!waited) {
+          waited = true;
+          req.wait();
+        }
         const next = i + 1;
         v.then(
           (verdict) => (verdict !== undefined ? answered(filters, i, verdict, req, strip, done) : step(next)),

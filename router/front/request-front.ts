@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from 'uWebSockets.js';
 import { normaliseHost } from '../routing/route-table.js';
 import { routePath } from '../routing/route-path.js';
-import { runFilters } from '../filters/run-filters.js';
+import { runFilters, type ChainSource } from '../filters/run-filters.js';
 import { Exchange, type ExchangeHost } from '../upstream/exchange.js';
 import { WebSocketHandshake, type WebSocketHost } from '../websocket/websocket-handshake.js';
 import { webSocketBehavior } from '../websocket/websocket-behavior.js';
@@ -138,11 +138,22 @@ export class RequestFront {
       ctx.proceed();
       return;
     }
-    ctx.held = true; // the filters may answer after this turn: never reused for another request
-    // nor may what they and the callback read be the arrays the next request refills: copies
-    const ownHeaders = headers.slice();
-    const ownFacts: ClientHeaderFacts = { ...facts };
-    runFilters(app.filters, method, match.path, query, ownHeaders, remote, ctx, (verdict, req, strip) => {
+    // A chain of synchronous filters ends in this turn: the request is like one without filters.
+    // One that waits on a promise may answer after it: then the context is never reused for
+    // another request, and what the filters and the callback read are copies, not the arrays the
+    // next request refills.
+    let ownHeaders: readonly string[] = headers;
+    let ownFacts: ClientHeaderFacts = facts;
+    const source: ChainSource = {
+      readBody: (cap) => ctx.readBody(cap),
+      goingAsync: () => {
+        ctx.held = true;
+        ownHeaders = headers.slice();
+        ownFacts = { ...facts };
+        return ownHeaders;
+      },
+    };
+    runFilters(app.filters, method, match.path, query, headers, remote, source, (verdict, req, strip) => {
       ctx.responseExtra = req.responseHeaders.length > 0 ? req.responseHeaders : null;
       ctx.ownsCors = req.ownsCors;
       // a key hidden from the dyno is not written to the log either

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import { baseConfig, until } from '../../support/router-harness.js';
 import { recordingDyno, startEdgeRouter } from '../filters/support/edge-rig.js';
 
@@ -115,5 +116,72 @@ t.test('requests with fewer, then more headers than the one before reach the dyn
     const own = Object.keys(seen.headers).filter((k) => k.startsWith('x-h')).sort();
     t.equal(own.length, counts[i], `request ${i}: its ${counts[i]} headers, no more`);
     for (let j = 0; j < counts[i]; j++) t.equal(seen.headers[`x-h${j}`], `r${i}-${j}`);
+  }
+});
+
+t.test('synchronous filter chains reuse the request context: each response and each dyno request is exactly its own', async (t) => {
+  const dyno = await recordingDyno();
+  t.teardown(() => dyno.close());
+  const sha = createHash('sha256').update('key-1', 'utf8').digest('hex');
+  const router = await startEdgeRouter(baseConfig({
+    workers: 1, // one worker thread: one pool of request contexts for every app
+    apps: {
+      keyed: { dynos: [dyno.address], filters: [{ filter: 'keys' }, { filter: 'limit' }] },
+      plain: { dynos: [dyno.address] },
+    },
+    filters: {
+      keys: { type: 'keyauth', locations: [{ header: 'x-api-key' }], keys: [{ id: 'one', sha256: sha }], hide_credentials: true },
+      limit: { type: 'ratelimit', limit: 1000, window_ms: 3_600_000 },
+    },
+  }));
+  t.teardown(() => router.stop());
+  // one kept-alive connection: passed, refused and unfiltered requests one after another, with
+  // varying header counts, each on a context the one before it may have used
+  const plan: { app: 'keyed' | 'plain'; key?: string; extra: number }[] = [
+    { app: 'keyed', key: 'key-1', extra: 5 }, { app: 'plain', extra: 1 }, { app: 'keyed', key: 'wrong', extra: 0 },
+    { app: 'plain', extra: 8 }, { app: 'keyed', key: 'key-1', extra: 2 }, { app: 'keyed', key: 'key-1', extra: 0 }, { app: 'plain', extra: 0 },
+  ];
+  const { sock, reply } = await open(router.ports.http, '');
+  t.teardown(() => sock.destroy());
+  let passed = 0;
+  let from = 0;
+  for (let i = 0; i < plan.length; i++) {
+    const p = plan[i];
+    const extra: string[] = [];
+    for (let j = 0; j < p.extra; j++) extra.push(`X-H${j}: r${i}-${j}`);
+    const key = p.key === undefined ? [] : [`X-Api-Key: ${p.key}`];
+    sock.write([`GET /s${i} HTTP/1.1`, `Host: ${p.app}.example.io`, `X-Request-Id: sync-${i}`, ...key, ...extra, '', ''].join('\r\n'));
+    const refused = p.key === 'wrong';
+    // a response ends with its chunked body's last chunk (the dyno's) or the problem document's end
+    await until(() => {
+      const rest = reply().slice(from);
+      return refused ? /\r\n\r\n\{[^]*\}\n?$/.test(rest) || rest.includes('}') : rest.includes('\r\n2\r\nok\r\n0\r\n\r\n');
+    }, 60_000, `reply ${i}`);
+    const text = reply().slice(from);
+    from = reply().length;
+    t.match(text, new RegExp(`\\r\\nx-request-id: sync-${i}\\r\\n`, 'i'), `response ${i}: its own request id`);
+    if (p.app === 'plain') {
+      t.match(text, /^HTTP\/1\.1 200 OK\r\n/, `response ${i}: 200`);
+      t.notMatch(text, /\r\nratelimit(-policy)?:/i, `response ${i} (no filter): no rate-limit headers left by an earlier request`);
+    } else if (refused) {
+      t.match(text, /^HTTP\/1\.1 401 /, `response ${i}: 401 for a wrong key`);
+    } else {
+      passed++;
+      t.match(text, /^HTTP\/1\.1 200 OK\r\n/, `response ${i}: 200`);
+      // (a request keyauth refused took no token)
+      t.match(text, new RegExp(`\\r\\nratelimit: "limit";r=${1000 - passed};t=\\d+\\r\\n`, 'i'), `response ${i}: its own bucket state`);
+    }
+    if (refused) {
+      t.notOk(dyno.seen.some((s) => s.url === `/s${i}`), `request ${i} never reached the dyno`);
+      continue;
+    }
+    const seen = dyno.seen.find((s) => s.url === `/s${i}`);
+    t.ok(seen, `request ${i} reached the dyno`);
+    const own = Object.keys(seen!.headers).filter((k) => k.startsWith('x-h')).sort();
+    t.equal(own.length, p.extra, `request ${i}: its ${p.extra} headers, no more`);
+    for (let j = 0; j < p.extra; j++) t.equal(seen!.headers[`x-h${j}`], `r${i}-${j}`);
+    t.equal(seen!.headers.host, `${p.app}.example.io`, `request ${i}: its own Host`);
+    t.equal(seen!.headers['x-request-id'], `sync-${i}`);
+    t.equal(seen!.headers['x-api-key'], undefined, `request ${i}: no key reaches the dyno`);
   }
 });
