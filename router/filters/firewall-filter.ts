@@ -1,7 +1,7 @@
 import type { FirewallFilterDef } from '../config/filter-schema.js';
 import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
 import { AddressSet } from './address-set.js';
-import { parseAddress, parseCidr, type AddressRange } from './ip-address.js';
+import { parseCidr, peerAddress, type AddressRange } from './ip-address.js';
 import { problemAnswer } from './problem-answer.js';
 import { countRefusal, type FilterCount } from './filter-counters.js';
 
@@ -33,7 +33,7 @@ export class FirewallFilter implements Filter {
 
   /** null when the address may pass, else why not */
   verdict(peer: string): string | null {
-    const a = parseAddress(peer);
+    const a = peerAddress(peer);
     if (a === null) return 'the client address cannot be read';
     if (this.deny.has(a)) return 'the client address is denied';
     if (this.allow !== null && !this.allow.has(a)) return 'the client address is not allowed';

@@ -50,13 +50,28 @@ export function parseAddress(text: string): Address | null {
   return words;
 }
 
+let lastPeerText = '';
+let lastPeer: Readonly<Address> | null = null;
+
+/**
+ * parseAddress for a request's peer (read-only): the last one is remembered, as the requests of
+ * a kept-alive connection come one after another from the same peer.
+ */
+export function peerAddress(text: string): Readonly<Address> | null {
+  if (text !== lastPeerText) {
+    lastPeer = parseAddress(text);
+    lastPeerText = text;
+  }
+  return lastPeer;
+}
+
 /** Is it in the IPv4-mapped range (an IPv4 address)? */
-export function isMappedV4(a: Address): boolean {
+export function isMappedV4(a: Readonly<Address>): boolean {
   return a[0] === 0 && a[1] === 0 && a[2] === MAPPED_WORD;
 }
 
 /** The address as the canonical text a rate-limit bucket uses: dotted IPv4 for mapped ones, else 8 hex groups. */
-export function canonicalAddress(a: Address): string {
+export function canonicalAddress(a: Readonly<Address>): string {
   if (isMappedV4(a)) return `${a[3] >>> 24}.${(a[3] >>> 16) & 255}.${(a[3] >>> 8) & 255}.${a[3] & 255}`;
   return a.map((w) => `${(w >>> 16).toString(16)}:${(w & 0xffff).toString(16)}`).join(':');
 }

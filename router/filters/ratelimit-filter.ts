@@ -2,7 +2,7 @@ import type { RateLimitFilterDef } from '../config/filter-schema.js';
 import type { Filter, FilterRequest, FilterVerdict } from './filter.js';
 import { problemAnswer } from './problem-answer.js';
 import { countRefusal, type FilterCount } from './filter-counters.js';
-import { canonicalAddress, parseAddress } from './ip-address.js';
+import { canonicalAddress, peerAddress } from './ip-address.js';
 import { fingerprint, nowUs, type Charge, type RateLimitTable } from './rate-limit-table.js';
 
 type Part = { kind: 'ip' } | { kind: 'key' } | { kind: 'path' } | { kind: 'header'; name: string };
@@ -100,10 +100,20 @@ export class RateLimitFilter implements Filter {
   }
 }
 
-/** The peer as one canonical text: an IPv4 client is the same bucket on an IPv4 or a dual-stack listener. */
+let lastPeer = '';
+let lastPeerKey = '';
+
+/**
+ * The peer as one canonical text: an IPv4 client is the same bucket on an IPv4 or a dual-stack
+ * listener (the last one remembered: a kept-alive connection's requests come from one peer).
+ */
 function peerKey(peer: string): string {
-  const a = parseAddress(peer);
-  return a === null ? peer : canonicalAddress(a);
+  if (peer !== lastPeer) {
+    const a = peerAddress(peer);
+    lastPeerKey = a === null ? peer : canonicalAddress(a);
+    lastPeer = peer;
+  }
+  return lastPeerKey;
 }
 
 function parsePart(by: string): Part {

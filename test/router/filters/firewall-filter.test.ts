@@ -48,6 +48,15 @@ t.test('the matcher', async (t) => {
   const denyOnly = new FirewallFilter('d', { type: 'firewall', deny: ['::1'] }, count());
   t.equal(denyOnly.verdict('192.0.2.1'), null, 'no allow list: everything not denied passes');
   t.match(denyOnly.verdict('::1'), /denied/);
+  // the last peer's address is remembered (peerAddress): the same peer again, then others, in turn
+  const turns: [string, RegExp | null][] = [
+    ['10.6.6.6', /denied/], ['10.6.6.6', /denied/], ['10.1.1.1', null], ['10.6.6.6', /denied/], ['', /cannot be read/],
+    ['192.0.2.1', /not allowed/], ['192.0.2.1', /not allowed/], ['2001:db8::9', null], ['not an address', /cannot be read/], ['10.1.1.1', null],
+  ];
+  for (const [peer, want] of turns) {
+    if (want === null) t.equal(fw.verdict(peer), null, `${peer || '(empty)'}: allowed, whatever the peer before`);
+    else t.match(fw.verdict(peer), want, `${peer || '(empty)'}: ${want.source}, whatever the peer before`);
+  }
 });
 
 t.test('through the router: IPv4 listener', async (t) => {
