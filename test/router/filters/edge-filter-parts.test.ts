@@ -18,6 +18,21 @@ const charge = (table: RateLimitTable, key: string, limit: number, intervalUs: n
   return { ...out };
 };
 
+/** `n` keys (`prefix` + a number) that share one group of GROUP_SIZE slots: found by their fingerprints. */
+function keysOfOneGroup(table: RateLimitTable, prefix: string, n: number): string[] {
+  const groups = BUCKETS / GROUP_SIZE;
+  const fp = [0, 0];
+  const same: string[] = [];
+  let target = -1;
+  for (let i = 0; same.length < n; i++) {
+    fingerprint(`${prefix}${i}`, table.seed, fp);
+    const g = fp[0] % groups;
+    if (target === -1) target = g;
+    if (g === target) same.push(`${prefix}${i}`);
+  }
+  return same;
+}
+
 t.test('token bucket arithmetic (GCRA) on a given clock', async (t) => {
   const table = new RateLimitTable(createRateLimitMemory(1));
   const T = 1_000_000; // limit 3 per 3 s: one token a second
@@ -39,18 +54,7 @@ t.test('fixed memory: a full (idle) bucket is taken first, else the one closest 
   const table = new RateLimitTable(createRateLimitMemory(7));
   const T = 1_000_000;
   const now = 1_000_000_000;
-  // keys that share one group (GROUP_SIZE slots): found by their fingerprints
-  const groups = BUCKETS / GROUP_SIZE;
-  const fp = [0, 0];
-  const same: string[] = [];
-  let target = -1;
-  for (let i = 0; same.length < GROUP_SIZE + 2; i++) {
-    fingerprint(`k${i}`, table.seed, fp);
-    const g = fp[0] % groups;
-    if (target === -1) target = g;
-    if (g === target) same.push(`k${i}`);
-  }
-  const [a, b, c, d, e, f, g, h, newcomer, late] = same;
+  const [a, b, c, d, e, f, g, h, newcomer, late] = keysOfOneGroup(table, 'k', GROUP_SIZE + 2);
   // a: one of 3 tokens spent (closest to full); b..h: all 3 spent
   charge(table, a, 3, T, now);
   for (const k of [b, c, d, e, f, g, h]) for (let n = 0; n < 3; n++) charge(table, k, 3, T, now);
@@ -69,17 +73,7 @@ t.test('eviction weighs each bucket by its own limit: a long window with one tok
   const table = new RateLimitTable(createRateLimitMemory(11));
   const T = 1_000_000;
   const now = 2_000_000_000;
-  const groups = BUCKETS / GROUP_SIZE;
-  const fp = [0, 0];
-  const same: string[] = [];
-  let target = -1;
-  for (let i = 0; same.length < GROUP_SIZE + 1; i++) {
-    fingerprint(`w${i}`, table.seed, fp);
-    const g = fp[0] % groups;
-    if (target === -1) target = g;
-    if (g === target) same.push(`w${i}`);
-  }
-  const [long, ...rest] = same;
+  const [long, ...rest] = keysOfOneGroup(table, 'w', GROUP_SIZE + 1);
   const newcomer = rest.pop()!;
   // long: 5 per hour (one token each 720 s), one spent: full again in 720 s, 1/5 of its limit spent;
   // the others: 5 per 5 s, all spent: full again in 5 s (nearer in time), all of their limit spent
