@@ -1,4 +1,3 @@
-import v8 from 'node:v8';
 import { Client } from 'undici';
 import { backoffDelay } from './backoff.js';
 import type { DrainContext, DrainSender } from './drain-context.js';
@@ -7,15 +6,6 @@ import { isCertificateError } from './tls-errors.js';
 import { randomUUID } from 'node:crypto';
 
 const WARN_EVERY_MS = 30_000;
-
-// undici parses responses with llhttp compiled to WebAssembly. V8 first compiles it with its
-// baseline compiler (Liftoff), then recompiles its big state-machine function with TurboFan on
-// a background thread once it is hot: ~0.2 s of CPU during the first seconds of an HTTPS drain
-// (a fifth of the shuttle's CPU over a 500,000-line relay run, `perf record`). A drain parses
-// one short answer per batch of up to 5,000 lines, so baseline code is plenty: no wasm tier-up.
-// Set at load, before the module is compiled (the first connection). The shuttle runs no
-// other WebAssembly.
-v8.setFlagsFromString('--liftoff-only');
 
 /** One batch taken from the queue: its body and frame id stay the same on every attempt. */
 interface Post {
