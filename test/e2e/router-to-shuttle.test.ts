@@ -44,7 +44,7 @@ t.test('router lines reach the shuttle; a dead shuttle never fails traffic; the 
   await shuttle.stop('SIGKILL');
   // the router has closed its connection to the dead shuttle: from here on, lines queue (none is
   // written into a dying socket)
-  await until(() => connectionsTo(ingest) === 0, 20000, 'the router noticed the dead shuttle');
+  await until(() => connectionsTo(ingest, INGEST_HOST) === 0, 20000, 'the router noticed the dead shuttle');
   let ok = 0;
   for (let i = 0; i < 80; i++) if ((await get(router.url(`/down/${i}`), 'api-prod.example.io', `rid-down-${i}`)) === 200) ok++;
   t.equal(ok, 80, 'every request served while the shuttle is down');

@@ -45,7 +45,7 @@ t.test('shuttle killed and restarted under load: no request fails, the router re
   // both workers connected: a line through each (requests alternate between them)
   const warm = new LoadLoop({ origin, host: HOST, concurrency: 2, idPrefix: 'warm' }).start();
   t.teardown(() => warm.stop());
-  await until(() => warm.outcomes.length >= 20 && connectionsTo(ingestPort) >= 2, 20000, 'both router workers connected to the shuttle');
+  await until(() => warm.outcomes.length >= 20 && connectionsTo(ingestPort, ingestHost) >= 2, 20000, 'both router workers connected to the shuttle');
   const warmOut = await warm.stop();
   await until(() => warmOut.every((o) => tail1.text().includes(`request_id=${o.id} `)), 20000, 'warm-up lines in the tail');
 
@@ -56,7 +56,7 @@ t.test('shuttle killed and restarted under load: no request fails, the router re
   const killAt = Date.now();
   await first.stop('SIGKILL');
   // the router has closed its connections to the dead shuttle: from here on, lines queue
-  await until(() => connectionsTo(ingestPort) === 0, 20000, 'the router noticed the dead shuttle');
+  await until(() => connectionsTo(ingestPort, ingestHost) === 0, 20000, 'the router noticed the dead shuttle');
   const downAt = Date.now();
   await until(() => load.outcomes.filter((o) => o.startedAt > downAt).length >= 4 * SHIP_BUFFER, 30000, 'load while the shuttle is down');
 
@@ -64,7 +64,7 @@ t.test('shuttle killed and restarted under load: no request fails, the router re
   const restartAt = Date.now();
   const tail2 = openTail(`${second.base}/apps/api/logs?lines=100000&tail=true`);
   t.teardown(() => tail2.close());
-  await until(() => connectionsTo(ingestPort) >= 2, 30000, 'the router reconnected (both workers)');
+  await until(() => connectionsTo(ingestPort, ingestHost) >= 2, 30000, 'the router reconnected (both workers)');
   await until(() => load.outcomes.filter((o) => o.startedAt > restartAt).length >= 300, 30000, 'load after the restart');
   const loadOut = await load.stop();
 

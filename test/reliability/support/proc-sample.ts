@@ -19,8 +19,17 @@ export function fdCount(pid: number): number {
   }
 }
 
-/** TCP connections in ESTABLISHED or CLOSE_WAIT whose remote port is `port` (any process). */
-export function connectionsTo(port: number): number {
+/** An IPv4 address as /proc/net/tcp writes it: the four bytes in host (little-endian) order, hex. */
+function procHex(ipv4: string): string {
+  return ipv4.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0')).join('').toUpperCase();
+}
+
+/**
+ * TCP connections in ESTABLISHED or CLOSE_WAIT whose remote end is `port` (any process), on the
+ * IPv4 address `host` when given (as such or IPv4-mapped in /proc/net/tcp6), else on any address.
+ */
+export function connectionsTo(port: number, host?: string): number {
+  const v4 = host === undefined ? null : procHex(host);
   let n = 0;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
@@ -33,7 +42,10 @@ export function connectionsTo(port: number): number {
       const f = line.trim().split(/\s+/);
       if (f.length < 4 || (f[3] !== '01' && f[3] !== '08')) continue;
       const remote = f[2];
-      if (parseInt(remote.slice(remote.lastIndexOf(':') + 1), 16) === port) n++;
+      const colon = remote.lastIndexOf(':');
+      if (parseInt(remote.slice(colon + 1), 16) !== port) continue;
+      const address = remote.slice(0, colon);
+      if (v4 === null || address === v4 || address === `0000000000000000FFFF0000${v4}`) n++;
     }
   }
   return n;

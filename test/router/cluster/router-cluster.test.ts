@@ -43,10 +43,13 @@ t.test('a failing canary is aborted by all three routers on the summed counts', 
   // holds at least 4 requests of the other two, more than the in-flight requests (3) its own
   // count can still gain after the decision
   for (const r of routers) {
-    for (let i = 0; (await canaries(r))[0].local.canary.requests < 2; i++) {
-      const res = await request(r.url(`/warm/${i}`), { headers: { host: 'api-prod.example.io' } });
+    let i = 0;
+    await until(async () => {
+      if ((await canaries(r))[0].local.canary.requests >= 2) return true;
+      const res = await request(r.url(`/warm/${i++}`), { headers: { host: 'api-prod.example.io' } });
       await res.body.dump();
-    }
+      return false;
+    }, 30000, 'two warm-up requests to the canary through each router');
   }
   const warmed = (await Promise.all(routers.map(canaries))).reduce((n, cs) => n + cs[0].local.canary.requests, 0);
   await untilAll(routers, (c) => c.counts.canary.requests >= warmed, 30000, 'every router has the others\' warm-up counts');
