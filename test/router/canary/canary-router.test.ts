@@ -3,7 +3,7 @@
 // leaves the other (test/router/canary/canary-e2e.test.ts covers the abort across workers).
 import t from 'tap';
 import { request } from 'undici';
-import { baseConfig, echoDyno, startDyno, startRouter, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
+import { baseConfig, echoDyno, startDyno, startRouter, until, writeConfig, type Dyno, type RunningRouter } from '../../support/router-harness.js';
 
 let router: RunningRouter;
 let prod: Dyno, broken: Dyno, ui: Dyno, uiCanary: Dyno;
@@ -74,9 +74,16 @@ t.test('a failing canary is aborted once, logged in both streams, and gets no mo
 
 t.test('a healthy canary stays active with its share', async (t) => {
   await send('ui-prod', 400);
-  const uiEntry = (await canaries()).find((c) => c.app === 'ui-prod');
+  // a worker counts a request right after writing its response: the last count may come a moment
+  // after the client has read the answer (another thread serves /canaries)
+  const total = (e: any): number => e.counts.canary.requests + e.counts.production.requests;
+  let uiEntry: any;
+  await until(async () => {
+    uiEntry = (await canaries()).find((c) => c.app === 'ui-prod');
+    return total(uiEntry) >= 400;
+  }, 10000, 'the 400 requests counted').catch(() => undefined);
   t.equal(uiEntry.state, 'active');
-  const n = uiEntry.counts.canary.requests + uiEntry.counts.production.requests;
+  const n = total(uiEntry);
   t.equal(n, 400);
   const share = uiEntry.counts.canary.requests / n;
   t.ok(Math.abs(share - 0.3) < 4 * Math.sqrt(0.3 * 0.7 / n), `share ${share}`);
