@@ -49,14 +49,6 @@ export class AppRings {
     this.settle(ring, before);
   }
 
-  /** The same for a line already in bytes: `src[from, to)`. */
-  appendBytes(app: string, src: Buffer, from: number, to: number, now: number): void {
-    const ring = this.ringFor(app, now);
-    const before = ring.bytesAllocated;
-    ring.pushBytes(src, from, to);
-    this.settle(ring, before);
-  }
-
   /**
    * Canonical syslog frames of the app, kept as received (AppRing.pushFrames): `lines` frames
    * `LEN SP MSG` back to back in `src[from, to)`, one copy.
